@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { CallModule } from './call/call.module';
+import { CommonModule } from './common/common.module';
+import { AppConfigModule } from './config/config.module';
+import { CrmModule } from './crm/crm.module';
+import { HealthModule } from './health/health.module';
+import { LoggingModule } from './logging/logging.module';
+import { RealtimeModule } from './realtime/realtime.module';
+import { SessionModule } from './session/session.module';
+import { TwilioModule } from './twilio/twilio.module';
+
+@Module({
+  imports: [
+    AppConfigModule,
+    LoggingModule,
+    CommonModule,
+    RealtimeModule,
+    SessionModule,
+    CrmModule,
+    CallModule,
+    TwilioModule,
+    HealthModule,
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,375 @@
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { Clock } from '../common/clock';
+import type { AppConfig } from '../config/app-config';
+import type { CrmService } from '../crm/crm.port';
+import type { AppLogger } from '../logging/app-logger';
+import type { RealtimeClient, RealtimeConnector } from '../realtime/realtime-client';
+import {
+  appendAudioFrame,
+  buildCancel,
+  buildGreeting,
+  buildSessionUpdate,
+  buildTruncate,
+  isMuLaw,
+  NON_FATAL_ERROR_CODES,
+  type RealtimeServerEvent,
+} from '../realtime/realtime-protocol';
+import type { CallDirection, SessionStore } from '../session/session-store';
+import { parseTwilioFrame, TwilioOutbound, type TwilioStart } from '../twilio/twilio-protocol';
+import type { CallRegistry, LiveCall } from './call-registry';
+import { InterruptionStateMachine, type AgentState, type StateCause } from './interruption-state-machine';
+import { BYTES_PER_MS, FRAME_MS, OutboundAudioFramer } from './outbound-audio-framer';
+
+/** Everything a bridge needs, gathered by CallBridgeFactory from DI. */
+export interface CallBridgeDeps {
+  readonly config: AppConfig;
+  readonly realtime: RealtimeConnector;
+  readonly sessions: SessionStore;
+  readonly crm: CrmService;
+  readonly clock: Clock;
+  readonly logger: AppLogger;
+  readonly registry: CallRegistry;
+}
+
+/** A mark after at most this many frames bounds how far playback is estimated between echoes. */
+const FRAMES_PER_MARK = 10;
+/** Malformed frames logged one by one before they are only counted. */
+const MAX_LOGGED_BAD_FRAMES = 5;
+/** lastSeenAt is written to the session store at most this often. */
+const TOUCH_INTERVAL_MS = 5_000;
+
+/** Close codes sent to Twilio. Any close from our side makes Twilio run the TwiML after </Connect>. */
+const CLOSE_NORMAL = 1000;
+const CLOSE_FAILURE = 1011;
+
+/**
+ * One phone call: relays caller audio from the Twilio Media Stream to the Realtime API and the
+ * agent's audio back, and runs barge-in through the InterruptionStateMachine.
+ *
+ * Every handler is synchronous, so the events of one call are handled strictly in arrival order
+ * on each socket; work that may be slow (session store, CRM) is fired off and never awaited here.
+ */
+export class CallBridge implements LiveCall {
+  private twilio: WebSocket | null = null;
+  private realtime: RealtimeClient | null = null;
+  private out: TwilioOutbound | null = null;
+  private start: TwilioStart | null = null;
+  private log: Logger;
+  private readonly machine: InterruptionStateMachine;
+  private readonly framer = new OutboundAudioFramer();
+  private ended = false;
+  private greeted = false;
+  private startedAt = 0;
+  private lastTouch = 0;
+  private badFrames = 0;
+
+  /** Caller audio received before the Realtime socket opened, sent in order once it does. */
+  private early: string[] = [];
+  private earlyBytes = 0;
+  private earlyDropped = 0;
+  private readonly earlyMaxBytes: number;
+
+  // The agent item whose audio is being framed, and how far it has got.
+  private audioResponseId: string | null = null;
+  private audioItemId: string | null = null;
+  private itemAudioBytes = 0;
+  private framesSinceMark = 0;
+  private readonly sendFrame = (base64Frame: string): void => {
+    this.twilio!.send(this.out!.media(base64Frame));
+    if (++this.framesSinceMark >= FRAMES_PER_MARK) this.sendMark();
+  };
+
+  constructor(private readonly deps: CallBridgeDeps) {
+    this.log = deps.logger.child({ component: 'call' });
+    this.machine = new InterruptionStateMachine(deps.clock, (from, to, cause) => this.onTransition(from, to, cause));
+    // Enough for the whole Realtime connect timeout at real-time pace, so genuine audio is never dropped.
+    this.earlyMaxBytes = (deps.config.openai.connectTimeoutMs + 2_000) * BYTES_PER_MS;
+  }
+
+  get callSid(): string | null {
+    return this.start?.callSid ?? null;
+  }
+
+  get state(): AgentState {
+    return this.machine.state;
+  }
+
+  /** Takes over a Twilio Media Streams socket. */
+  attach(socket: WebSocket): void {
+    this.twilio = socket;
+    this.deps.registry.add(this);
+    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.onTwilioFrame(data, isBinary));
+    socket.on('close', () => this.end('twilio_closed'));
+    socket.on('error', (err) => this.log.warn({ err: err.message }, 'twilio socket error'));
+  }
+
+  /** Ends the call: both sockets closed, session removed, logged once with the reason. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.machine.end();
+    this.realtime?.close(CLOSE_NORMAL, 'call ended');
+    const failed = reason !== 'twilio_stop' && reason !== 'twilio_closed';
+    if (this.twilio && this.twilio.readyState === WebSocket.OPEN) {
+      this.twilio.close(failed ? CLOSE_FAILURE : CLOSE_NORMAL, reason.slice(0, 100));
+    }
+    this.deps.registry.remove(this);
+    const endedAt = this.deps.clock.epochMs();
+    if (this.start) {
+      const { callSid } = this.start;
+      this.deps.sessions.remove(callSid).catch((err: unknown) => this.log.error({ err }, 'session remove failed'));
+      this.deps.crm.callEnded({
+        callSid,
+        from: this.start.customParameters.from ?? '',
+        to: this.start.customParameters.to ?? '',
+        direction: this.direction(),
+        startedAt: this.startedAt,
+        endedAt,
+        endReason: reason,
+      });
+    }
+    this.log.info(
+      { reason, durationMs: this.start ? endedAt - this.startedAt : 0, malformedFrames: this.badFrames, earlyAudioDropped: this.earlyDropped },
+      'call ended',
+    );
+  }
+
+  // ---- Twilio side -------------------------------------------------------------------------
+
+  private onTwilioFrame(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.ended) return;
+    if (isBinary) {
+      this.badFrame('binary frame');
+      return;
+    }
+    const frame = parseTwilioFrame(data.toString());
+    switch (frame.event) {
+      case 'media':
+        if (!this.start) {
+          this.badFrame('media before start');
+          return;
+        }
+        this.seen();
+        if (this.realtime?.isOpen) this.realtime.send(appendAudioFrame(frame.payload));
+        else this.bufferEarly(frame.payload);
+        return;
+      case 'mark':
+        this.machine.markEchoed(frame.name);
+        return;
+      case 'start':
+        this.onStart(frame);
+        return;
+      case 'stop':
+        this.end('twilio_stop');
+        return;
+      case 'dtmf':
+        this.seen();
+        this.log.debug('dtmf received');
+        return;
+      case 'connected':
+        return;
+      case 'invalid':
+        this.badFrame(frame.reason);
+        return;
+    }
+  }
+
+  private onStart(start: TwilioStart): void {
+    if (this.start) {
+      this.badFrame('second start');
+      return;
+    }
+    this.start = start;
+    this.out = new TwilioOutbound(start.streamSid);
+    this.log = this.deps.logger.child({ component: 'call', callSid: start.callSid, streamSid: start.streamSid });
+    this.startedAt = this.deps.clock.epochMs();
+    this.lastTouch = this.deps.clock.now();
+    const from = start.customParameters.from ?? '';
+    const to = start.customParameters.to ?? '';
+    this.deps.sessions
+      .save({
+        callSid: start.callSid,
+        streamSid: start.streamSid,
+        from,
+        to,
+        direction: this.direction(),
+        startedAt: this.startedAt,
+        lastSeenAt: this.startedAt,
+        state: this.machine.state,
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'session save failed'));
+    this.deps.crm.callStarted({ callSid: start.callSid, from, to });
+    this.log.info({ direction: this.direction() }, 'call started');
+    this.realtime = this.deps.realtime.connect({
+      onOpen: () => this.onRealtimeOpen(),
+      onEvent: (event) => this.onRealtimeEvent(event),
+      onClosed: (info) => this.onRealtimeClosed(info),
+    });
+  }
+
+  private direction(): CallDirection {
+    return this.start?.customParameters.direction?.startsWith('outbound') ? 'outbound' : 'inbound';
+  }
+
+  private seen(): void {
+    const now = this.deps.clock.now();
+    if (now - this.lastTouch < TOUCH_INTERVAL_MS) return;
+    this.lastTouch = now;
+    this.deps.sessions
+      .touch(this.start!.callSid, this.deps.clock.epochMs())
+      .catch((err: unknown) => this.log.error({ err }, 'session touch failed'));
+  }
+
+  private bufferEarly(payload: string): void {
+    this.early.push(payload);
+    this.earlyBytes += (payload.length * 3) / 4;
+    // Only reachable by a peer sending faster than real time: the connect timeout ends a
+    // genuine call before its early audio could fill this.
+    while (this.earlyBytes > this.earlyMaxBytes && this.early.length > 1) {
+      this.earlyBytes -= (this.early.shift()!.length * 3) / 4;
+      if (this.earlyDropped++ === 0) this.log.warn({ maxBytes: this.earlyMaxBytes }, 'early caller audio over its bound; dropping the oldest');
+    }
+  }
+
+  private badFrame(reason: string): void {
+    if (++this.badFrames <= MAX_LOGGED_BAD_FRAMES) {
+      this.log.warn({ reason, count: this.badFrames }, 'ignored a malformed Twilio frame');
+    }
+  }
+
+  // ---- Realtime side -----------------------------------------------------------------------
+
+  private onRealtimeOpen(): void {
+    if (this.ended) return;
+    const { config } = this.deps;
+    this.realtime!.send(
+      buildSessionUpdate(config.openai.api, {
+        model: config.openai.model,
+        instructions: config.operator.instructions,
+        voice: config.openai.voice,
+        transcriptionModel: config.openai.transcriptionModel,
+        vad: config.openai.vad,
+      }),
+    );
+    for (const payload of this.early) this.realtime!.send(appendAudioFrame(payload));
+    this.log.info({ bufferedFrames: this.early.length, shape: config.openai.api }, 'realtime connected');
+    this.early = [];
+    this.earlyBytes = 0;
+  }
+
+  private onRealtimeEvent(event: RealtimeServerEvent): void {
+    if (this.ended) return;
+    switch (event.type) {
+      case 'response.output_audio.delta':
+        this.onAgentAudio(event.responseId, event.itemId, event.delta);
+        return;
+      case 'response.output_audio.done':
+        if (event.itemId === this.audioItemId) this.finishItemAudio();
+        return;
+      case 'input_audio_buffer.speech_started':
+        this.onSpeechStarted();
+        return;
+      case 'response.created':
+        this.machine.responseCreated(event.responseId);
+        return;
+      case 'response.done':
+        this.machine.responseDone(event.responseId);
+        this.log.info({ responseId: event.responseId, status: event.status, usage: event.usage }, 'response done');
+        return;
+      case 'session.updated':
+        this.onSessionUpdated(event.outputFormat, event.inputFormat);
+        return;
+      case 'error':
+        if (event.code !== null && NON_FATAL_ERROR_CODES.has(event.code)) {
+          this.log.info({ code: event.code }, 'realtime race reported, not fatal');
+        } else {
+          this.log.warn({ code: event.code, errorType: event.errorType, message: event.message }, 'realtime error');
+        }
+        return;
+      case 'invalid':
+        this.log.warn({ reason: event.reason }, 'ignored a malformed Realtime event');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onSessionUpdated(outputFormat: string | undefined, inputFormat: string | undefined): void {
+    // Without mu-law both ways the caller would hear noise: better the fallback than that.
+    if (!isMuLaw(outputFormat) || !isMuLaw(inputFormat)) {
+      this.log.error({ outputFormat, inputFormat }, 'realtime session is not using mu-law audio');
+      this.end('realtime_misconfigured');
+      return;
+    }
+    if (this.greeted) return;
+    this.greeted = true;
+    this.realtime!.send(buildGreeting(this.deps.config.operator.greeting));
+  }
+
+  private onAgentAudio(responseId: string, itemId: string, delta: string): void {
+    // No streamSid yet means nowhere to send; and a barged-in response must stay silent.
+    if (!this.out || !this.machine.acceptsAudio(responseId)) return;
+    if (itemId !== this.audioItemId) {
+      if (this.audioItemId !== null) this.finishItemAudio();
+      this.audioResponseId = responseId;
+      this.audioItemId = itemId;
+      this.itemAudioBytes = 0;
+    }
+    this.itemAudioBytes += (delta.length * 3) / 4 - (delta.endsWith('==') ? 2 : delta.endsWith('=') ? 1 : 0);
+    this.framer.push(delta, this.sendFrame);
+    if (this.framesSinceMark > 0) this.sendMark();
+  }
+
+  /** The item's audio is complete: the partial last frame goes out padded with silence. */
+  private finishItemAudio(): void {
+    this.framer.flush(this.sendFrame);
+    if (this.framesSinceMark > 0) this.sendMark();
+    this.audioResponseId = null;
+    this.audioItemId = null;
+    this.itemAudioBytes = 0;
+  }
+
+  private sendMark(): void {
+    const name = this.machine.audioSent({
+      responseId: this.audioResponseId!,
+      itemId: this.audioItemId!,
+      durationMs: this.framesSinceMark * FRAME_MS,
+      itemAudioMs: this.itemAudioBytes / BYTES_PER_MS,
+    });
+    this.framesSinceMark = 0;
+    if (name !== null) this.twilio!.send(this.out!.mark(name));
+  }
+
+  private onSpeechStarted(): void {
+    const bargeIn = this.machine.speechStarted();
+    // Whatever happened, a partial frame of the old audio must not be sent later.
+    this.framer.reset();
+    this.framesSinceMark = 0;
+    this.audioResponseId = null;
+    this.audioItemId = null;
+    this.itemAudioBytes = 0;
+    if (!bargeIn) return;
+    if (this.twilio?.readyState === WebSocket.OPEN) this.twilio.send(this.out!.clear());
+    this.realtime!.send(buildTruncate(bargeIn.truncate.itemId, bargeIn.truncate.audioEndMs));
+    if (bargeIn.cancelResponseId) this.realtime!.send(buildCancel(bargeIn.cancelResponseId));
+    this.log.info(
+      { itemId: bargeIn.truncate.itemId, audioEndMs: bargeIn.truncate.audioEndMs, cancelled: bargeIn.cancelResponseId },
+      'caller barged in',
+    );
+  }
+
+  private onRealtimeClosed(info: { code: number; reason: string; opened: boolean }): void {
+    if (this.ended) return;
+    // Closing the Twilio stream makes Twilio run the fallback TwiML: the caller is never left in silence.
+    this.log.error({ code: info.code, reason: info.reason.slice(0, 200), opened: info.opened }, 'realtime connection lost');
+    this.end(info.opened ? 'realtime_closed' : 'realtime_connect_failed');
+  }
+
+  private onTransition(from: AgentState, to: AgentState, cause: StateCause): void {
+    this.log.info({ from, to, cause }, 'agent state');
+    if (this.start && to !== 'ended') {
+      this.deps.sessions.setState(this.start.callSid, to).catch((err: unknown) => this.log.error({ err }, 'session state write failed'));
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/** mu-law at 8 kHz: 8 bytes per millisecond, 160 bytes per 20 ms frame. */
+export const BYTES_PER_MS = 8;
+export const FRAME_BYTES = 160;
+export const FRAME_MS = FRAME_BYTES / BYTES_PER_MS;
+/** mu-law encodes silence as 0xFF. */
+const MULAW_SILENCE = 0xff;
+
+export type FrameSink = (base64Frame: string) => void;
+
+/**
+ * Re-cuts the agent's audio deltas, whatever their size, into whole 20 ms frames so Twilio
+ * plays them without stutter. The partial frame left over from one delta waits for the next;
+ * `flush` pads it with silence at the end of an item. Each delta is decoded once and each frame
+ * encoded once; the carry-over uses one fixed buffer.
+ */
+export class OutboundAudioFramer {
+  private readonly carry = Buffer.alloc(FRAME_BYTES);
+  private carried = 0;
+
+  /** Bytes held back, waiting to complete a frame. */
+  get pendingBytes(): number {
+    return this.carried;
+  }
+
+  /** Emits the whole frames this delta completes; returns how many. */
+  push(deltaBase64: string, sink: FrameSink): number {
+    const bytes = Buffer.from(deltaBase64, 'base64');
+    let offset = 0;
+    let frames = 0;
+    if (this.carried > 0) {
+      const take = Math.min(FRAME_BYTES - this.carried, bytes.length);
+      bytes.copy(this.carry, this.carried, 0, take);
+      this.carried += take;
+      offset = take;
+      if (this.carried < FRAME_BYTES) return 0;
+      sink(this.carry.toString('base64'));
+      this.carried = 0;
+      frames++;
+    }
+    for (; offset + FRAME_BYTES <= bytes.length; offset += FRAME_BYTES) {
+      sink(bytes.toString('base64', offset, offset + FRAME_BYTES));
+      frames++;
+    }
+    if (offset < bytes.length) {
+      this.carried = bytes.copy(this.carry, 0, offset);
+    }
+    return frames;
+  }
+
+  /** Pads and emits the leftover partial frame, if any; returns how many frames were emitted (0 or 1). */
+  flush(sink: FrameSink): number {
+    if (this.carried === 0) return 0;
+    this.carry.fill(MULAW_SILENCE, this.carried);
+    this.carried = 0;
+    sink(this.carry.toString('base64'));
+    return 1;
+  }
+
+  /** Drops the leftover: after a barge-in it belongs to audio the caller must not hear. */
+  reset(): void {
+    this.carried = 0;
+  }
+}

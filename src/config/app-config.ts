@@ -1,0 +1,116 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { EnvironmentVariables } from './env.schema';
+
+export type RealtimeApiShape = 'ga' | 'beta';
+
+const PROMPT_FILE = 'plumbing_operator_system_prompt.txt';
+
+/** The prompts/ folder sits at the project root, both beside src/ and beside dist/src/. */
+function findPromptsDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'prompts');
+    if (existsSync(join(candidate, PROMPT_FILE))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`prompts/${PROMPT_FILE} not found above ${from}`);
+  }
+}
+
+export function fillCompanyName(template: string, company: string): string {
+  return template.replace(/\{\{\s*COMPANY_NAME\s*\}\}/g, company);
+}
+
+/**
+ * The service's configuration after validation, in the shapes the code uses.
+ * Injected wherever settings are needed; built once at boot.
+ */
+export class AppConfig {
+  readonly env: EnvironmentVariables['NODE_ENV'];
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
+  readonly version: string;
+
+  readonly openai: {
+    readonly apiKey: string | undefined;
+    readonly realtimeUrl: string;
+    readonly model: string;
+    readonly api: RealtimeApiShape;
+    readonly voice: string;
+    readonly transcriptionModel: string | undefined;
+    readonly connectTimeoutMs: number;
+    readonly vad: { threshold: number; prefixPaddingMs: number; silenceDurationMs: number };
+  };
+
+  readonly operator: {
+    readonly companyName: string;
+    readonly instructions: string;
+    readonly greeting: string;
+  };
+
+  readonly sessions: { readonly ttlMinutes: number; readonly sweepIntervalMs: number };
+
+  readonly calls: {
+    readonly publicBaseUrl: string | undefined;
+    readonly fallbackPhoneNumber: string | undefined;
+    readonly maxConcurrent: number;
+    readonly wsMaxPayloadBytes: number;
+  };
+
+  readonly hubspot: { readonly enabled: boolean; readonly accessToken: string | undefined };
+
+  constructor(env: EnvironmentVariables, promptsDir = findPromptsDir(__dirname)) {
+    this.env = env.NODE_ENV;
+    this.port = env.PORT;
+    this.host = env.HOST;
+    this.logLevel = env.LOG_LEVEL;
+    this.version = readVersion();
+    const company = env.OPERATOR_COMPANY_NAME.trim();
+    const promptTemplate = env.OPERATOR_SYSTEM_PROMPT ?? readFileSync(join(promptsDir, PROMPT_FILE), 'utf8');
+    this.openai = {
+      apiKey: env.OPENAI_API_KEY,
+      realtimeUrl: env.OPENAI_REALTIME_URL,
+      model: env.OPENAI_REALTIME_MODEL,
+      // Preview models only speak the beta shape; everything else defaults to GA.
+      api: env.OPENAI_REALTIME_API ?? (env.OPENAI_REALTIME_MODEL.includes('preview') ? 'beta' : 'ga'),
+      voice: env.OPENAI_VOICE,
+      transcriptionModel:
+        env.OPENAI_TRANSCRIPTION_MODEL && env.OPENAI_TRANSCRIPTION_MODEL !== 'none'
+          ? env.OPENAI_TRANSCRIPTION_MODEL
+          : undefined,
+      connectTimeoutMs: env.OPENAI_CONNECT_TIMEOUT_MS,
+      vad: {
+        threshold: env.VAD_THRESHOLD,
+        prefixPaddingMs: env.VAD_PREFIX_PADDING_MS,
+        silenceDurationMs: env.VAD_SILENCE_DURATION_MS,
+      },
+    };
+    this.operator = {
+      companyName: company,
+      instructions: fillCompanyName(promptTemplate, company).trim(),
+      greeting: fillCompanyName(
+        env.OPERATOR_GREETING ??
+          'Thank you for calling {{COMPANY_NAME}}. This is the after-hours assistant. Is this a plumbing emergency, or how can I help you today?',
+        company,
+      ),
+    };
+    this.sessions = {
+      ttlMinutes: env.SESSION_TTL_MINUTES,
+      sweepIntervalMs: env.SESSION_SWEEP_INTERVAL_SECONDS * 1000,
+    };
+    this.calls = {
+      publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+      fallbackPhoneNumber: env.FALLBACK_PHONE_NUMBER,
+      maxConcurrent: env.MAX_CONCURRENT_CALLS,
+      wsMaxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
+    };
+    this.hubspot = { enabled: env.HUBSPOT_ENABLED, accessToken: env.HUBSPOT_ACCESS_TOKEN };
+  }
+}
+
+function readVersion(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? '0.0.0';
+    if (dirname(dir) === dir) return '0.0.0';
+  }
+}

@@ -1,0 +1,137 @@
+import { plainToInstance, Transform, Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateIf,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
+
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return value; // left as a string so @IsBoolean reports it
+};
+
+/** Empty strings in an env file mean "not set". */
+const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/**
+ * Every environment variable the service reads. Validated once at boot; a bad value
+ * stops boot with a message naming the variable.
+ */
+export class EnvironmentVariables {
+  @IsOptional() @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  PORT = 8080;
+
+  @IsString() @MinLength(1)
+  HOST = '0.0.0.0';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' = 'info';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8)
+  OPENAI_API_KEY?: string;
+
+  @IsUrl({ protocols: ['ws', 'wss'], require_tld: false, require_protocol: true })
+  OPENAI_REALTIME_URL = 'wss://api.openai.com/v1/realtime';
+
+  @IsString() @Matches(/^[A-Za-z0-9._:-]{1,100}$/, { message: 'OPENAI_REALTIME_MODEL must be a model name' })
+  OPENAI_REALTIME_MODEL = 'gpt-realtime';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsIn(['ga', 'beta'])
+  OPENAI_REALTIME_API?: 'ga' | 'beta';
+
+  @IsString() @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'OPENAI_VOICE must be a voice name' })
+  OPENAI_VOICE = 'alloy';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(100)
+  OPENAI_TRANSCRIPTION_MODEL?: string = 'gpt-4o-mini-transcribe';
+
+  @Type(() => Number) @IsInt() @Min(500) @Max(60_000)
+  OPENAI_CONNECT_TIMEOUT_MS = 10_000;
+
+  @Type(() => Number) @Min(0) @Max(1)
+  VAD_THRESHOLD = 0.5;
+
+  @Type(() => Number) @IsInt() @Min(0) @Max(2000)
+  VAD_PREFIX_PADDING_MS = 300;
+
+  @Type(() => Number) @IsInt() @Min(100) @Max(5000)
+  VAD_SILENCE_DURATION_MS = 500;
+
+  @IsString() @MinLength(1) @MaxLength(100)
+  OPERATOR_COMPANY_NAME = 'Call Operator Pro Plumbing';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(20_000)
+  OPERATOR_SYSTEM_PROMPT?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(500)
+  OPERATOR_GREETING?: string;
+
+  @Type(() => Number) @Min(1) @Max(24 * 60)
+  SESSION_TTL_MINUTES = 30;
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(3600)
+  SESSION_SWEEP_INTERVAL_SECONDS = 60;
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  PUBLIC_BASE_URL?: string;
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(E164, { message: 'FALLBACK_PHONE_NUMBER must be an E.164 number such as +15551234567' })
+  FALLBACK_PHONE_NUMBER?: string;
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(100_000)
+  MAX_CONCURRENT_CALLS = 200;
+
+  @Type(() => Number) @IsInt() @Min(1024) @Max(16 * 1024 * 1024)
+  WS_MAX_PAYLOAD_BYTES = 64 * 1024;
+
+  @Transform(toBoolean) @IsBoolean()
+  HUBSPOT_ENABLED = false;
+
+  @ValidateIf((env: EnvironmentVariables) => env.HUBSPOT_ENABLED === true)
+  @IsString({ message: 'HUBSPOT_ACCESS_TOKEN is required when HUBSPOT_ENABLED=true' })
+  @MinLength(10, { message: 'HUBSPOT_ACCESS_TOKEN is required when HUBSPOT_ENABLED=true' })
+  HUBSPOT_ACCESS_TOKEN?: string;
+}
+
+function describe(errors: ValidationError[]): string[] {
+  return errors.flatMap((e) => {
+    const messages = Object.values(e.constraints ?? {});
+    const value = /KEY|TOKEN|SECRET/.test(e.property) ? '[redacted]' : JSON.stringify(e.value);
+    return messages.map((m) => `${e.property}: ${m} (got ${value})`);
+  });
+}
+
+/** Used as ConfigModule's `validate`: returns the typed, defaulted env or throws naming each bad variable. */
+export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
+  // Unset and empty variables fall back to the class defaults.
+  const present: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== '') present[k] = v;
+  const env = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
+  const errors = validateSync(env, { skipMissingProperties: false, whitelist: false });
+  if (errors.length > 0) {
+    throw new Error(`Invalid configuration:\n  ${describe(errors).join('\n  ')}`);
+  }
+  return env;
+}

@@ -1,0 +1,28 @@
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { AppHealthIndicator } from './app.health';
+import { CallsHealthIndicator, RealtimeHealthIndicator } from './calls.health';
+
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly app: AppHealthIndicator,
+    private readonly realtime: RealtimeHealthIndicator,
+    private readonly calls: CallsHealthIndicator,
+  ) {}
+
+  /** Liveness. */
+  @Get('health')
+  @HealthCheck()
+  live() {
+    return this.health.check([() => this.app.check()]);
+  }
+
+  /** Readiness: 503 while the agent cannot take calls. */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([() => this.realtime.check(), () => this.calls.check()]);
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { CallModule } from '../call/call.module';
+import { AppHealthIndicator } from './app.health';
+import { CallsHealthIndicator, RealtimeHealthIndicator } from './calls.health';
+import { HealthController } from './health.controller';
+
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false }), CallModule],
+  controllers: [HealthController],
+  providers: [AppHealthIndicator, RealtimeHealthIndicator, CallsHealthIndicator],
+})
+export class HealthModule {}

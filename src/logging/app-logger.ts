@@ -1,0 +1,72 @@
+import { Inject, Injectable, Optional, type LoggerService } from '@nestjs/common';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { AppConfig } from '../config/app-config';
+
+/** Where log lines go; stdout unless a test provides a stream to read them from. */
+export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
+
+export type CallLogger = Logger;
+
+/**
+ * The root structured (JSON) logger. Call code logs through `child()` loggers that carry
+ * callSid and streamSid. Secrets are redacted by path as a second line of defence; the code
+ * never passes keys, tokens or audio payloads to a logger in the first place.
+ */
+@Injectable()
+export class AppLogger {
+  readonly root: Logger;
+
+  constructor(config: AppConfig, @Optional() @Inject(LOG_DESTINATION) destination?: DestinationStream) {
+    this.root = pino(
+      {
+        level: config.logLevel,
+        base: { service: 'call-operator', version: config.version },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        redact: {
+          paths: ['authorization', 'headers.authorization', '*.authorization', 'apiKey', '*.apiKey', 'token', '*.token', 'payload', '*.payload'],
+          censor: '[redacted]',
+        },
+      },
+      destination ?? pino.destination({ dest: 1, sync: false }),
+    );
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    return this.root.child(bindings);
+  }
+
+  /** Writes out buffered lines; called on shutdown so the last lines are not lost. */
+  flush(): void {
+    this.root.flush();
+  }
+}
+
+/** Routes Nest's own framework logs into the same JSON stream. */
+@Injectable()
+export class NestLogger implements LoggerService {
+  private readonly logger: Logger;
+
+  constructor(appLogger: AppLogger) {
+    this.logger = appLogger.child({ component: 'nest' });
+  }
+
+  log(message: unknown, context?: string): void {
+    this.logger.debug({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string): void {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string): void {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string): void {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string): void {
+    this.logger.trace({ context }, String(message));
+  }
+  fatal(message: unknown, context?: string): void {
+    this.logger.fatal({ context }, String(message));
+  }
+}

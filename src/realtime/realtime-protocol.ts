@@ -1,0 +1,232 @@
+/**
+ * OpenAI Realtime wire protocol, GA and beta shapes. Client events are built here for either
+ * shape; server events of both shapes are normalised into one vocabulary (the GA names), so the
+ * call code never asks which shape it is talking to.
+ */
+import type { RealtimeApiShape } from '../config/app-config';
+
+export interface RealtimeUsage {
+  readonly total_tokens?: number;
+  readonly input_tokens?: number;
+  readonly output_tokens?: number;
+  readonly input_token_details?: Record<string, unknown>;
+  readonly output_token_details?: Record<string, unknown>;
+}
+
+export type RealtimeServerEvent =
+  | { readonly type: 'session.created' }
+  | { readonly type: 'session.updated'; readonly outputFormat: string | undefined; readonly inputFormat: string | undefined }
+  | { readonly type: 'response.created'; readonly responseId: string }
+  | {
+      readonly type: 'response.done';
+      readonly responseId: string;
+      readonly status: string;
+      readonly usage: RealtimeUsage | undefined;
+    }
+  | { readonly type: 'response.output_audio.delta'; readonly responseId: string; readonly itemId: string; readonly delta: string }
+  | { readonly type: 'response.output_audio.done'; readonly responseId: string; readonly itemId: string }
+  | { readonly type: 'response.output_audio_transcript.done'; readonly responseId: string; readonly itemId: string; readonly transcript: string }
+  | { readonly type: 'input_audio_buffer.speech_started'; readonly audioStartMs: number; readonly itemId: string | undefined }
+  | { readonly type: 'input_audio_buffer.speech_stopped'; readonly audioEndMs: number; readonly itemId: string | undefined }
+  | { readonly type: 'conversation.item.input_audio_transcription.completed'; readonly itemId: string; readonly transcript: string }
+  | { readonly type: 'conversation.item.truncated'; readonly itemId: string; readonly audioEndMs: number }
+  | { readonly type: 'error'; readonly code: string | null; readonly errorType: string | null; readonly message: string }
+  /** A well-formed event the bridge has no use for (rate_limits.updated, transcript deltas, ...). */
+  | { readonly type: 'ignored'; readonly name: string }
+  | { readonly type: 'invalid'; readonly reason: string };
+
+/** Beta event names and the GA names they are read as. */
+const BETA_TO_GA: Readonly<Record<string, string>> = {
+  'response.audio.delta': 'response.output_audio.delta',
+  'response.audio.done': 'response.output_audio.done',
+  'response.audio_transcript.delta': 'response.output_audio_transcript.delta',
+  'response.audio_transcript.done': 'response.output_audio_transcript.done',
+  'response.text.delta': 'response.output_text.delta',
+  'response.text.done': 'response.output_text.done',
+  'conversation.item.created': 'conversation.item.added',
+};
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+function invalid(reason: string): RealtimeServerEvent {
+  return { type: 'invalid', reason };
+}
+
+function formatName(v: unknown): string | undefined {
+  // GA: { type: 'audio/pcmu' }; beta and early GA: 'g711_ulaw'.
+  if (typeof v === 'string') return v;
+  if (isObject(v)) return str(v.type);
+  return undefined;
+}
+
+function readSession(session: unknown): RealtimeServerEvent {
+  if (!isObject(session)) return { type: 'session.updated', outputFormat: undefined, inputFormat: undefined };
+  const audio = isObject(session.audio) ? session.audio : undefined;
+  const input = audio && isObject(audio.input) ? audio.input : undefined;
+  const output = audio && isObject(audio.output) ? audio.output : undefined;
+  return {
+    type: 'session.updated',
+    outputFormat: formatName(output?.format ?? session.output_audio_format),
+    inputFormat: formatName(input?.format ?? session.input_audio_format),
+  };
+}
+
+/** True for the mu-law format Twilio speaks, in either shape's spelling. */
+export function isMuLaw(format: string | undefined): boolean {
+  return format === 'audio/pcmu' || format === 'g711_ulaw';
+}
+
+/** Parses and normalises one server event. Never throws. */
+export function parseRealtimeEvent(text: string): RealtimeServerEvent {
+  let ev: unknown;
+  try {
+    ev = JSON.parse(text);
+  } catch {
+    return invalid('not JSON');
+  }
+  if (!isObject(ev) || typeof ev.type !== 'string') return invalid('event without a type');
+  const type = BETA_TO_GA[ev.type] ?? ev.type;
+  switch (type) {
+    case 'response.output_audio.delta': {
+      const responseId = str(ev.response_id);
+      const itemId = str(ev.item_id);
+      const delta = str(ev.delta);
+      if (responseId === undefined || itemId === undefined || delta === undefined) return invalid(`${type} missing ids or delta`);
+      return { type, responseId, itemId, delta };
+    }
+    case 'response.output_audio.done': {
+      const responseId = str(ev.response_id);
+      const itemId = str(ev.item_id);
+      if (responseId === undefined || itemId === undefined) return invalid(`${type} missing ids`);
+      return { type, responseId, itemId };
+    }
+    case 'response.output_audio_transcript.done': {
+      const responseId = str(ev.response_id);
+      const itemId = str(ev.item_id);
+      if (responseId === undefined || itemId === undefined) return invalid(`${type} missing ids`);
+      return { type, responseId, itemId, transcript: str(ev.transcript) ?? '' };
+    }
+    case 'input_audio_buffer.speech_started':
+      return { type, audioStartMs: num(ev.audio_start_ms) ?? 0, itemId: str(ev.item_id) };
+    case 'input_audio_buffer.speech_stopped':
+      return { type, audioEndMs: num(ev.audio_end_ms) ?? 0, itemId: str(ev.item_id) };
+    case 'response.created':
+    case 'response.done': {
+      const response = ev.response;
+      if (!isObject(response) || typeof response.id !== 'string') return invalid(`${type} without response.id`);
+      if (type === 'response.created') return { type, responseId: response.id };
+      return {
+        type,
+        responseId: response.id,
+        status: str(response.status) ?? 'unknown',
+        usage: isObject(response.usage) ? (response.usage as RealtimeUsage) : undefined,
+      };
+    }
+    case 'session.created':
+      return { type };
+    case 'session.updated':
+      return readSession(ev.session);
+    case 'conversation.item.input_audio_transcription.completed': {
+      const itemId = str(ev.item_id);
+      if (itemId === undefined) return invalid(`${type} without item_id`);
+      return { type, itemId, transcript: str(ev.transcript) ?? '' };
+    }
+    case 'conversation.item.truncated': {
+      const itemId = str(ev.item_id);
+      if (itemId === undefined) return invalid(`${type} without item_id`);
+      return { type, itemId, audioEndMs: num(ev.audio_end_ms) ?? 0 };
+    }
+    case 'error': {
+      const error = isObject(ev.error) ? ev.error : {};
+      return {
+        type,
+        code: str(error.code) ?? null,
+        errorType: str(error.type) ?? null,
+        message: (str(error.message) ?? '').slice(0, 500),
+      };
+    }
+    default:
+      return { type: 'ignored', name: type.slice(0, 80) };
+  }
+}
+
+/** Errors that are races between our commands and the server, not faults. */
+export const NON_FATAL_ERROR_CODES: ReadonlySet<string> = new Set([
+  'response_cancel_not_active',
+  'conversation_already_has_active_response',
+]);
+
+export interface SessionSettings {
+  readonly model: string;
+  readonly instructions: string;
+  readonly voice: string;
+  readonly transcriptionModel: string | undefined;
+  readonly vad: { readonly threshold: number; readonly prefixPaddingMs: number; readonly silenceDurationMs: number };
+}
+
+/** session.update for a Twilio call: mu-law in and out, server VAD that interrupts, input transcription. */
+export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings): Record<string, unknown> {
+  const turnDetection = {
+    type: 'server_vad',
+    threshold: s.vad.threshold,
+    prefix_padding_ms: s.vad.prefixPaddingMs,
+    silence_duration_ms: s.vad.silenceDurationMs,
+    create_response: true,
+    interrupt_response: true,
+  };
+  const transcription = s.transcriptionModel ? { model: s.transcriptionModel } : null;
+  if (shape === 'beta') {
+    return {
+      type: 'session.update',
+      session: {
+        modalities: ['audio', 'text'],
+        instructions: s.instructions,
+        voice: s.voice,
+        input_audio_format: 'g711_ulaw',
+        output_audio_format: 'g711_ulaw',
+        input_audio_transcription: transcription,
+        turn_detection: turnDetection,
+      },
+    };
+  }
+  return {
+    type: 'session.update',
+    session: {
+      type: 'realtime',
+      model: s.model,
+      instructions: s.instructions,
+      output_modalities: ['audio'],
+      audio: {
+        input: { format: { type: 'audio/pcmu' }, transcription, turn_detection: turnDetection },
+        output: { format: { type: 'audio/pcmu' }, voice: s.voice },
+      },
+    },
+  };
+}
+
+/** The opening line, so the caller hears the company's name first. Same shape in GA and beta. */
+export function buildGreeting(greeting: string): Record<string, unknown> {
+  return {
+    type: 'response.create',
+    response: {
+      instructions: `Greet the caller now by saying exactly this, then wait for their answer: "${greeting}"`,
+    },
+  };
+}
+
+export function buildTruncate(itemId: string, audioEndMs: number): Record<string, unknown> {
+  return { type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs };
+}
+
+export function buildCancel(responseId: string): Record<string, unknown> {
+  return { type: 'response.cancel', response_id: responseId };
+}
+
+/** input_audio_buffer.append, built as a string: it runs for every 20 ms caller frame. */
+export function appendAudioFrame(base64Payload: string): string {
+  return '{"type":"input_audio_buffer.append","audio":"' + base64Payload + '"}';
+}

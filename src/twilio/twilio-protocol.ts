@@ -1,0 +1,157 @@
+/**
+ * Twilio Media Streams wire protocol (bidirectional <Connect><Stream>): the frames Twilio sends
+ * us, the frames we send back, and a parser that turns untrusted text into one of them or a
+ * reason to ignore it. Numeric-looking fields arrive as strings and are converted here once.
+ */
+
+export interface TwilioConnected {
+  readonly event: 'connected';
+}
+
+export interface TwilioStart {
+  readonly event: 'start';
+  readonly streamSid: string;
+  readonly callSid: string;
+  readonly accountSid: string;
+  readonly customParameters: Readonly<Record<string, string>>;
+}
+
+export interface TwilioMedia {
+  readonly event: 'media';
+  /** Base64 mu-law 8 kHz, passed on as received. */
+  readonly payload: string;
+  /** Milliseconds since the stream started, on Twilio's media clock. */
+  readonly timestamp: number;
+}
+
+export interface TwilioMark {
+  readonly event: 'mark';
+  readonly name: string;
+}
+
+export interface TwilioDtmf {
+  readonly event: 'dtmf';
+  readonly digit: string;
+}
+
+export interface TwilioStop {
+  readonly event: 'stop';
+}
+
+export type TwilioInbound = TwilioConnected | TwilioStart | TwilioMedia | TwilioMark | TwilioDtmf | TwilioStop;
+
+export type TwilioParseResult = TwilioInbound | { readonly event: 'invalid'; readonly reason: string };
+
+const SID = /^[A-Z]{2}[0-9a-fA-F]{32}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const MAX_PARAMETERS = 32;
+const MAX_PARAMETER_LENGTH = 500;
+
+function invalid(reason: string): TwilioParseResult {
+  return { event: 'invalid', reason };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseStart(msg: Record<string, unknown>): TwilioParseResult {
+  const start = msg.start;
+  if (!isObject(start)) return invalid('start without start object');
+  const streamSid = start.streamSid ?? msg.streamSid;
+  const { callSid, accountSid } = start;
+  if (typeof streamSid !== 'string' || !SID.test(streamSid)) return invalid('start with a malformed streamSid');
+  if (typeof callSid !== 'string' || !SID.test(callSid)) return invalid('start with a malformed callSid');
+  const params: Record<string, string> = {};
+  if (isObject(start.customParameters)) {
+    const entries = Object.entries(start.customParameters);
+    if (entries.length > MAX_PARAMETERS) return invalid('start with too many customParameters');
+    for (const [k, v] of entries) {
+      if (typeof v === 'string' && k.length + v.length < MAX_PARAMETER_LENGTH) params[k] = v;
+    }
+  }
+  const format = start.mediaFormat;
+  if (isObject(format) && format.encoding !== undefined && format.encoding !== 'audio/x-mulaw') {
+    return invalid(`start with unsupported encoding ${String(format.encoding).slice(0, 40)}`);
+  }
+  return {
+    event: 'start',
+    streamSid,
+    callSid,
+    accountSid: typeof accountSid === 'string' ? accountSid : '',
+    customParameters: params,
+  };
+}
+
+function parseMedia(msg: Record<string, unknown>): TwilioParseResult {
+  const media = msg.media;
+  if (!isObject(media)) return invalid('media without media object');
+  const { payload, track } = media;
+  if (track !== undefined && track !== 'inbound') return invalid('media on a track other than inbound');
+  if (typeof payload !== 'string' || payload.length === 0 || payload.length % 4 !== 0 || !BASE64.test(payload)) {
+    return invalid('media with a payload that is not base64');
+  }
+  const timestamp = Number(media.timestamp);
+  if (!Number.isFinite(timestamp) || timestamp < 0) return invalid('media with a malformed timestamp');
+  return { event: 'media', payload, timestamp };
+}
+
+/** Parses one text frame from Twilio. Never throws. */
+export function parseTwilioFrame(text: string): TwilioParseResult {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return invalid('not JSON');
+  }
+  if (!isObject(msg)) return invalid('not a JSON object');
+  switch (msg.event) {
+    case 'media':
+      return parseMedia(msg);
+    case 'mark': {
+      const mark = msg.mark;
+      if (!isObject(mark) || typeof mark.name !== 'string' || mark.name.length > 256) return invalid('mark without a name');
+      return { event: 'mark', name: mark.name };
+    }
+    case 'start':
+      return parseStart(msg);
+    case 'connected':
+      return { event: 'connected' };
+    case 'stop':
+      return { event: 'stop' };
+    case 'dtmf': {
+      const dtmf = msg.dtmf;
+      if (!isObject(dtmf) || typeof dtmf.digit !== 'string' || !/^[0-9*#A-D]$/.test(dtmf.digit)) return invalid('dtmf without a digit');
+      return { event: 'dtmf', digit: dtmf.digit };
+    }
+    default:
+      return invalid(`unknown event ${typeof msg.event === 'string' ? msg.event.slice(0, 40) : typeof msg.event}`);
+  }
+}
+
+/** Outbound frames. Built as strings: they are sent every 20 ms per call, and streamSid is validated. */
+export class TwilioOutbound {
+  private readonly mediaPrefix: string;
+  private readonly markPrefix: string;
+  private readonly clearFrame: string;
+
+  constructor(streamSid: string) {
+    const sid = JSON.stringify(streamSid);
+    this.mediaPrefix = `{"event":"media","streamSid":${sid},"media":{"payload":"`;
+    this.markPrefix = `{"event":"mark","streamSid":${sid},"mark":{"name":`;
+    this.clearFrame = `{"event":"clear","streamSid":${sid}}`;
+  }
+
+  /** `payload` must already be base64 (it is never user text). */
+  media(payload: string): string {
+    return this.mediaPrefix + payload + '"}}';
+  }
+
+  mark(name: string): string {
+    return this.markPrefix + JSON.stringify(name) + '}}';
+  }
+
+  clear(): string {
+    return this.clearFrame;
+  }
+}

@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import twilio from 'twilio';
+import { AppConfig } from '../config/app-config';
+
+type VoiceResponse = InstanceType<typeof twilio.twiml.VoiceResponse>;
+
+/** The call details passed to the media stream as <Parameter>s (they arrive in start.customParameters). */
+export interface StreamParameters {
+  readonly callSid: string;
+  readonly from: string;
+  readonly to: string;
+  readonly direction: string;
+}
+
+export const STREAM_PATH = '/twilio/stream';
+
+const HOST = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/;
+
+/**
+ * The wss:// URL of the media stream. PUBLIC_BASE_URL wins (it is what Twilio reaches); else
+ * the first X-Forwarded-Host or the Host header, if it looks like a host name. Null when
+ * neither can be trusted.
+ */
+export function streamUrl(publicBaseUrl: string | undefined, headers: Record<string, string | string[] | undefined>): string | null {
+  if (publicBaseUrl) {
+    const base = new URL(publicBaseUrl);
+    const scheme = base.protocol === 'http:' ? 'ws:' : 'wss:';
+    return `${scheme}//${base.host}${base.pathname.replace(/\/+$/, '')}${STREAM_PATH}`;
+  }
+  const first = (v: string | string[] | undefined): string | undefined =>
+    (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim();
+  const host = first(headers['x-forwarded-host']) || first(headers.host);
+  if (!host || !HOST.test(host)) return null;
+  return `wss://${host}${STREAM_PATH}`;
+}
+
+/** Builds the TwiML the voice webhook answers with, using the twilio package. */
+@Injectable()
+export class TwimlBuilder {
+  constructor(private readonly config: AppConfig) {}
+
+  /**
+   * Connects the call to our media stream. The fallback follows </Connect>: Twilio runs it only
+   * if we close the stream (the agent failed), never after the caller hangs up.
+   */
+  connect(url: string, params: StreamParameters): string {
+    const response = new twilio.twiml.VoiceResponse();
+    const stream = response.connect().stream({ url });
+    for (const [name, value] of Object.entries(params)) {
+      if (value) stream.parameter({ name, value });
+    }
+    this.appendFallback(response);
+    return response.toString();
+  }
+
+  /** The call is not taken by the agent: dial the fallback number, or apologise and hang up. */
+  fallback(): string {
+    const response = new twilio.twiml.VoiceResponse();
+    this.appendFallback(response);
+    return response.toString();
+  }
+
+  private appendFallback(response: VoiceResponse): void {
+    const { fallbackPhoneNumber } = this.config.calls;
+    if (fallbackPhoneNumber) {
+      response.dial(fallbackPhoneNumber);
+      return;
+    }
+    response.say(
+      `Sorry, ${this.config.operator.companyName} can't take your call right now. Please call back in a few minutes.`,
+    );
+    response.hangup();
+  }
+}

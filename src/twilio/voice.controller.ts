@@ -1,0 +1,65 @@
+import { Controller, Get, Header, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import type { Logger } from 'pino';
+import { AppConfig } from '../config/app-config';
+import { CallRegistry } from '../call/call-registry';
+import { AppLogger } from '../logging/app-logger';
+import { streamUrl, TwimlBuilder } from './twiml.builder';
+
+const SID = /^CA[0-9a-fA-F]{32}$/;
+const PARAM = /^[\w+:@.\- ]{0,64}$/;
+
+/** Reads one Twilio webhook parameter, from the form body (POST) or the query (GET). */
+function param(req: Request, name: string): string {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const value = body[name] ?? req.query[name];
+  return typeof value === 'string' && PARAM.test(value) ? value : '';
+}
+
+/** Twilio's "A call comes in" webhook. */
+@Controller('twilio')
+export class VoiceController {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly twiml: TwimlBuilder,
+    private readonly registry: CallRegistry,
+    private readonly config: AppConfig,
+    @Inject(AppLogger) logger: AppLogger,
+  ) {
+    this.log = logger.child({ component: 'voice-webhook' });
+  }
+
+  @Post('voice')
+  @HttpCode(200)
+  @Header('Content-Type', 'text/xml')
+  voicePost(@Req() req: Request): string {
+    return this.answer(req);
+  }
+
+  @Get('voice')
+  @Header('Content-Type', 'text/xml')
+  voiceGet(@Req() req: Request): string {
+    return this.answer(req);
+  }
+
+  private answer(req: Request): string {
+    const callSid = param(req, 'CallSid');
+    const refusal = this.registry.refusal();
+    if (refusal) {
+      this.log.warn({ callSid, refusal }, 'call not taken by the agent: answering with the fallback');
+      return this.twiml.fallback();
+    }
+    const url = streamUrl(this.config.calls.publicBaseUrl, req.headers);
+    if (!url) {
+      this.log.error({ callSid }, 'no usable host for the stream URL (set PUBLIC_BASE_URL): answering with the fallback');
+      return this.twiml.fallback();
+    }
+    return this.twiml.connect(url, {
+      callSid: SID.test(callSid) ? callSid : '',
+      from: param(req, 'From'),
+      to: param(req, 'To'),
+      direction: param(req, 'Direction') || 'inbound',
+    });
+  }
+}
