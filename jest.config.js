@@ -1,8 +1,25 @@
-/** @type {import('jest').Config} */
+/**
+ * NestJS 12 packages are ES modules; Node 20 loads them from our CommonJS build natively, but
+ * jest's module loader does not, so swc compiles them (and our TypeScript) to CommonJS for tests.
+ * @type {import('jest').Config}
+ */
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+    },
+    module: { type: 'commonjs' },
+  },
+];
+
 module.exports = {
   testEnvironment: 'node',
-  transform: {
-    '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' }, module: { type: 'commonjs' } }],
-  },
+  roots: ['<rootDir>/src', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  setupFiles: ['reflect-metadata'],
+  transform: { '^.+\\.(t|j)s$': swc },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|uid|file-type)/)'],
 };

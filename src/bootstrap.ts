@@ -8,5 +8,4 @@ export function configureApp(app: INestApplication): void {
   const config = app.get(AppConfig);
   app.useLogger(app.get(NestLogger));
   app.useWebSocketAdapter(new MediaStreamWsAdapter(app, config.calls.wsMaxPayloadBytes));
-  app.enableShutdownHooks();
 }

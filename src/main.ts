@@ -8,6 +8,8 @@ import { AppLogger } from './logging/app-logger';
 async function main(): Promise<void> {
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
   configureApp(app);
+  // SIGTERM/SIGINT run Nest's shutdown hooks: stop taking calls, end the live ones, flush logs.
+  app.enableShutdownHooks();
   const config = app.get(AppConfig);
   await app.listen(config.port, config.host);
   app.get(AppLogger).root.info(

@@ -34,6 +34,11 @@ export interface CallBridgeDeps {
 
 /** A mark after at most this many frames bounds how far playback is estimated between echoes. */
 const FRAMES_PER_MARK = 10;
+/**
+ * Twilio sends 20 ms frames of a few hundred bytes; anything this large is not Twilio audio and
+ * is dropped before parsing. (Frames over WS_MAX_PAYLOAD_BYTES never get here: ws closes with 1009.)
+ */
+const MAX_FRAME_BYTES = 32 * 1024;
 /** Malformed frames logged one by one before they are only counted. */
 const MAX_LOGGED_BAD_FRAMES = 5;
 /** lastSeenAt is written to the session store at most this often. */
@@ -143,7 +148,12 @@ export class CallBridge implements LiveCall {
       this.badFrame('binary frame');
       return;
     }
-    const frame = parseTwilioFrame(data.toString());
+    const text = data.toString();
+    if (text.length > MAX_FRAME_BYTES) {
+      this.badFrame('frame too large');
+      return;
+    }
+    const frame = parseTwilioFrame(text);
     switch (frame.event) {
       case 'media':
         if (!this.start) {

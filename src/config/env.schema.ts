@@ -104,7 +104,7 @@ export class EnvironmentVariables {
   MAX_CONCURRENT_CALLS = 200;
 
   @Type(() => Number) @IsInt() @Min(1024) @Max(16 * 1024 * 1024)
-  WS_MAX_PAYLOAD_BYTES = 64 * 1024;
+  WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;

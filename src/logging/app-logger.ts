@@ -16,7 +16,7 @@ export type CallLogger = Logger;
 export class AppLogger {
   readonly root: Logger;
 
-  constructor(config: AppConfig, @Optional() @Inject(LOG_DESTINATION) destination?: DestinationStream) {
+  constructor(config: AppConfig, @Optional() @Inject(LOG_DESTINATION) destination?: DestinationStream | null) {
     this.root = pino(
       {
         level: config.logLevel,

@@ -1,6 +1,10 @@
 import { Global, Module } from '@nestjs/common';
-import { AppLogger, NestLogger } from './app-logger';
+import { AppLogger, LOG_DESTINATION, NestLogger } from './app-logger';
 
 @Global()
-@Module({ providers: [AppLogger, NestLogger], exports: [AppLogger, NestLogger] })
+@Module({
+  // null: stdout. Tests override the destination to read the log lines.
+  providers: [{ provide: LOG_DESTINATION, useValue: null }, AppLogger, NestLogger],
+  exports: [AppLogger, NestLogger],
+})
 export class LoggingModule {}

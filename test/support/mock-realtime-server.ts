@@ -79,6 +79,8 @@ export class MockRealtimeServer {
   private readonly wss = new WebSocketServer({ noServer: true, clientTracking: false });
   private readonly rawSockets = new Set<Socket>();
   private closing: Promise<void> | undefined;
+  /** Upgrades waiting while connections are held (to keep a client in its connecting state). */
+  private held: Array<() => void> | null = null;
 
   private constructor(
     private readonly http: Server,
@@ -114,6 +116,28 @@ export class MockRealtimeServer {
     );
   }
 
+  /** Leaves new upgrade requests unanswered until releaseConnections(). */
+  holdConnections(): void {
+    this.held ??= [];
+  }
+
+  /** Resolves once an upgrade request is being held. */
+  waitForHeldConnection(timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<void> {
+    return this.waiters.until(
+      'a held upgrade request',
+      () => ((this.held?.length ?? 0) > 0 ? true : undefined),
+      () => `${this.held?.length ?? 0} held`,
+      timeoutMs,
+    ).then(() => undefined);
+  }
+
+  /** Answers the held upgrades and stops holding. */
+  releaseConnections(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const upgrade of held) upgrade();
+  }
+
   /** Terminates every socket and stops listening. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
@@ -138,6 +162,15 @@ export class MockRealtimeServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== PATH) return refuse(socket, 404, 'Not Found');
     if (!this.acceptConnections) return refuse(socket, 503, 'Service Unavailable');
+    if (this.held) {
+      this.held.push(() => this.accept(req, socket, head, url));
+      this.waiters.notify();
+      return;
+    }
+    this.accept(req, socket, head, url);
+  }
+
+  private accept(req: IncomingMessage, socket: Socket, head: Buffer, url: URL): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.rawSockets.delete(socket);
       const conn = new MockRealtimeConnection(ws, req, url.searchParams.get('model'), this.connections.length + 1, this.opts);

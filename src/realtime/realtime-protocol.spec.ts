@@ -1,0 +1,141 @@
+import {
+  appendAudioFrame,
+  buildGreeting,
+  buildSessionUpdate,
+  isMuLaw,
+  parseRealtimeEvent,
+  type SessionSettings,
+} from './realtime-protocol';
+
+const settings: SessionSettings = {
+  model: 'gpt-realtime',
+  instructions: 'Be brief.',
+  voice: 'alloy',
+  transcriptionModel: 'gpt-4o-mini-transcribe',
+  vad: { threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500 },
+};
+
+describe('parseRealtimeEvent', () => {
+  const ids = { response_id: 'resp_1', item_id: 'item_1', output_index: 0, content_index: 0 };
+
+  it.each([
+    ['GA', 'response.output_audio.delta'],
+    ['beta', 'response.audio.delta'],
+  ])('normalises the %s audio delta', (_shape, type) => {
+    expect(parseRealtimeEvent(JSON.stringify({ type, ...ids, delta: '//8=' }))).toEqual({
+      type: 'response.output_audio.delta',
+      responseId: 'resp_1',
+      itemId: 'item_1',
+      delta: '//8=',
+    });
+  });
+
+  it.each([
+    ['response.output_audio.done', 'response.audio.done'],
+    ['response.output_audio_transcript.done', 'response.audio_transcript.done'],
+  ])('reads %s and its beta twin %s as the same event', (ga, beta) => {
+    const a = parseRealtimeEvent(JSON.stringify({ type: ga, ...ids, transcript: 'hi' }));
+    const b = parseRealtimeEvent(JSON.stringify({ type: beta, ...ids, transcript: 'hi' }));
+    expect(a.type).toBe(ga);
+    expect(b).toEqual(a);
+  });
+
+  it('reads the audio formats of session.updated in both shapes', () => {
+    const ga = parseRealtimeEvent(
+      JSON.stringify({ type: 'session.updated', session: { audio: { input: { format: { type: 'audio/pcmu' } }, output: { format: { type: 'audio/pcm', rate: 24000 } } } } }),
+    );
+    expect(ga).toEqual({ type: 'session.updated', inputFormat: 'audio/pcmu', outputFormat: 'audio/pcm' });
+    const beta = parseRealtimeEvent(
+      JSON.stringify({ type: 'session.updated', session: { input_audio_format: 'g711_ulaw', output_audio_format: 'g711_ulaw' } }),
+    );
+    expect(beta).toEqual({ type: 'session.updated', inputFormat: 'g711_ulaw', outputFormat: 'g711_ulaw' });
+    expect(isMuLaw('audio/pcmu') && isMuLaw('g711_ulaw') && !isMuLaw('audio/pcm') && !isMuLaw(undefined)).toBe(true);
+  });
+
+  it('reads response lifecycle, speech and error events', () => {
+    expect(parseRealtimeEvent('{"type":"response.created","response":{"id":"r1","status":"in_progress"}}')).toEqual({ type: 'response.created', responseId: 'r1' });
+    expect(parseRealtimeEvent('{"type":"response.done","response":{"id":"r1","status":"cancelled","usage":{"total_tokens":3}}}')).toEqual({
+      type: 'response.done',
+      responseId: 'r1',
+      status: 'cancelled',
+      usage: { total_tokens: 3 },
+    });
+    expect(parseRealtimeEvent('{"type":"input_audio_buffer.speech_started","audio_start_ms":1200,"item_id":"u1"}')).toEqual({
+      type: 'input_audio_buffer.speech_started',
+      audioStartMs: 1200,
+      itemId: 'u1',
+    });
+    expect(parseRealtimeEvent('{"type":"error","error":{"type":"invalid_request_error","code":"response_cancel_not_active","message":"no","event_id":null}}')).toEqual({
+      type: 'error',
+      code: 'response_cancel_not_active',
+      errorType: 'invalid_request_error',
+      message: 'no',
+    });
+  });
+
+  it.each([
+    ['{oops', 'not JSON'],
+    ['{"no":"type"}', 'event without a type'],
+    ['{"type":"response.output_audio.delta","delta":"AA=="}', 'response.output_audio.delta missing ids or delta'],
+    ['{"type":"response.created","response":{}}', 'response.created without response.id'],
+  ])('reports %s as invalid', (text, reason) => {
+    expect(parseRealtimeEvent(text)).toEqual({ type: 'invalid', reason });
+  });
+
+  it('passes over events the bridge does not use', () => {
+    expect(parseRealtimeEvent('{"type":"rate_limits.updated","rate_limits":[]}')).toEqual({ type: 'ignored', name: 'rate_limits.updated' });
+  });
+});
+
+describe('client events', () => {
+  it('builds the GA session.update with mu-law both ways, server VAD and transcription', () => {
+    expect(buildSessionUpdate('ga', settings)).toEqual({
+      type: 'session.update',
+      session: {
+        type: 'realtime',
+        model: 'gpt-realtime',
+        instructions: 'Be brief.',
+        output_modalities: ['audio'],
+        audio: {
+          input: {
+            format: { type: 'audio/pcmu' },
+            transcription: { model: 'gpt-4o-mini-transcribe' },
+            turn_detection: {
+              type: 'server_vad',
+              threshold: 0.5,
+              prefix_padding_ms: 300,
+              silence_duration_ms: 500,
+              create_response: true,
+              interrupt_response: true,
+            },
+          },
+          output: { format: { type: 'audio/pcmu' }, voice: 'alloy' },
+        },
+      },
+    });
+  });
+
+  it('builds the beta session.update with g711_ulaw and no GA-only fields', () => {
+    const update = buildSessionUpdate('beta', { ...settings, transcriptionModel: undefined }) as { session: Record<string, unknown> };
+    expect(update.session).toMatchObject({
+      modalities: ['audio', 'text'],
+      voice: 'alloy',
+      input_audio_format: 'g711_ulaw',
+      output_audio_format: 'g711_ulaw',
+      input_audio_transcription: null,
+      turn_detection: { type: 'server_vad', interrupt_response: true },
+    });
+    expect(update.session).not.toHaveProperty('type');
+    expect(update.session).not.toHaveProperty('audio');
+  });
+
+  it('asks for a greeting that carries the given words', () => {
+    const greeting = buildGreeting('Thanks for calling Acme Plumbing.') as { response: { instructions: string } };
+    expect(greeting).toMatchObject({ type: 'response.create' });
+    expect(greeting.response.instructions).toContain('Thanks for calling Acme Plumbing.');
+  });
+
+  it('builds the append frame as valid JSON', () => {
+    expect(JSON.parse(appendAudioFrame('//8='))).toEqual({ type: 'input_audio_buffer.append', audio: '//8=' });
+  });
+});

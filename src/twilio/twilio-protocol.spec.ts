@@ -1,0 +1,80 @@
+import { parseTwilioFrame, TwilioOutbound } from './twilio-protocol';
+
+const STREAM = 'MZ0123456789abcdef0123456789abcdef';
+const CALL = 'CA0123456789abcdef0123456789abcdef';
+
+describe('parseTwilioFrame', () => {
+  it('reads a start frame with its custom parameters', () => {
+    const frame = parseTwilioFrame(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: '1',
+        streamSid: STREAM,
+        start: {
+          streamSid: STREAM,
+          callSid: CALL,
+          accountSid: 'AC0123456789abcdef0123456789abcdef',
+          tracks: ['inbound'],
+          customParameters: { from: '+15551230000', to: '+15557650000' },
+          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        },
+      }),
+    );
+    expect(frame).toEqual({
+      event: 'start',
+      streamSid: STREAM,
+      callSid: CALL,
+      accountSid: 'AC0123456789abcdef0123456789abcdef',
+      customParameters: { from: '+15551230000', to: '+15557650000' },
+    });
+  });
+
+  it('converts the string timestamp of a media frame to a number', () => {
+    const frame = parseTwilioFrame(
+      JSON.stringify({ event: 'media', streamSid: STREAM, media: { track: 'inbound', chunk: '3', timestamp: '40', payload: '//8=' } }),
+    );
+    expect(frame).toEqual({ event: 'media', payload: '//8=', timestamp: 40 });
+  });
+
+  it.each([
+    ['not JSON', '{nope', 'not JSON'],
+    ['a JSON array', '[1,2]', 'not a JSON object'],
+    ['an unknown event', '{"event":"close"}', 'unknown event close'],
+    ['media without payload', '{"event":"media","media":{"timestamp":"0"}}', 'media with a payload that is not base64'],
+    ['media with a quote in the payload', '{"event":"media","media":{"timestamp":"0","payload":"ab\\"c"}}', 'media with a payload that is not base64'],
+    ['media with a bad timestamp', '{"event":"media","media":{"timestamp":"soon","payload":"//8="}}', 'media with a malformed timestamp'],
+    ['media on the outbound track', '{"event":"media","media":{"track":"outbound","timestamp":"0","payload":"//8="}}', 'media on a track other than inbound'],
+    ['a nameless mark', '{"event":"mark","mark":{}}', 'mark without a name'],
+    ['start with a malformed callSid', `{"event":"start","start":{"streamSid":"${STREAM}","callSid":"x"}}`, 'start with a malformed callSid'],
+    ['start with another encoding', `{"event":"start","start":{"streamSid":"${STREAM}","callSid":"${CALL}","mediaFormat":{"encoding":"audio/l16"}}}`, 'start with unsupported encoding audio/l16'],
+    ['dtmf without a digit', '{"event":"dtmf","dtmf":{"digit":"55"}}', 'dtmf without a digit'],
+  ])('reports %s as invalid', (_name, text, reason) => {
+    expect(parseTwilioFrame(text)).toEqual({ event: 'invalid', reason });
+  });
+
+  it('reads mark, dtmf, stop and connected', () => {
+    expect(parseTwilioFrame('{"event":"mark","mark":{"name":"0:1"}}')).toEqual({ event: 'mark', name: '0:1' });
+    expect(parseTwilioFrame('{"event":"dtmf","dtmf":{"track":"inbound_track","digit":"5"}}')).toEqual({ event: 'dtmf', digit: '5' });
+    expect(parseTwilioFrame('{"event":"stop","stop":{}}')).toEqual({ event: 'stop' });
+    expect(parseTwilioFrame('{"event":"connected","protocol":"Call"}')).toEqual({ event: 'connected' });
+  });
+
+  it('keeps only string custom parameters of a sane size', () => {
+    const frame = parseTwilioFrame(
+      JSON.stringify({
+        event: 'start',
+        start: { streamSid: STREAM, callSid: CALL, customParameters: { ok: 'yes', n: 5, long: 'x'.repeat(600) } },
+      }),
+    );
+    expect(frame).toMatchObject({ event: 'start', customParameters: { ok: 'yes' } });
+  });
+});
+
+describe('TwilioOutbound', () => {
+  it('builds valid JSON frames carrying the streamSid', () => {
+    const out = new TwilioOutbound(STREAM);
+    expect(JSON.parse(out.media('//8='))).toEqual({ event: 'media', streamSid: STREAM, media: { payload: '//8=' } });
+    expect(JSON.parse(out.mark('3:"7'))).toEqual({ event: 'mark', streamSid: STREAM, mark: { name: '3:"7' } });
+    expect(JSON.parse(out.clear())).toEqual({ event: 'clear', streamSid: STREAM });
+  });
+});
