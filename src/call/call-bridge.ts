@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Clock } from '../common/clock';
+import { wsText } from '../common/ws-text';
 import type { AppConfig } from '../config/app-config';
 import type { CrmService } from '../crm/crm.port';
 import type { AppLogger } from '../logging/app-logger';
@@ -148,7 +149,7 @@ export class CallBridge implements LiveCall {
       this.badFrame('binary frame');
       return;
     }
-    const text = data.toString();
+    const text = wsText(data);
     if (text.length > MAX_FRAME_BYTES) {
       this.badFrame('frame too large');
       return;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import WebSocket from 'ws';
+import { wsText } from '../common/ws-text';
 import { AppConfig, type RealtimeApiShape } from '../config/app-config';
 import { parseRealtimeEvent, type RealtimeServerEvent } from './realtime-protocol';
 
@@ -34,7 +35,7 @@ export class RealtimeClient {
         listener.onEvent({ type: 'invalid', reason: 'binary frame' });
         return;
       }
-      listener.onEvent(parseRealtimeEvent(data.toString()));
+      listener.onEvent(parseRealtimeEvent(wsText(data)));
     });
     socket.on('unexpected-response', (_req, res) => this.fail(4000 + (res.statusCode ?? 0), `upgrade refused with HTTP ${res.statusCode}`));
     // Errors are always followed by 'close' (or handled by fail): the reason is reported there.

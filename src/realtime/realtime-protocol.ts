@@ -123,7 +123,7 @@ export function parseRealtimeEvent(text: string): RealtimeServerEvent {
         type,
         responseId: response.id,
         status: str(response.status) ?? 'unknown',
-        usage: isObject(response.usage) ? (response.usage as RealtimeUsage) : undefined,
+        usage: isObject(response.usage) ? response.usage : undefined,
       };
     }
     case 'session.created':

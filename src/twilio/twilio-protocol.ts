@@ -72,7 +72,7 @@ function parseStart(msg: Record<string, unknown>): TwilioParseResult {
   }
   const format = start.mediaFormat;
   if (isObject(format) && format.encoding !== undefined && format.encoding !== 'audio/x-mulaw') {
-    return invalid(`start with unsupported encoding ${String(format.encoding).slice(0, 40)}`);
+    return invalid(`start with unsupported encoding ${typeof format.encoding === 'string' ? format.encoding.slice(0, 40) : typeof format.encoding}`);
   }
   return {
     event: 'start',

@@ -46,8 +46,8 @@ export class TwimlBuilder {
   connect(url: string, params: StreamParameters): string {
     const response = new twilio.twiml.VoiceResponse();
     const stream = response.connect().stream({ url });
-    for (const [name, value] of Object.entries(params)) {
-      if (value) stream.parameter({ name, value });
+    for (const name of ['callSid', 'from', 'to', 'direction'] as const) {
+      if (params[name]) stream.parameter({ name, value: params[name] });
     }
     this.appendFallback(response);
     return response.toString();

@@ -4,6 +4,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { MockRealtimeServer, RealtimeShape } from './mock-realtime-server';
 import { TwilioCaller } from './twilio-caller';
 import { summarize, Waiters, withTimeout, DEFAULT_TIMEOUT_MS } from './wait';
+import { wsText } from '../../src/common/ws-text';
 
 /** A bare ws endpoint for the tests: records parsed JSON frames and waits for them by `key`. */
 class Peer {
@@ -24,7 +25,7 @@ class Peer {
     );
     ws.on('error', () => undefined);
     ws.on('message', (data) => {
-      this.received.push({ ...JSON.parse(data.toString()), at: Date.now() });
+      this.received.push({ ...JSON.parse(wsText(data)), at: Date.now() });
       this.waiters.notify();
     });
   }

@@ -182,7 +182,7 @@ export class TwilioCaller {
   // ---- what the server sent ----------------------------------------------------------------------
 
   /** The first frame of `event` (matching `predicate`) not returned before; immediate if already there. */
-  waitFor(event: 'media' | 'mark' | 'clear' | string, predicate?: (f: any) => boolean, timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<any> {
+  waitFor(event: string, predicate?: (f: any) => boolean, timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<any> {
     return this.waiters.until(
       `server frame "${event}"${predicate ? ' matching the predicate' : ''}`,
       () => {
