@@ -89,7 +89,7 @@ export class AppConfig {
       instructions: fillCompanyName(promptTemplate, company).trim(),
       greeting: fillCompanyName(
         env.OPERATOR_GREETING ??
-          'Thank you for calling {{COMPANY_NAME}}. This is the after-hours assistant. Is this a plumbing emergency, or how can I help you today?',
+          "Thanks for calling {{COMPANY_NAME}}, this is the after-hours line. Is this a plumbing emergency, or can I help you book a visit?",
         company,
       ),
     };
