@@ -145,6 +145,7 @@ describe.each<RealtimeShape>(['ga', 'beta'])('a call through the bridge (%s Real
     const mediaAtClear = caller.media.length;
     rt.sendAudio('resp_1', 'item_1', agentAudio(400, 99), 800);
     rt.error('response_cancel_not_active', 'Cancellation failed: no active response found');
+    rt.error('conversation_already_has_active_response', 'Conversation already has an active response in progress: resp_1.');
     rt.responseDone('resp_1', 'cancelled');
     // A second speech_started while the agent is silent sends nothing.
     rt.speechStarted();
@@ -164,6 +165,7 @@ describe.each<RealtimeShape>(['ga', 'beta'])('a call through the bridge (%s Real
     expect(rt.received.filter((e) => e.type === 'conversation.item.truncate')).toHaveLength(1);
     expect(rt.received.filter((e) => e.type === 'response.cancel')).toHaveLength(1);
     expect(t.logs.find('realtime race reported, not fatal', { code: 'response_cancel_not_active' })).toBeDefined();
+    expect(t.logs.find('realtime race reported, not fatal', { code: 'conversation_already_has_active_response' })).toBeDefined();
     expect(t.logs.find('agent state', { callSid: caller.callSid, streamSid: caller.streamSid, from: 'speaking', to: 'interrupted' })).toBeDefined();
     caller.sendStop();
     await rt.waitForClose();
@@ -266,6 +268,21 @@ describe('the bridge under bad conditions', () => {
     caller.sendStart();
     expect((await caller.waitForClose()).code).toBe(1011);
     await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'realtime_connect_failed' });
+  });
+
+  it('falls back when the Realtime socket does not open in time', async () => {
+    await t.close();
+    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, OPENAI_CONNECT_TIMEOUT_MS: '500' });
+    mock.holdConnections();
+    const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: PARAMS });
+    caller.sendConnected();
+    caller.sendStart();
+    await mock.waitForHeldConnection();
+    expect((await caller.waitForClose()).code).toBe(1011);
+    const lost = await t.logs.waitFor('realtime connection lost', { callSid: caller.callSid });
+    expect(lost).toMatchObject({ reason: 'connect timeout', opened: false });
+    await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'realtime_connect_failed' });
+    mock.releaseConnections();
   });
 
   it('expires a session idle past its TTL, closing both sockets', async () => {
