@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { EnvironmentVariables } from './env.schema';
 
 export type RealtimeApiShape = 'ga' | 'beta';
@@ -58,6 +58,22 @@ export class AppConfig {
 
   readonly hubspot: { readonly enabled: boolean; readonly accessToken: string | undefined };
 
+  /** Absolute path of the embedded database, spool and (by default) recordings. */
+  readonly dataDir: string;
+  /** Set: PostgreSQL through pg. Unset: embedded PGlite in dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly recording: { readonly enabled: boolean; readonly dir: string };
+  readonly apiToken: string | undefined;
+  /** US dollars per million tokens. */
+  readonly prices: {
+    readonly textInput: number;
+    readonly textCachedInput: number;
+    readonly textOutput: number;
+    readonly audioInput: number;
+    readonly audioCachedInput: number;
+    readonly audioOutput: number;
+  };
+
   constructor(env: EnvironmentVariables, promptsDir = findPromptsDir(__dirname)) {
     this.env = env.NODE_ENV;
     this.port = env.PORT;
@@ -104,6 +120,21 @@ export class AppConfig {
       wsMaxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
     };
     this.hubspot = { enabled: env.HUBSPOT_ENABLED, accessToken: env.HUBSPOT_ACCESS_TOKEN };
+    this.dataDir = resolve(env.DATA_DIR);
+    this.databaseUrl = env.DATABASE_URL;
+    this.recording = {
+      enabled: env.RECORDING_ENABLED,
+      dir: resolve(env.RECORDINGS_DIR ?? join(this.dataDir, 'recordings')),
+    };
+    this.apiToken = env.API_TOKEN;
+    this.prices = {
+      textInput: env.PRICE_TEXT_INPUT_PER_MTOK,
+      textCachedInput: env.PRICE_TEXT_CACHED_INPUT_PER_MTOK,
+      textOutput: env.PRICE_TEXT_OUTPUT_PER_MTOK,
+      audioInput: env.PRICE_AUDIO_INPUT_PER_MTOK,
+      audioCachedInput: env.PRICE_AUDIO_CACHED_INPUT_PER_MTOK,
+      audioOutput: env.PRICE_AUDIO_OUTPUT_PER_MTOK,
+    };
   }
 }
 

@@ -106,6 +106,42 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(1024) @Max(16 * 1024 * 1024)
   WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
+  @IsString() @MinLength(1)
+  DATA_DIR = './data';
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// connection string' })
+  DATABASE_URL?: string;
+
+  @Transform(toBoolean) @IsBoolean()
+  RECORDING_ENABLED = true;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(1)
+  RECORDINGS_DIR?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @MinLength(16, { message: 'API_TOKEN must be at least 16 characters' })
+  API_TOKEN?: string;
+
+  // Prices in US dollars per million tokens (defaults: gpt-realtime's published rates).
+  @Type(() => Number) @Min(0) @Max(10_000)
+  PRICE_TEXT_INPUT_PER_MTOK = 4;
+
+  @Type(() => Number) @Min(0) @Max(10_000)
+  PRICE_TEXT_CACHED_INPUT_PER_MTOK = 0.4;
+
+  @Type(() => Number) @Min(0) @Max(10_000)
+  PRICE_TEXT_OUTPUT_PER_MTOK = 16;
+
+  @Type(() => Number) @Min(0) @Max(10_000)
+  PRICE_AUDIO_INPUT_PER_MTOK = 32;
+
+  @Type(() => Number) @Min(0) @Max(10_000)
+  PRICE_AUDIO_CACHED_INPUT_PER_MTOK = 0.4;
+
+  @Type(() => Number) @Min(0) @Max(10_000)
+  PRICE_AUDIO_OUTPUT_PER_MTOK = 64;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 
