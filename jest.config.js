@@ -17,6 +17,8 @@ const swc = [
 
 module.exports = {
   testEnvironment: 'node',
+  // e2e tests boot the whole service; a hung wait still fails, with the awaited event named.
+  testTimeout: 15_000,
   roots: ['<rootDir>/src', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   setupFiles: ['reflect-metadata'],

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { CallLogModule } from './call-log/call-log.module';
 import { CallModule } from './call/call.module';
 import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './config/config.module';
 import { CrmModule } from './crm/crm.module';
+import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { RealtimeModule } from './realtime/realtime.module';
@@ -14,6 +16,8 @@ import { TwilioModule } from './twilio/twilio.module';
     AppConfigModule,
     LoggingModule,
     CommonModule,
+    DatabaseModule,
+    CallLogModule,
     RealtimeModule,
     SessionModule,
     CrmModule,

@@ -48,7 +48,7 @@ describe.each<RealtimeShape>(['ga', 'beta'])('a call through the bridge (%s Real
   let mock: MockRealtimeServer;
   let t: TestApp;
 
-  beforeEach(async () => {
+  beforeAll(async () => {
     mock = await MockRealtimeServer.start({ shape });
     t = await startApp({
       OPENAI_API_KEY: TEST_API_KEY,
@@ -58,7 +58,7 @@ describe.each<RealtimeShape>(['ga', 'beta'])('a call through the bridge (%s Real
     });
   });
 
-  afterEach(async () => {
+  afterAll(async () => {
     await t.close();
     await mock.close();
   });
@@ -185,12 +185,12 @@ describe('the bridge under bad conditions', () => {
   let mock: MockRealtimeServer;
   let t: TestApp;
 
-  beforeEach(async () => {
+  beforeAll(async () => {
     mock = await MockRealtimeServer.start();
     t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, SESSION_TTL_MINUTES: '5' });
   });
 
-  afterEach(async () => {
+  afterAll(async () => {
     await t.close();
     await mock.close();
   });
@@ -246,19 +246,21 @@ describe('the bridge under bad conditions', () => {
   });
 
   it('ends the call when the Realtime session is not in mu-law', async () => {
-    await mock.close();
-    mock = await MockRealtimeServer.start({ autoSessionUpdated: false });
+    const silent = await MockRealtimeServer.start({ autoSessionUpdated: false });
     await t.close();
-    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url });
+    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: silent.url, SESSION_TTL_MINUTES: '5' });
     const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: PARAMS });
     caller.sendConnected();
     caller.sendStart();
-    const rt = await mock.nextConnection();
+    const rt = await silent.nextConnection();
     await rt.waitFor('session.update');
     rt.send({ type: 'session.updated', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcm', rate: 24000 } }, output: { format: { type: 'audio/pcm', rate: 24000 } } } } });
     expect((await caller.waitForClose()).code).toBe(1011);
     await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'realtime_misconfigured' });
     expect(rt.received.some((e) => e.type === 'response.create')).toBe(false);
+    await silent.close();
+    await t.close();
+    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, SESSION_TTL_MINUTES: '5' });
   });
 
   it('falls back when the Realtime API refuses the connection', async () => {
@@ -268,11 +270,12 @@ describe('the bridge under bad conditions', () => {
     caller.sendStart();
     expect((await caller.waitForClose()).code).toBe(1011);
     await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'realtime_connect_failed' });
+    mock.acceptConnections = true;
   });
 
   it('falls back when the Realtime socket does not open in time', async () => {
     await t.close();
-    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, OPENAI_CONNECT_TIMEOUT_MS: '500' });
+    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, OPENAI_CONNECT_TIMEOUT_MS: '500', SESSION_TTL_MINUTES: '5' });
     mock.holdConnections();
     const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: PARAMS });
     caller.sendConnected();

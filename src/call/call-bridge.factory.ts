@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { CallLog } from '../call-log/call-log.service';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
 import { CrmService } from '../crm/crm.port';
 import { AppLogger } from '../logging/app-logger';
 import { RealtimeConnector } from '../realtime/realtime-client';
+import { RecordingService } from '../recording/recording.service';
 import { SessionStore } from '../session/session-store';
 import { CallBridge } from './call-bridge';
 import { CallRegistry } from './call-registry';
@@ -22,6 +24,8 @@ export class CallBridgeFactory {
     private readonly clock: Clock,
     private readonly logger: AppLogger,
     private readonly registry: CallRegistry,
+    private readonly callLog: CallLog,
+    private readonly recordings: RecordingService,
   ) {}
 
   create(): CallBridge {
@@ -33,6 +37,8 @@ export class CallBridgeFactory {
       clock: this.clock,
       logger: this.logger,
       registry: this.registry,
+      callLog: this.callLog,
+      recordings: this.recordings,
     });
   }
 }

@@ -2,10 +2,13 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Clock } from '../common/clock';
 import { wsText } from '../common/ws-text';
+import type { CallJournal, CallLog } from '../call-log/call-log.service';
 import type { AppConfig } from '../config/app-config';
 import type { CrmService } from '../crm/crm.port';
 import type { AppLogger } from '../logging/app-logger';
 import type { RealtimeClient, RealtimeConnector } from '../realtime/realtime-client';
+import type { CallRecorder } from '../recording/call-recorder';
+import type { RecordingService } from '../recording/recording.service';
 import {
   appendAudioFrame,
   buildCancel,
@@ -19,6 +22,7 @@ import {
 import type { CallDirection, SessionStore } from '../session/session-store';
 import { parseTwilioFrame, TwilioOutbound, type TwilioStart } from '../twilio/twilio-protocol';
 import type { CallRegistry, LiveCall } from './call-registry';
+import { CallTimeline } from './call-timeline';
 import { InterruptionStateMachine, type AgentState, type StateCause } from './interruption-state-machine';
 import { BYTES_PER_MS, FRAME_MS, OutboundAudioFramer } from './outbound-audio-framer';
 
@@ -31,6 +35,8 @@ export interface CallBridgeDeps {
   readonly clock: Clock;
   readonly logger: AppLogger;
   readonly registry: CallRegistry;
+  readonly callLog: CallLog;
+  readonly recordings: RecordingService;
 }
 
 /** A mark after at most this many frames bounds how far playback is estimated between echoes. */
@@ -69,6 +75,11 @@ export class CallBridge implements LiveCall {
   private startedAt = 0;
   private lastTouch = 0;
   private badFrames = 0;
+  private timeline: CallTimeline | null = null;
+  private journal: CallJournal | null = null;
+  private recorder: CallRecorder | null = null;
+  /** Twilio timestamp of the first caller frame: where the Realtime input audio timeline begins. */
+  private firstMediaMs: number | null = null;
 
   /** Caller audio received before the Realtime socket opened, sent in order once it does. */
   private early: string[] = [];
@@ -81,8 +92,9 @@ export class CallBridge implements LiveCall {
   private audioItemId: string | null = null;
   private itemAudioBytes = 0;
   private framesSinceMark = 0;
-  private readonly sendFrame = (base64Frame: string): void => {
-    this.twilio!.send(this.out!.media(base64Frame));
+  private readonly sendFrame = (frame: Buffer): void => {
+    this.twilio!.send(this.out!.media(frame.toString('base64')));
+    this.recorder?.agentAudio(this.timeline!.now(), frame);
     if (++this.framesSinceMark >= FRAMES_PER_MARK) this.sendMark();
   };
 
@@ -122,6 +134,16 @@ export class CallBridge implements LiveCall {
     }
     this.deps.registry.remove(this);
     const endedAt = this.deps.clock.epochMs();
+    const durationMs = this.timeline?.now() ?? 0;
+    if (this.recorder) {
+      this.recorder.finish(durationMs).catch((err: unknown) => this.log.error({ err }, 'recording not finished'));
+    }
+    this.journal?.finish(
+      reason === 'twilio_stop' || reason === 'twilio_closed' ? 'completed' : 'failed',
+      reason,
+      new Date(endedAt).toISOString(),
+      durationMs,
+    );
     if (this.start) {
       const { callSid } = this.start;
       this.deps.sessions.remove(callSid).catch((err: unknown) => this.log.error({ err }, 'session remove failed'));
@@ -136,7 +158,7 @@ export class CallBridge implements LiveCall {
       });
     }
     this.log.info(
-      { reason, durationMs: this.start ? endedAt - this.startedAt : 0, malformedFrames: this.badFrames, earlyAudioDropped: this.earlyDropped },
+      { reason, durationMs: Math.round(durationMs), malformedFrames: this.badFrames, earlyAudioDropped: this.earlyDropped },
       'call ended',
     );
   }
@@ -162,8 +184,11 @@ export class CallBridge implements LiveCall {
           return;
         }
         this.seen();
+        this.timeline!.media(frame.timestamp);
+        this.firstMediaMs ??= frame.timestamp;
         if (this.realtime?.isOpen) this.realtime.send(appendAudioFrame(frame.payload));
         else this.bufferEarly(frame.payload);
+        this.recorder?.callerAudio(frame.timestamp, Buffer.from(frame.payload, 'base64'));
         return;
       case 'mark':
         this.machine.markEchoed(frame.name);
@@ -196,6 +221,7 @@ export class CallBridge implements LiveCall {
     this.log = this.deps.logger.child({ component: 'call', callSid: start.callSid, streamSid: start.streamSid });
     this.startedAt = this.deps.clock.epochMs();
     this.lastTouch = this.deps.clock.now();
+    this.timeline = new CallTimeline(this.deps.clock);
     const from = start.customParameters.from ?? '';
     const to = start.customParameters.to ?? '';
     this.deps.sessions
@@ -211,6 +237,11 @@ export class CallBridge implements LiveCall {
       })
       .catch((err: unknown) => this.log.error({ err }, 'session save failed'));
     this.deps.crm.callStarted({ callSid: start.callSid, from, to });
+    this.recorder = this.deps.recordings.start(start.callSid);
+    this.journal = this.deps.callLog.open(
+      { callSid: start.callSid, streamSid: start.streamSid, direction: this.direction(), from, to },
+      this.recorder?.fileName ?? null,
+    );
     this.log.info({ direction: this.direction() }, 'call started');
     this.realtime = this.deps.realtime.connect({
       onOpen: () => this.onRealtimeOpen(),
@@ -279,6 +310,8 @@ export class CallBridge implements LiveCall {
         if (event.itemId === this.audioItemId) this.finishItemAudio();
         return;
       case 'input_audio_buffer.speech_started':
+        // audio_start_ms counts the input audio we appended, which began with the first caller frame.
+        this.journal!.transcript.callerSpeechStarted(event.itemId, event.audioStartMs + (this.firstMediaMs ?? 0));
         this.onSpeechStarted();
         return;
       case 'response.created':
@@ -286,7 +319,19 @@ export class CallBridge implements LiveCall {
         return;
       case 'response.done':
         this.machine.responseDone(event.responseId);
-        this.log.info({ responseId: event.responseId, status: event.status, usage: event.usage }, 'response done');
+        if (event.usage) this.journal!.addUsage(event.usage);
+        this.log.info({ responseId: event.responseId, status: event.status }, 'response done');
+        return;
+      case 'response.output_audio_transcript.delta':
+        this.journal!.transcript.agentTranscriptDelta(event.itemId, event.delta);
+        return;
+      case 'response.output_audio_transcript.done':
+        this.journal!.transcript.agentTranscriptDone(event.itemId, event.transcript);
+        this.journal!.checkpoint();
+        return;
+      case 'conversation.item.input_audio_transcription.completed':
+        this.journal!.transcript.callerTranscript(event.itemId, event.transcript, this.timeline!.now());
+        this.journal!.checkpoint();
         return;
       case 'session.updated':
         this.onSessionUpdated(event.outputFormat, event.inputFormat);
@@ -327,8 +372,10 @@ export class CallBridge implements LiveCall {
       this.audioItemId = itemId;
       this.itemAudioBytes = 0;
     }
-    this.itemAudioBytes += (delta.length * 3) / 4 - (delta.endsWith('==') ? 2 : delta.endsWith('=') ? 1 : 0);
-    this.framer.push(delta, this.sendFrame);
+    const audio = Buffer.from(delta, 'base64');
+    this.itemAudioBytes += audio.length;
+    this.journal!.transcript.agentAudio(itemId, audio.length / BYTES_PER_MS, this.timeline!.now());
+    this.framer.push(audio, this.sendFrame);
     if (this.framesSinceMark > 0) this.sendMark();
   }
 
@@ -362,6 +409,8 @@ export class CallBridge implements LiveCall {
     this.itemAudioBytes = 0;
     if (!bargeIn) return;
     if (this.twilio?.readyState === WebSocket.OPEN) this.twilio.send(this.out!.clear());
+    this.recorder?.agentCleared(this.timeline!.now());
+    this.journal!.transcript.agentTruncated(bargeIn.truncate.itemId, bargeIn.truncate.audioEndMs);
     this.realtime!.send(buildTruncate(bargeIn.truncate.itemId, bargeIn.truncate.audioEndMs));
     if (bargeIn.cancelResponseId) this.realtime!.send(buildCancel(bargeIn.cancelResponseId));
     this.log.info(

@@ -1,17 +1,19 @@
-import { Module, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { CallLogModule } from '../call-log/call-log.module';
 import { CrmModule } from '../crm/crm.module';
 import { RealtimeModule } from '../realtime/realtime.module';
+import { RecordingModule } from '../recording/recording.module';
 import { SessionJanitor } from '../session/session-janitor';
 import { SessionModule } from '../session/session.module';
 import { CallBridgeFactory } from './call-bridge.factory';
 import { CallRegistry } from './call-registry';
 
 @Module({
-  imports: [RealtimeModule, SessionModule, CrmModule],
+  imports: [RealtimeModule, SessionModule, CrmModule, CallLogModule, RecordingModule],
   providers: [CallBridgeFactory, CallRegistry],
   exports: [CallBridgeFactory, CallRegistry],
 })
-export class CallModule implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+export class CallModule implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly registry: CallRegistry,
     private readonly janitor: SessionJanitor,
@@ -21,12 +23,13 @@ export class CallModule implements OnModuleInit, BeforeApplicationShutdown, OnAp
     this.janitor.onExpired((session) => this.registry.find(session.callSid)?.end('ttl_expired'));
   }
 
-  /** On SIGTERM: readiness turns 503 and new calls get the fallback at once. */
-  beforeApplicationShutdown(): void {
+  /**
+   * First step of shutdown (SIGTERM): stop taking calls, so readiness turns 503 and new calls get
+   * the fallback, then end the live ones. Their records and recordings are flushed in the next
+   * step (beforeApplicationShutdown), and the database closes last (onApplicationShutdown).
+   */
+  onModuleDestroy(): void {
     this.registry.startDraining();
-  }
-
-  onApplicationShutdown(): void {
     this.registry.endAll('shutdown');
   }
 }

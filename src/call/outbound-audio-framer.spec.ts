@@ -16,9 +16,10 @@ function bytes(length: number, seed: number): Buffer {
   return out;
 }
 
-function collector(): { frames: Buffer[]; sink: (b64: string) => void } {
+function collector(): { frames: Buffer[]; sink: (frame: Buffer) => void } {
   const frames: Buffer[] = [];
-  return { frames, sink: (b64: string) => frames.push(Buffer.from(b64, 'base64')) };
+  // Frames are views valid during the call only: keep a copy.
+  return { frames, sink: (frame: Buffer) => frames.push(Buffer.from(frame)) };
 }
 
 describe('OutboundAudioFramer', () => {
@@ -43,7 +44,7 @@ describe('OutboundAudioFramer', () => {
 
     deltas.forEach((delta, i) => {
       const before = frames.length;
-      const returned = framer.push(delta.toString('base64'), sink);
+      const returned = framer.push(delta, sink);
       expect(returned).toBe(expectedFrames[i]);
       expect(frames.length - before).toBe(expectedFrames[i]);
       expect(framer.pendingBytes).toBe(expectedPending[i]);
@@ -81,7 +82,7 @@ describe('OutboundAudioFramer', () => {
       const delta = bytes(size, i + 1);
       deltas.push(delta);
       total += size;
-      returnedTotal += framer.push(delta.toString('base64'), sink);
+      returnedTotal += framer.push(delta, sink);
       expect(framer.pendingBytes).toBe(total % FRAME_BYTES);
       expect(frames.length).toBe(Math.floor(total / FRAME_BYTES));
     }
@@ -95,7 +96,7 @@ describe('OutboundAudioFramer', () => {
     const framer = new OutboundAudioFramer();
     const { frames, sink } = collector();
     const delta = bytes(160, 42);
-    expect(framer.push(delta.toString('base64'), sink)).toBe(1);
+    expect(framer.push(delta, sink)).toBe(1);
     expect(frames).toHaveLength(1);
     expect(frames[0].equals(delta)).toBe(true);
     expect(framer.pendingBytes).toBe(0);
@@ -106,23 +107,24 @@ describe('OutboundAudioFramer', () => {
     const { frames, sink } = collector();
     const a = bytes(100, 1);
     const b = bytes(60, 2);
-    expect(framer.push(a.toString('base64'), sink)).toBe(0);
+    expect(framer.push(a, sink)).toBe(0);
     expect(frames).toHaveLength(0);
     expect(framer.pendingBytes).toBe(100);
-    expect(framer.push(b.toString('base64'), sink)).toBe(1);
+    expect(framer.push(b, sink)).toBe(1);
     expect(framer.pendingBytes).toBe(0);
     expect(frames[0].equals(Buffer.concat([a, b]))).toBe(true);
   });
 
-  it('does not let later pushes alter frames already emitted from the carry-over', () => {
+  it('hands each frame over intact, even from the reused carry-over buffer', () => {
     const framer = new OutboundAudioFramer();
+    // What a sink sees during the call, encoded right away as the bridge does.
     const emitted: string[] = [];
     const a = bytes(150, 3);
     const b = bytes(175, 4); // completes a frame from the carry, one direct frame, 5 bytes carried again
     const c = bytes(150, 5); // overwrites the rest of the carry buffer
-    framer.push(a.toString('base64'), (f) => emitted.push(f));
-    framer.push(b.toString('base64'), (f) => emitted.push(f));
-    framer.push(c.toString('base64'), (f) => emitted.push(f));
+    framer.push(a, (f) => emitted.push(f.toString('base64')));
+    framer.push(b, (f) => emitted.push(f.toString('base64')));
+    framer.push(c, (f) => emitted.push(f.toString('base64')));
     const all = Buffer.concat([a, b, c]);
     expect(emitted).toHaveLength(2);
     expect(Buffer.from(emitted[0], 'base64').equals(all.subarray(0, 160))).toBe(true);
@@ -133,10 +135,10 @@ describe('OutboundAudioFramer', () => {
   it('ignores an empty delta', () => {
     const framer = new OutboundAudioFramer();
     const { frames, sink } = collector();
-    expect(framer.push('', sink)).toBe(0);
+    expect(framer.push(Buffer.alloc(0), sink)).toBe(0);
     expect(framer.pendingBytes).toBe(0);
-    framer.push(bytes(5, 9).toString('base64'), sink);
-    expect(framer.push('', sink)).toBe(0);
+    framer.push(bytes(5, 9), sink);
+    expect(framer.push(Buffer.alloc(0), sink)).toBe(0);
     expect(framer.pendingBytes).toBe(5);
     expect(frames).toHaveLength(0);
   });
@@ -152,7 +154,7 @@ describe('OutboundAudioFramer', () => {
     it('returns 0 and emits nothing after whole frames only', () => {
       const framer = new OutboundAudioFramer();
       const { frames, sink } = collector();
-      framer.push(bytes(320, 8).toString('base64'), sink);
+      framer.push(bytes(320, 8), sink);
       expect(frames).toHaveLength(2);
       const flushSink = jest.fn();
       expect(framer.flush(flushSink)).toBe(0);
@@ -162,7 +164,7 @@ describe('OutboundAudioFramer', () => {
     it('pads a single leftover byte with 0xFF to a full frame and returns 1', () => {
       const framer = new OutboundAudioFramer();
       const { frames, sink } = collector();
-      framer.push(Buffer.from([0x12]).toString('base64'), sink);
+      framer.push(Buffer.from([0x12]), sink);
       expect(framer.pendingBytes).toBe(1);
       expect(framer.flush(sink)).toBe(1);
       expect(frames).toHaveLength(1);
@@ -176,7 +178,7 @@ describe('OutboundAudioFramer', () => {
       const framer = new OutboundAudioFramer();
       const { frames, sink } = collector();
       const a = bytes(159, 11);
-      framer.push(a.toString('base64'), sink);
+      framer.push(a, sink);
       expect(framer.flush(sink)).toBe(1);
       expect(frames[0].equals(Buffer.concat([a, Buffer.from([0xff])]))).toBe(true);
     });
@@ -184,7 +186,7 @@ describe('OutboundAudioFramer', () => {
     it('is a no-op when called twice', () => {
       const framer = new OutboundAudioFramer();
       const { frames, sink } = collector();
-      framer.push(bytes(10, 12).toString('base64'), sink);
+      framer.push(bytes(10, 12), sink);
       expect(framer.flush(sink)).toBe(1);
       expect(framer.flush(sink)).toBe(0);
       expect(frames).toHaveLength(1);
@@ -193,10 +195,10 @@ describe('OutboundAudioFramer', () => {
     it('leaves no stale bytes or padding behind for the next item', () => {
       const framer = new OutboundAudioFramer();
       const { frames, sink } = collector();
-      framer.push(bytes(10, 13).toString('base64'), sink);
+      framer.push(bytes(10, 13), sink);
       framer.flush(sink);
       const next = bytes(170, 14);
-      expect(framer.push(next.toString('base64'), sink)).toBe(1);
+      expect(framer.push(next, sink)).toBe(1);
       expect(frames[1].equals(next.subarray(0, 160))).toBe(true);
       expect(framer.pendingBytes).toBe(10);
       expect(framer.flush(sink)).toBe(1);
@@ -208,7 +210,7 @@ describe('OutboundAudioFramer', () => {
     it('drops the leftover so it is never sent', () => {
       const framer = new OutboundAudioFramer();
       const { frames, sink } = collector();
-      framer.push(bytes(100, 20).toString('base64'), sink);
+      framer.push(bytes(100, 20), sink);
       expect(framer.pendingBytes).toBe(100);
       framer.reset();
       expect(framer.pendingBytes).toBe(0);
@@ -219,11 +221,11 @@ describe('OutboundAudioFramer', () => {
     it('starts the next frame with the new audio only', () => {
       const framer = new OutboundAudioFramer();
       const { frames, sink } = collector();
-      framer.push(bytes(250, 21).toString('base64'), sink); // one frame out, 90 carried
+      framer.push(bytes(250, 21), sink); // one frame out, 90 carried
       expect(frames).toHaveLength(1);
       framer.reset();
       const fresh = bytes(200, 22);
-      expect(framer.push(fresh.toString('base64'), sink)).toBe(1);
+      expect(framer.push(fresh, sink)).toBe(1);
       expect(frames[1].equals(fresh.subarray(0, 160))).toBe(true);
       expect(framer.pendingBytes).toBe(40);
       expect(framer.flush(sink)).toBe(1);
@@ -236,7 +238,7 @@ describe('OutboundAudioFramer', () => {
       framer.reset();
       expect(framer.pendingBytes).toBe(0);
       const a = bytes(160, 23);
-      expect(framer.push(a.toString('base64'), sink)).toBe(1);
+      expect(framer.push(a, sink)).toBe(1);
       expect(frames[0].equals(a)).toBe(true);
     });
   });

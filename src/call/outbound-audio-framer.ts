@@ -5,13 +5,14 @@ export const FRAME_MS = FRAME_BYTES / BYTES_PER_MS;
 /** mu-law encodes silence as 0xFF. */
 const MULAW_SILENCE = 0xff;
 
-export type FrameSink = (base64Frame: string) => void;
+/** Receives each frame as a view that is valid only during the call: encode or copy it there. */
+export type FrameSink = (frame: Buffer) => void;
 
 /**
  * Re-cuts the agent's audio deltas, whatever their size, into whole 20 ms frames so Twilio
  * plays them without stutter. The partial frame left over from one delta waits for the next;
- * `flush` pads it with silence at the end of an item. Each delta is decoded once and each frame
- * encoded once; the carry-over uses one fixed buffer.
+ * `flush` pads it with silence at the end of an item. Frames are handed over as views, without
+ * copying; the carry-over uses one fixed buffer.
  */
 export class OutboundAudioFramer {
   private readonly carry = Buffer.alloc(FRAME_BYTES);
@@ -23,8 +24,7 @@ export class OutboundAudioFramer {
   }
 
   /** Emits the whole frames this delta completes; returns how many. */
-  push(deltaBase64: string, sink: FrameSink): number {
-    const bytes = Buffer.from(deltaBase64, 'base64');
+  push(bytes: Buffer, sink: FrameSink): number {
     let offset = 0;
     let frames = 0;
     if (this.carried > 0) {
@@ -33,12 +33,12 @@ export class OutboundAudioFramer {
       this.carried += take;
       offset = take;
       if (this.carried < FRAME_BYTES) return 0;
-      sink(this.carry.toString('base64'));
+      sink(this.carry);
       this.carried = 0;
       frames++;
     }
     for (; offset + FRAME_BYTES <= bytes.length; offset += FRAME_BYTES) {
-      sink(bytes.toString('base64', offset, offset + FRAME_BYTES));
+      sink(bytes.subarray(offset, offset + FRAME_BYTES));
       frames++;
     }
     if (offset < bytes.length) {
@@ -52,7 +52,7 @@ export class OutboundAudioFramer {
     if (this.carried === 0) return 0;
     this.carry.fill(MULAW_SILENCE, this.carried);
     this.carried = 0;
-    sink(this.carry.toString('base64'));
+    sink(this.carry);
     return 1;
   }
 

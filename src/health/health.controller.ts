@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { AppHealthIndicator } from './app.health';
 import { CallsHealthIndicator, RealtimeHealthIndicator } from './calls.health';
+import { DatabaseHealthIndicator } from './database.health';
 
 @Controller()
 export class HealthController {
@@ -10,6 +11,7 @@ export class HealthController {
     private readonly app: AppHealthIndicator,
     private readonly realtime: RealtimeHealthIndicator,
     private readonly calls: CallsHealthIndicator,
+    private readonly database: DatabaseHealthIndicator,
   ) {}
 
   /** Liveness. */
@@ -19,10 +21,10 @@ export class HealthController {
     return this.health.check([() => this.app.check()]);
   }
 
-  /** Readiness: 503 while the agent cannot take calls. */
+  /** Readiness: 503 while the agent cannot take calls. A database outage only degrades it. */
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.realtime.check(), () => this.calls.check()]);
+    return this.health.check([() => this.realtime.check(), () => this.calls.check(), () => this.database.check()]);
   }
 }

@@ -3,11 +3,12 @@ import { TerminusModule } from '@nestjs/terminus';
 import { CallModule } from '../call/call.module';
 import { AppHealthIndicator } from './app.health';
 import { CallsHealthIndicator, RealtimeHealthIndicator } from './calls.health';
+import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), CallModule],
   controllers: [HealthController],
-  providers: [AppHealthIndicator, RealtimeHealthIndicator, CallsHealthIndicator],
+  providers: [AppHealthIndicator, RealtimeHealthIndicator, CallsHealthIndicator, DatabaseHealthIndicator],
 })
 export class HealthModule {}

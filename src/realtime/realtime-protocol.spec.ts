@@ -32,10 +32,11 @@ describe('parseRealtimeEvent', () => {
 
   it.each([
     ['response.output_audio.done', 'response.audio.done'],
+    ['response.output_audio_transcript.delta', 'response.audio_transcript.delta'],
     ['response.output_audio_transcript.done', 'response.audio_transcript.done'],
   ])('reads %s and its beta twin %s as the same event', (ga, beta) => {
-    const a = parseRealtimeEvent(JSON.stringify({ type: ga, ...ids, transcript: 'hi' }));
-    const b = parseRealtimeEvent(JSON.stringify({ type: beta, ...ids, transcript: 'hi' }));
+    const a = parseRealtimeEvent(JSON.stringify({ type: ga, ...ids, transcript: 'hi', delta: 'h' }));
+    const b = parseRealtimeEvent(JSON.stringify({ type: beta, ...ids, transcript: 'hi', delta: 'h' }));
     expect(a.type).toBe(ga);
     expect(b).toEqual(a);
   });

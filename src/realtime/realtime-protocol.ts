@@ -25,6 +25,7 @@ export type RealtimeServerEvent =
     }
   | { readonly type: 'response.output_audio.delta'; readonly responseId: string; readonly itemId: string; readonly delta: string }
   | { readonly type: 'response.output_audio.done'; readonly responseId: string; readonly itemId: string }
+  | { readonly type: 'response.output_audio_transcript.delta'; readonly responseId: string; readonly itemId: string; readonly delta: string }
   | { readonly type: 'response.output_audio_transcript.done'; readonly responseId: string; readonly itemId: string; readonly transcript: string }
   | { readonly type: 'input_audio_buffer.speech_started'; readonly audioStartMs: number; readonly itemId: string | undefined }
   | { readonly type: 'input_audio_buffer.speech_stopped'; readonly audioEndMs: number; readonly itemId: string | undefined }
@@ -103,6 +104,13 @@ export function parseRealtimeEvent(text: string): RealtimeServerEvent {
       const itemId = str(ev.item_id);
       if (responseId === undefined || itemId === undefined) return invalid(`${type} missing ids`);
       return { type, responseId, itemId };
+    }
+    case 'response.output_audio_transcript.delta': {
+      const responseId = str(ev.response_id);
+      const itemId = str(ev.item_id);
+      const delta = str(ev.delta);
+      if (responseId === undefined || itemId === undefined || delta === undefined) return invalid(`${type} missing ids or delta`);
+      return { type, responseId, itemId, delta };
     }
     case 'response.output_audio_transcript.done': {
       const responseId = str(ev.response_id);

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { CallLogModule } from '../call-log/call-log.module';
 import { CallModule } from '../call/call.module';
 import { MediaStreamGateway } from './media-stream.gateway';
 import { TwimlBuilder } from './twiml.builder';
 import { VoiceController } from './voice.controller';
 
 @Module({
-  imports: [CallModule],
+  imports: [CallModule, CallLogModule],
   controllers: [VoiceController],
   providers: [TwimlBuilder, MediaStreamGateway],
 })

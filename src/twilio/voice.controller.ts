@@ -1,8 +1,9 @@
 import { Controller, Get, Header, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
-import { AppConfig } from '../config/app-config';
+import { CallLog } from '../call-log/call-log.service';
 import { CallRegistry } from '../call/call-registry';
+import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { streamUrl, TwimlBuilder } from './twiml.builder';
 
@@ -25,6 +26,7 @@ export class VoiceController {
     private readonly twiml: TwimlBuilder,
     private readonly registry: CallRegistry,
     private readonly config: AppConfig,
+    private readonly callLog: CallLog,
     @Inject(AppLogger) logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'voice-webhook' });
@@ -44,22 +46,29 @@ export class VoiceController {
   }
 
   private answer(req: Request): string {
-    const callSid = param(req, 'CallSid');
+    const raw = param(req, 'CallSid');
+    const callSid = SID.test(raw) ? raw : '';
+    const from = param(req, 'From');
+    const to = param(req, 'To');
+    const direction = param(req, 'Direction') || 'inbound';
     const refusal = this.registry.refusal();
     if (refusal) {
       this.log.warn({ callSid, refusal }, 'call not taken by the agent: answering with the fallback');
-      return this.twiml.fallback();
+      return this.fallback(callSid, from, to, direction, refusal);
     }
     const url = streamUrl(this.config.calls.publicBaseUrl, req.headers);
     if (!url) {
       this.log.error({ callSid }, 'no usable host for the stream URL (set PUBLIC_BASE_URL): answering with the fallback');
-      return this.twiml.fallback();
+      return this.fallback(callSid, from, to, direction, 'no_stream_host');
     }
-    return this.twiml.connect(url, {
-      callSid: SID.test(callSid) ? callSid : '',
-      from: param(req, 'From'),
-      to: param(req, 'To'),
-      direction: param(req, 'Direction') || 'inbound',
-    });
+    return this.twiml.connect(url, { callSid, from, to, direction });
+  }
+
+  private fallback(callSid: string, from: string, to: string, direction: string, reason: string): string {
+    // Only a real Call SID gets a record: anything else is not a call Twilio placed.
+    if (callSid) {
+      this.callLog.fallback({ callSid, from, to, direction: direction.startsWith('outbound') ? 'outbound' : 'inbound' }, reason);
+    }
+    return this.twiml.fallback();
   }
 }

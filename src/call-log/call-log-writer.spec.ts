@@ -1,0 +1,123 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { AppConfig } from '../config/app-config';
+import { validateEnvironment } from '../config/env.schema';
+import { AppLogger } from '../logging/app-logger';
+import { CallLogRepository, EMPTY_USAGE, type CallListPage, type CallRecord } from './call-record';
+import { CallLogWriter } from './call-log-writer';
+
+/** An in-memory repository whose database can be switched off. */
+class FlakyRepository extends CallLogRepository {
+  readonly rows = new Map<string, CallRecord>();
+  down = false;
+  writes = 0;
+  private waiters: Array<() => void> = [];
+
+  async save(record: CallRecord): Promise<void> {
+    this.writes++;
+    const notify = this.waiters;
+    this.waiters = [];
+    notify.forEach((w) => w());
+    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    this.rows.set(record.callSid, structuredClone(record));
+  }
+  async get(callSid: string): Promise<CallRecord | undefined> {
+    return this.rows.get(callSid);
+  }
+  async list(): Promise<CallListPage> {
+    return { items: [...this.rows.values()], total: this.rows.size };
+  }
+  /** Resolves at the next write attempt. */
+  nextAttempt(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+const record = (over: Partial<CallRecord> = {}): CallRecord => ({
+  callSid: 'CA0123456789abcdef0123456789abcdef',
+  streamSid: 'MZ0123456789abcdef0123456789abcdef',
+  direction: 'inbound',
+  from: '+15551230000',
+  to: '+15557650000',
+  status: 'in-progress',
+  startedAt: '2026-11-22T10:00:00.000Z',
+  endedAt: null,
+  durationMs: null,
+  endReason: null,
+  transcript: [],
+  usage: EMPTY_USAGE,
+  costUsd: 0,
+  recording: null,
+  details: {},
+  ...over,
+});
+
+describe('CallLogWriter', () => {
+  let dataDir: string;
+  let repo: FlakyRepository;
+  const logger = () =>
+    new AppLogger(new AppConfig(validateEnvironment({ LOG_LEVEL: 'silent' })), new Writable({ write: (_c, _e, cb) => cb() }));
+  const writer = (opts = {}) =>
+    new CallLogWriter(repo, new AppConfig(validateEnvironment({ DATA_DIR: dataDir })), logger(), { baseDelayMs: 1, maxDelayMs: 4, attemptsBeforeSpool: 3, shutdownFlushMs: 50, ...opts });
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'call-log-'));
+    repo = new FlakyRepository();
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('writes the latest snapshot of each call', async () => {
+    const w = writer();
+    w.submit(record());
+    w.submit(record({ transcript: [{ speaker: 'caller', text: 'hi', startMs: 0 }] }));
+    w.submit(record({ status: 'completed', endReason: 'twilio_stop' }));
+    await w.drained();
+    expect(repo.rows.get(record().callSid)).toMatchObject({ status: 'completed', endReason: 'twilio_stop' });
+    expect(repo.writes).toBeLessThanOrEqual(3);
+  });
+
+  it('loses nothing when the database is down during the call and comes back before the end', async () => {
+    const w = writer({ attemptsBeforeSpool: 1000 });
+    repo.down = true;
+    w.submit(record());
+    await repo.nextAttempt();
+    w.submit(record({ transcript: [{ speaker: 'caller', text: 'My pipe burst', startMs: 200 }] }));
+    await repo.nextAttempt();
+    w.submit(record({ status: 'completed', endReason: 'twilio_stop', transcript: [{ speaker: 'caller', text: 'My pipe burst', startMs: 200 }] }));
+    await repo.nextAttempt();
+    expect(repo.rows.size).toBe(0);
+    repo.down = false;
+    await w.drained();
+    expect(repo.rows.get(record().callSid)).toMatchObject({ status: 'completed', transcript: [{ text: 'My pipe burst' }] });
+  });
+
+  it('spools a finished call it cannot write, and replays it at the next boot', async () => {
+    const w = writer();
+    repo.down = true;
+    w.submit(record({ status: 'completed', endReason: 'twilio_stop' }));
+    await w.drained();
+    expect(repo.writes).toBe(3);
+    expect(readdirSync(join(dataDir, 'spool'))).toEqual([`${record().callSid}.json`]);
+
+    // Still down at the next boot: the file stays.
+    expect(await writer().replaySpool()).toBe(0);
+    expect(readdirSync(join(dataDir, 'spool'))).toHaveLength(1);
+
+    repo.down = false;
+    await writer().onApplicationBootstrap();
+    expect(repo.rows.get(record().callSid)).toMatchObject({ status: 'completed', endReason: 'twilio_stop' });
+    expect(readdirSync(join(dataDir, 'spool'))).toEqual([]);
+  });
+
+  it('spools what is still pending at shutdown', async () => {
+    const w = writer({ attemptsBeforeSpool: 1000 });
+    repo.down = true;
+    w.submit(record());
+    await repo.nextAttempt();
+    await w.beforeApplicationShutdown();
+    expect(w.pendingCount).toBe(0);
+    expect(readdirSync(join(dataDir, 'spool'))).toEqual([`${record().callSid}.json`]);
+  });
+});

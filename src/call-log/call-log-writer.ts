@@ -1,0 +1,187 @@
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AppConfig } from '../config/app-config';
+import { AppLogger } from '../logging/app-logger';
+import { CallLogRepository, type CallRecord } from './call-record';
+
+export interface CallLogWriterOptions {
+  /** First retry delay; doubles up to maxDelayMs. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Failed writes of a finished call before it goes to the spool file. */
+  readonly attemptsBeforeSpool: number;
+  /** How long shutdown waits for pending writes before spooling them. */
+  readonly shutdownFlushMs: number;
+}
+
+export const CALL_LOG_WRITER_OPTIONS = Symbol('CALL_LOG_WRITER_OPTIONS');
+
+const DEFAULTS: CallLogWriterOptions = { baseDelayMs: 500, maxDelayMs: 30_000, attemptsBeforeSpool: 6, shutdownFlushMs: 5_000 };
+
+interface Pending {
+  record: CallRecord;
+  attempts: number;
+  timer: NodeJS.Timeout | null;
+  writing: boolean;
+}
+
+const SPOOL_SUFFIX = '.json';
+
+/**
+ * Writes call records off the audio path. Each call has at most one pending snapshot: a newer
+ * one replaces it, so a slow or failing database costs memory per call, not per event. Failed
+ * writes are retried with backoff; a finished call whose record still cannot be written goes to
+ * a spool file, replayed at the next boot. Nothing is lost to a database outage.
+ */
+@Injectable()
+export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly pending = new Map<string, Pending>();
+  private readonly idle = new Set<() => void>();
+  private readonly log: Logger;
+  private readonly options: CallLogWriterOptions;
+  private readonly spoolDir: string;
+
+  constructor(
+    private readonly repository: CallLogRepository,
+    config: AppConfig,
+    logger: AppLogger,
+    @Optional() @Inject(CALL_LOG_WRITER_OPTIONS) options?: Partial<CallLogWriterOptions> | null,
+  ) {
+    this.log = logger.child({ component: 'call-log' });
+    this.options = { ...DEFAULTS, ...options };
+    this.spoolDir = join(config.dataDir, 'spool');
+  }
+
+  /** Queues the latest snapshot of a call. Never throws, never waits. */
+  submit(record: CallRecord): void {
+    const entry = this.pending.get(record.callSid);
+    if (entry) {
+      entry.record = record;
+      // A write in flight or a scheduled retry picks this snapshot up; a finished call is
+      // flushed now rather than at the end of its backoff.
+      if (entry.timer && record.status !== 'in-progress') {
+        clearTimeout(entry.timer);
+        void this.write(record.callSid, entry);
+      }
+      return;
+    }
+    const fresh: Pending = { record, attempts: 0, timer: null, writing: false };
+    this.pending.set(record.callSid, fresh);
+    void this.write(record.callSid, fresh);
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Resolves when nothing is pending (written or spooled). */
+  drained(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.add(resolve));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.replaySpool();
+  }
+
+  /** After the calls have ended, before the database closes: write what is pending, spool the rest. */
+  async beforeApplicationShutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.shutdownFlushMs);
+      timer.unref();
+    });
+    // Retry everything now rather than at its backoff time.
+    for (const [callSid, entry] of this.pending) {
+      if (entry.timer) {
+        clearTimeout(entry.timer);
+        entry.timer = null;
+        void this.write(callSid, entry);
+      }
+    }
+    await Promise.race([this.drained(), deadline]);
+    clearTimeout(timer);
+    for (const [callSid, entry] of [...this.pending]) {
+      if (entry.timer) clearTimeout(entry.timer);
+      await this.spool(callSid, entry.record);
+    }
+  }
+
+  /** Writes spooled records left by an earlier run; files that still fail stay for the next boot. */
+  async replaySpool(): Promise<number> {
+    let files: string[];
+    try {
+      files = (await readdir(this.spoolDir)).filter((f) => f.endsWith(SPOOL_SUFFIX));
+    } catch {
+      return 0;
+    }
+    let replayed = 0;
+    for (const file of files) {
+      const path = join(this.spoolDir, file);
+      try {
+        const record = JSON.parse(await readFile(path, 'utf8')) as CallRecord;
+        await this.repository.save(record);
+        await unlink(path);
+        replayed++;
+      } catch (err) {
+        this.log.error({ file, err: (err as Error).message }, 'spooled call record not replayed; kept for the next boot');
+      }
+    }
+    if (files.length > 0) this.log.info({ replayed, found: files.length }, 'spooled call records replayed');
+    return replayed;
+  }
+
+  private async write(callSid: string, entry: Pending): Promise<void> {
+    entry.timer = null;
+    entry.writing = true;
+    const record = entry.record;
+    try {
+      await this.repository.save(record);
+      entry.writing = false;
+      if (entry.record === record) {
+        this.forget(callSid, entry);
+      } else {
+        entry.attempts = 0;
+        void this.write(callSid, entry); // a newer snapshot came in meanwhile
+      }
+    } catch (err) {
+      entry.writing = false;
+      entry.attempts++;
+      const finished = entry.record.status !== 'in-progress';
+      this.log.warn({ callSid, attempts: entry.attempts, err: (err as Error).message }, 'call record write failed; will retry');
+      if (finished && entry.attempts >= this.options.attemptsBeforeSpool) {
+        await this.spool(callSid, entry.record);
+        return;
+      }
+      const delay = Math.min(this.options.baseDelayMs * 2 ** (entry.attempts - 1), this.options.maxDelayMs);
+      entry.timer = setTimeout(() => void this.write(callSid, entry), delay);
+      entry.timer.unref();
+    }
+  }
+
+  private async spool(callSid: string, record: CallRecord): Promise<void> {
+    const entry = this.pending.get(callSid);
+    try {
+      await mkdir(this.spoolDir, { recursive: true });
+      const path = join(this.spoolDir, `${callSid}${SPOOL_SUFFIX}`);
+      // Written whole, then renamed: a crash mid-write never leaves half a record to replay.
+      await writeFile(`${path}.tmp`, JSON.stringify(record));
+      await rename(`${path}.tmp`, path);
+      this.log.warn({ callSid }, 'call record spooled to disk; it will be written at the next boot');
+    } catch (err) {
+      this.log.error({ callSid, err: (err as Error).message }, 'call record could not be spooled');
+    }
+    if (entry) this.forget(callSid, entry);
+  }
+
+  private forget(callSid: string, entry: Pending): void {
+    if (this.pending.get(callSid) !== entry) return;
+    this.pending.delete(callSid);
+    if (this.pending.size === 0) {
+      for (const resolve of this.idle) resolve();
+      this.idle.clear();
+    }
+  }
+}

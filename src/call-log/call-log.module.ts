@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { RecordingModule } from '../recording/recording.module';
+import { ApiTokenGuard } from './api-token.guard';
+import { CallLog } from './call-log.service';
+import { CallLogWriter } from './call-log-writer';
+import { CallsController } from './calls.controller';
+
+/** The durable call log: written off the audio path, read through the API. */
+@Module({
+  imports: [RecordingModule],
+  controllers: [CallsController],
+  providers: [CallLog, CallLogWriter, ApiTokenGuard],
+  exports: [CallLog, CallLogWriter],
+})
+export class CallLogModule {}

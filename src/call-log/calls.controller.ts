@@ -1,0 +1,59 @@
+import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
+import type { Response } from 'express';
+import { RecordingService } from '../recording/recording.service';
+import { ApiTokenGuard } from './api-token.guard';
+import { CallLogRepository, type CallRecord } from './call-record';
+import { ListCallsQuery } from './list-calls.query';
+
+const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
+
+/** Read access to the call log: who called, what was said, what it cost, and the recording. */
+@Controller('api/calls')
+@UseGuards(ApiTokenGuard)
+@UsePipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }))
+export class CallsController {
+  constructor(
+    private readonly calls: CallLogRepository,
+    private readonly recordings: RecordingService,
+  ) {}
+
+  @Get()
+  async list(@Query() q: ListCallsQuery): Promise<{ items: readonly CallRecord[]; page: number; pageSize: number; total: number }> {
+    const { items, total } = await this.calls.list({
+      number: q.number,
+      since: q.from,
+      until: q.to,
+      status: q.status,
+      limit: q.pageSize,
+      offset: (q.page - 1) * q.pageSize,
+    });
+    return { items, page: q.page, pageSize: q.pageSize, total };
+  }
+
+  @Get(':callSid')
+  async get(@Param('callSid') callSid: string): Promise<CallRecord> {
+    return this.find(callSid);
+  }
+
+  /** The stereo WAV (caller left, agent right); Range requests are served by Express's sendFile. */
+  @Get(':callSid/recording')
+  async recording(@Param('callSid') callSid: string, @Res() res: Response): Promise<void> {
+    const call = await this.find(callSid);
+    const path = call.recording ? this.recordings.pathOf(call.recording) : null;
+    if (!path) throw new NotFoundException('This call has no recording.');
+    await new Promise<void>((resolve, reject) =>
+      res.sendFile(path, { headers: { 'Content-Type': 'audio/wav' }, acceptRanges: true }, (err?: Error) => {
+        if (!err) resolve();
+        else if (res.headersSent) resolve(); // the client went away mid-download
+        else reject(new NotFoundException('The recording file is missing.'));
+      }),
+    );
+  }
+
+  private async find(callSid: string): Promise<CallRecord> {
+    if (!CALL_SID.test(callSid)) throw new BadRequestException('callSid must be a Twilio Call SID: CA followed by 32 hex digits');
+    const call = await this.calls.get(callSid);
+    if (!call) throw new NotFoundException('No such call.');
+    return call;
+  }
+}

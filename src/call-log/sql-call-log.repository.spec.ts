@@ -1,0 +1,217 @@
+import { MigrationRunner, runMigrations } from '../database/migration-runner';
+import { MIGRATIONS } from '../database/migrations';
+import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
+import { EMPTY_USAGE, type CallRecord } from './call-record';
+import { SqlCallLogRepository } from './sql-call-log.repository';
+
+// Starting an embedded PostgreSQL (WASM) takes a few seconds, more on a busy machine.
+jest.setTimeout(30_000);
+
+function record(overrides: Partial<CallRecord> = {}): CallRecord {
+  return {
+    callSid: 'CA0001',
+    streamSid: null,
+    direction: 'inbound',
+    from: '+15550000001',
+    to: '+15559990000',
+    status: 'completed',
+    startedAt: '2026-03-01T10:00:00.000Z',
+    endedAt: '2026-03-01T10:02:00.000Z',
+    durationMs: 120_000,
+    endReason: 'caller-hangup',
+    transcript: [],
+    usage: EMPTY_USAGE,
+    costUsd: 0,
+    recording: null,
+    details: {},
+    ...overrides,
+  };
+}
+
+const full: CallRecord = {
+  callSid: 'CAfull',
+  streamSid: 'MZ123',
+  direction: 'outbound',
+  from: '+15551112222',
+  to: '+15553334444',
+  status: 'completed',
+  startedAt: '2026-03-02T08:15:30.123Z',
+  endedAt: '2026-03-02T08:19:01.456Z',
+  durationMs: 211_333,
+  endReason: 'agent-hangup',
+  transcript: [
+    { speaker: 'agent', text: 'Thanks for calling, is this an emergency?', startMs: 0 },
+    { speaker: 'caller', text: "Yes, there's water everywhere — the basement's flooding!", startMs: 3_200 },
+    { speaker: 'agent', text: 'Please turn off the main', startMs: 7_800, interrupted: true },
+    { speaker: 'caller', text: 'Where is it?', startMs: 9_100 },
+  ],
+  usage: {
+    responses: 4,
+    inputTextTokens: 1_200,
+    inputAudioTokens: 3_400,
+    cachedTextTokens: 800,
+    cachedAudioTokens: 100,
+    outputTextTokens: 250,
+    outputAudioTokens: 2_900,
+  },
+  costUsd: 0.123457,
+  recording: 'CAfull.wav',
+  details: { job: { kind: 'leak', urgent: true, notes: ['basement', "it's bad"] }, summary: 'Flooded basement', crm: null },
+};
+
+describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
+  let db: SqlTestDatabase;
+  let repo: SqlCallLogRepository;
+
+  beforeAll(async () => {
+    db = await backend.open();
+    const migrations = new MigrationRunner(db.client, silentAppLogger);
+    await migrations.ensureMigrated();
+    repo = new SqlCallLogRepository(db.client, migrations);
+  });
+
+  afterAll(async () => {
+    await db?.dispose();
+    await backend.shutdown();
+  });
+
+  beforeEach(async () => {
+    await db.client.query('DELETE FROM calls');
+  });
+
+  it('runs migrations idempotently', async () => {
+    const again = await runMigrations(db.client);
+    expect(again.applied).toEqual([]);
+    expect(again.version).toBe(MIGRATIONS.at(-1)!.version);
+    const rows = await db.client.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
+    expect(rows).toEqual(MIGRATIONS.map(({ version, name }) => ({ version, name })));
+  });
+
+  it('round-trips a full record', async () => {
+    await repo.save(full);
+    expect(await repo.get(full.callSid)).toEqual(full);
+  });
+
+  it('round-trips a record with every nullable field null', async () => {
+    const sparse = record({ streamSid: null, endedAt: null, durationMs: null, endReason: null, recording: null, status: 'in-progress' });
+    await repo.save(sparse);
+    expect(await repo.get(sparse.callSid)).toEqual(sparse);
+  });
+
+  it('overwrites on save: the latest snapshot wins', async () => {
+    await repo.save(record({ status: 'in-progress', endedAt: null, durationMs: null, endReason: null }));
+    const [first] = await db.client.query<{ updated_at: Date }>('SELECT updated_at FROM calls');
+    await repo.save(full);
+    await repo.save({ ...full, callSid: 'CA0001', status: 'fallback', costUsd: 1.5, details: { fallback: true } });
+
+    expect(await repo.get('CA0001')).toEqual({ ...full, callSid: 'CA0001', status: 'fallback', costUsd: 1.5, details: { fallback: true } });
+    const rows = await db.client.query<{ updated_at: Date; created_at: Date }>('SELECT created_at, updated_at FROM calls WHERE call_sid = $1', ['CA0001']);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].updated_at.getTime()).toBeGreaterThanOrEqual(first.updated_at.getTime());
+    expect((await repo.list({ limit: 10, offset: 0 })).total).toBe(2);
+  });
+
+  it('returns undefined for an unknown sid', async () => {
+    expect(await repo.get('CAnope')).toBeUndefined();
+  });
+
+  it('rounds a fractional duration rather than failing the write', async () => {
+    await repo.save(record({ durationMs: 1234.6 }));
+    expect((await repo.get('CA0001'))?.durationMs).toBe(1235);
+  });
+
+  describe('list', () => {
+    // Ten calls, one a minute from 10:00; numbers and statuses vary so that filters overlap.
+    const calls = Array.from({ length: 10 }, (_, i) =>
+      record({
+        callSid: `CA${String(i).padStart(4, '0')}`,
+        startedAt: new Date(Date.UTC(2026, 2, 1, 10, i)).toISOString(),
+        from: i % 2 === 0 ? '+15550000001' : '+15550000002',
+        to: i % 3 === 0 ? '+15550000001' : '+15559990000',
+        status: i % 4 === 0 ? 'failed' : 'completed',
+      }),
+    );
+    const sids = (page: { items: readonly CallRecord[] }) => page.items.map((c) => c.callSid);
+
+    beforeEach(async () => {
+      for (const call of calls) await repo.save(call);
+    });
+
+    it('lists newest first, with total', async () => {
+      const page = await repo.list({ limit: 100, offset: 0 });
+      expect(page.total).toBe(10);
+      expect(sids(page)).toEqual(calls.map((c) => c.callSid).reverse());
+      expect(page.items[0]).toEqual(calls[9]);
+    });
+
+    it('breaks ties on started_at by callSid', async () => {
+      const at = '2026-03-01T12:00:00.000Z';
+      for (const sid of ['CAz', 'CAa', 'CAm']) await repo.save(record({ callSid: sid, startedAt: at }));
+      expect(sids(await repo.list({ limit: 3, offset: 0 }))).toEqual(['CAa', 'CAm', 'CAz']);
+    });
+
+    it('paginates with limit and offset; total counts every match', async () => {
+      const first = await repo.list({ limit: 4, offset: 0 });
+      const second = await repo.list({ limit: 4, offset: 4 });
+      const last = await repo.list({ limit: 4, offset: 8 });
+      const beyond = await repo.list({ limit: 4, offset: 20 });
+      expect(sids(first)).toEqual(['CA0009', 'CA0008', 'CA0007', 'CA0006']);
+      expect(sids(second)).toEqual(['CA0005', 'CA0004', 'CA0003', 'CA0002']);
+      expect(sids(last)).toEqual(['CA0001', 'CA0000']);
+      expect(beyond.items).toEqual([]);
+      for (const page of [first, second, last, beyond]) expect(page.total).toBe(10);
+    });
+
+    it('filters by number, matching from or to exactly', async () => {
+      const page = await repo.list({ number: '+15550000001', limit: 100, offset: 0 });
+      // from: even i; to: i divisible by 3.
+      expect(sids(page)).toEqual(['CA0009', 'CA0008', 'CA0006', 'CA0004', 'CA0003', 'CA0002', 'CA0000']);
+      expect(page.total).toBe(7);
+      expect((await repo.list({ number: '+1555000000', limit: 100, offset: 0 })).total).toBe(0);
+      expect((await repo.list({ number: '+15559990000', limit: 100, offset: 0 })).total).toBe(6);
+    });
+
+    it('filters by since (inclusive) and until (exclusive)', async () => {
+      const since = await repo.list({ since: '2026-03-01T10:07:00.000Z', limit: 100, offset: 0 });
+      expect(sids(since)).toEqual(['CA0009', 'CA0008', 'CA0007']);
+      const until = await repo.list({ until: '2026-03-01T10:02:00.000Z', limit: 100, offset: 0 });
+      expect(sids(until)).toEqual(['CA0001', 'CA0000']);
+      // Offsets other than Z mean the same instant.
+      const window = await repo.list({ since: '2026-03-01T11:03:00+01:00', until: '2026-03-01T10:05:00.000Z', limit: 100, offset: 0 });
+      expect(sids(window)).toEqual(['CA0004', 'CA0003']);
+      expect(window.total).toBe(2);
+    });
+
+    it('filters by status', async () => {
+      const failed = await repo.list({ status: 'failed', limit: 100, offset: 0 });
+      expect(sids(failed)).toEqual(['CA0008', 'CA0004', 'CA0000']);
+      expect((await repo.list({ status: 'in-progress', limit: 100, offset: 0 })).total).toBe(0);
+    });
+
+    it('combines every filter with pagination', async () => {
+      const query = {
+        number: '+15550000001',
+        since: '2026-03-01T10:01:00.000Z',
+        until: '2026-03-01T10:09:00.000Z',
+        status: 'completed' as const,
+        limit: 2,
+        offset: 1,
+      };
+      // Matches: CA0006, CA0003, CA0002 (CA0008 and CA0004 failed, CA0009 too late, CA0000 too early).
+      const page = await repo.list(query);
+      expect(sids(page)).toEqual(['CA0003', 'CA0002']);
+      expect(page.total).toBe(3);
+    });
+
+    it('treats SQL-looking input as data', async () => {
+      const nasty = "x' OR '1'='1";
+      await repo.save(record({ callSid: "CA'; DROP TABLE calls; --", from: nasty, details: { note: "'); DELETE FROM calls; --" } }));
+      expect((await repo.list({ number: nasty, limit: 100, offset: 0 })).total).toBe(1);
+      expect((await repo.list({ number: "' OR 1=1 --", limit: 100, offset: 0 })).total).toBe(0);
+      expect(await repo.get("CA0000' OR '1'='1")).toBeUndefined();
+      expect((await repo.get("CA'; DROP TABLE calls; --"))?.details).toEqual({ note: "'); DELETE FROM calls; --" });
+      await expect(repo.list({ since: "2026-01-01' OR '1'='1", limit: 1, offset: 0 })).rejects.toThrow();
+      expect((await repo.list({ limit: 100, offset: 0 })).total).toBe(11);
+    });
+  });
+});

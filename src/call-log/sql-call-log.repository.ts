@@ -1,0 +1,159 @@
+import { Injectable } from '@nestjs/common';
+import { MigrationRunner } from '../database/migration-runner';
+import { SqlClient } from '../database/sql-client';
+import {
+  CallLogRepository,
+  EMPTY_USAGE,
+  type CallListPage,
+  type CallListQuery,
+  type CallRecord,
+  type CallStatus,
+  type CallUsage,
+  type TranscriptTurn,
+} from './call-record';
+
+/** A row as both SqlClients return it: timestamptz as Date, numeric as number, jsonb parsed. */
+interface CallRow {
+  call_sid: string;
+  stream_sid: string | null;
+  direction: CallRecord['direction'];
+  from_number: string;
+  to_number: string;
+  status: CallStatus;
+  started_at: Date;
+  ended_at: Date | null;
+  duration_ms: number | null;
+  end_reason: string | null;
+  transcript: unknown;
+  usage: unknown;
+  cost_usd: number;
+  recording: string | null;
+  details: unknown;
+}
+
+const COLUMNS = [
+  'call_sid',
+  'stream_sid',
+  'direction',
+  'from_number',
+  'to_number',
+  'status',
+  'started_at',
+  'ended_at',
+  'duration_ms',
+  'end_reason',
+  'transcript',
+  'usage',
+  'cost_usd',
+  'recording',
+  'details',
+] as const;
+
+const SELECT_COLUMNS = COLUMNS.join(', ');
+
+// Casts make the parameter types explicit rather than inferred, identically on both backends.
+const CASTS: Partial<Record<(typeof COLUMNS)[number], string>> = {
+  started_at: 'timestamptz',
+  ended_at: 'timestamptz',
+  duration_ms: 'integer',
+  transcript: 'jsonb',
+  usage: 'jsonb',
+  cost_usd: 'numeric',
+  details: 'jsonb',
+};
+
+const UPSERT = `
+  INSERT INTO calls (${SELECT_COLUMNS})
+  VALUES (${COLUMNS.map((c, i) => `$${i + 1}${CASTS[c] ? `::${CASTS[c]}` : ''}`).join(', ')})
+  ON CONFLICT (call_sid) DO UPDATE SET
+    ${COLUMNS.filter((c) => c !== 'call_sid')
+      .map((c) => `${c} = EXCLUDED.${c}`)
+      .join(',\n    ')},
+    updated_at = now()`;
+
+/** The call log in the SQL database (PostgreSQL, or embedded PGlite). */
+@Injectable()
+export class SqlCallLogRepository extends CallLogRepository {
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly migrations: MigrationRunner,
+  ) {
+    super();
+  }
+
+  async save(record: CallRecord): Promise<void> {
+    await this.migrations.ensureMigrated();
+    await this.sql.query(UPSERT, [
+      record.callSid,
+      record.streamSid,
+      record.direction,
+      record.from,
+      record.to,
+      record.status,
+      record.startedAt,
+      record.endedAt,
+      // The column holds whole milliseconds; a fraction would fail the whole write.
+      record.durationMs === null ? null : Math.round(record.durationMs),
+      record.endReason,
+      // Serialised here: pg would send a JS array as a PostgreSQL array, not as JSON.
+      JSON.stringify(record.transcript),
+      JSON.stringify(record.usage),
+      record.costUsd,
+      record.recording,
+      JSON.stringify(record.details),
+    ]);
+  }
+
+  async get(callSid: string): Promise<CallRecord | undefined> {
+    await this.migrations.ensureMigrated();
+    const [row] = await this.sql.query<CallRow>(`SELECT ${SELECT_COLUMNS} FROM calls WHERE call_sid = $1`, [callSid]);
+    return row ? toRecord(row) : undefined;
+  }
+
+  async list(query: CallListQuery): Promise<CallListPage> {
+    await this.migrations.ensureMigrated();
+    const params: unknown[] = [];
+    const conditions: string[] = [];
+    const where = (clause: (placeholder: string) => string, value: unknown) => {
+      params.push(value);
+      conditions.push(clause(`$${params.length}`));
+    };
+    if (query.number !== undefined) where((p) => `(from_number = ${p} OR to_number = ${p})`, query.number);
+    if (query.since !== undefined) where((p) => `started_at >= ${p}::timestamptz`, query.since);
+    if (query.until !== undefined) where((p) => `started_at < ${p}::timestamptz`, query.until);
+    if (query.status !== undefined) where((p) => `status = ${p}`, query.status);
+    const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+
+    const [rows, [count]] = await Promise.all([
+      this.sql.query<CallRow>(
+        `SELECT ${SELECT_COLUMNS} FROM calls ${filter}
+         ORDER BY started_at DESC, call_sid
+         LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        [...params, query.limit, query.offset],
+      ),
+      this.sql.query<{ total: number }>(`SELECT count(*)::integer AS total FROM calls ${filter}`, params),
+    ]);
+    return { items: rows.map(toRecord), total: Number(count?.total ?? 0) };
+  }
+}
+
+function toRecord(row: CallRow): CallRecord {
+  return {
+    callSid: row.call_sid,
+    streamSid: row.stream_sid,
+    direction: row.direction,
+    from: row.from_number,
+    to: row.to_number,
+    status: row.status,
+    startedAt: row.started_at.toISOString(),
+    endedAt: row.ended_at === null ? null : row.ended_at.toISOString(),
+    durationMs: row.duration_ms,
+    endReason: row.end_reason,
+    transcript: row.transcript as TranscriptTurn[],
+    // The column's default is '{}': a row written without usage still reads as a full CallUsage.
+    usage: { ...EMPTY_USAGE, ...(row.usage as Partial<CallUsage>) },
+    costUsd: row.cost_usd,
+    recording: row.recording,
+    details: row.details as Record<string, unknown>,
+  };
+}

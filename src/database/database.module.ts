@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { CallLogRepository } from '../call-log/call-record';
+import { SqlCallLogRepository } from '../call-log/sql-call-log.repository';
+import { AppConfig } from '../config/app-config';
+import { AppLogger } from '../logging/app-logger';
+import { MigrationRunner } from './migration-runner';
+import { PgliteSqlClient, PgSqlClient, SqlClient, describePostgresTarget } from './sql-client';
+
+/** PostgreSQL when DATABASE_URL is set, else the embedded PGlite in DATA_DIR/pglite. */
+export function createSqlClient(config: AppConfig, appLogger: AppLogger): SqlClient {
+  const logger = appLogger.child({ component: 'database' });
+  if (config.databaseUrl) {
+    logger.info({ backend: 'postgres', ...describePostgresTarget(config.databaseUrl) }, 'database: PostgreSQL');
+    return new PgSqlClient(config.databaseUrl, logger);
+  }
+  const dataDir = join(config.dataDir, 'pglite');
+  mkdirSync(dataDir, { recursive: true });
+  logger.info({ backend: 'pglite', dataDir }, 'database: embedded PGlite');
+  return new PgliteSqlClient(dataDir, logger);
+}
+
+/**
+ * The SQL database and the call log stored in it. Migrations run in MigrationRunner's
+ * onModuleInit, before the app listens; the client closes in onApplicationShutdown, the last
+ * shutdown phase, so anything that writes while shutting down (the call log flushing) still can.
+ */
+@Global()
+@Module({
+  providers: [
+    { provide: SqlClient, inject: [AppConfig, AppLogger], useFactory: createSqlClient },
+    MigrationRunner,
+    { provide: CallLogRepository, useClass: SqlCallLogRepository },
+  ],
+  exports: [SqlClient, MigrationRunner, CallLogRepository],
+})
+export class DatabaseModule implements OnApplicationShutdown {
+  constructor(private readonly sql: SqlClient) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.sql.close();
+  }
+}

@@ -1,0 +1,213 @@
+import { MigrationRunner, runMigrations } from './migration-runner';
+import { MIGRATIONS, type Migration } from './migrations';
+import { SqlClient, type SqlExecutor } from './sql-client';
+import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from './sql-test-backends';
+
+// Starting an embedded PostgreSQL (WASM) takes a few seconds, more on a busy machine.
+jest.setTimeout(30_000);
+
+const tables = (db: SqlClient) =>
+  db
+    .query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`,
+    )
+    .then((rows) => rows.map((r) => r.table_name));
+
+const versions = (db: SqlClient) =>
+  db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version').then((rows) => rows.map((r) => r.version));
+
+describe.each(sqlTestBackends())('runMigrations on $name', (backend) => {
+  let db: SqlTestDatabase;
+
+  beforeEach(async () => {
+    db = await backend.open();
+  });
+  afterEach(async () => {
+    await db?.dispose();
+  });
+  afterAll(() => backend.shutdown());
+
+  it('creates the calls table and records each migration once; a second run applies nothing', async () => {
+    const first = await runMigrations(db.client);
+    expect(first.applied.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(await tables(db.client)).toEqual(['calls', 'schema_migrations']);
+
+    const second = await runMigrations(db.client);
+    expect(second.applied).toEqual([]);
+    expect(second.version).toBe(first.version);
+    expect(await versions(db.client)).toEqual(MIGRATIONS.map((m) => m.version));
+
+    const columns = await db.client.query<{ column_name: string; data_type: string }>(
+      `SELECT column_name, data_type FROM information_schema.columns
+       WHERE table_schema = current_schema() AND table_name = 'calls' ORDER BY ordinal_position`,
+    );
+    expect(Object.fromEntries(columns.map((c) => [c.column_name, c.data_type]))).toMatchObject({
+      call_sid: 'text',
+      started_at: 'timestamp with time zone',
+      duration_ms: 'integer',
+      transcript: 'jsonb',
+      cost_usd: 'numeric',
+      details: 'jsonb',
+    });
+  });
+
+  it('rejects a status outside the known ones', async () => {
+    await runMigrations(db.client);
+    await expect(
+      db.client.query(`INSERT INTO calls (call_sid, direction, from_number, to_number, status, started_at) VALUES ($1, 'inbound', 'a', 'b', $2, now())`, [
+        'CA1',
+        'ringing',
+      ]),
+    ).rejects.toThrow(/check constraint/);
+  });
+
+  it('applies only the pending migrations, in version order', async () => {
+    const m = (version: number): Migration => ({ version, name: `t${version}`, sql: `CREATE TABLE t${version} (id integer)` });
+    expect((await runMigrations(db.client, [m(1)])).applied.map((x) => x.version)).toEqual([1]);
+    const outcome = await runMigrations(db.client, [m(3), m(1), m(2)]);
+    expect(outcome.applied.map((x) => x.version)).toEqual([2, 3]);
+    expect(outcome.version).toBe(3);
+    expect(await versions(db.client)).toEqual([1, 2, 3]);
+  });
+
+  it('rolls back a failing migration whole, keeps the ones before it, and completes on the next run', async () => {
+    const good: Migration = { version: 1, name: 'a', sql: 'CREATE TABLE a (id integer)' };
+    const bad: Migration = { version: 2, name: 'b', sql: 'CREATE TABLE b (id integer); SELECT * FROM missing_table' };
+    await expect(runMigrations(db.client, [good, bad])).rejects.toThrow(/missing_table/);
+    expect(await versions(db.client)).toEqual([1]);
+    expect(await tables(db.client)).toEqual(['a', 'schema_migrations']);
+
+    const fixed = { ...bad, sql: 'CREATE TABLE b (id integer)' };
+    expect((await runMigrations(db.client, [good, fixed])).applied).toEqual([fixed]);
+    expect(await tables(db.client)).toEqual(['a', 'b', 'schema_migrations']);
+  });
+
+  it('applies each migration once when several instances run at the same time', async () => {
+    const slow: Migration[] = [
+      { version: 1, name: 'a', sql: 'CREATE TABLE a (id integer); SELECT pg_sleep(0.05)' },
+      { version: 2, name: 'b', sql: 'CREATE TABLE b (id integer)' },
+    ];
+    const outcomes = await Promise.all([db.client, db.connect(), db.connect()].map((c) => runMigrations(c, slow)));
+    expect(outcomes.flatMap((o) => o.applied.map((m) => m.version)).sort()).toEqual([1, 2]);
+    expect(await versions(db.client)).toEqual([1, 2]);
+  });
+
+  it('reports versions the build does not know', async () => {
+    await runMigrations(db.client, [{ version: 1, name: 'a', sql: 'SELECT 1' }, { version: 2, name: 'b', sql: 'SELECT 1' }]);
+    const outcome = await runMigrations(db.client, [{ version: 1, name: 'a', sql: 'SELECT 1' }]);
+    expect(outcome).toEqual({ applied: [], version: 2, unknown: [2] });
+  });
+
+  it('refuses duplicate or invalid versions before touching the database', async () => {
+    await expect(runMigrations(db.client, [{ version: 1, name: 'a', sql: '' }, { version: 1, name: 'b', sql: '' }])).rejects.toThrow(
+      'two migrations have version 1',
+    );
+    await expect(runMigrations(db.client, [{ version: 0, name: 'a', sql: '' }])).rejects.toThrow(/invalid version/);
+    expect(await tables(db.client)).toEqual([]);
+  });
+});
+
+/** A client whose queries fail while `down`, as a PostgreSQL that cannot be reached. */
+class FlakyClient extends SqlClient {
+  readonly kind = 'postgres' as const;
+  down = true;
+  transactions = 0;
+
+  constructor(private readonly real: SqlClient) {
+    super();
+  }
+  async query<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    return this.real.query<T>(sql, params);
+  }
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    this.transactions += 1;
+    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    return this.real.transaction(fn);
+  }
+  async close(): Promise<void> {}
+}
+
+describe('MigrationRunner', () => {
+  const backend = sqlTestBackends()[0];
+  let db: SqlTestDatabase;
+  let flaky: FlakyClient;
+  let runner: MigrationRunner;
+
+  beforeAll(async () => {
+    db = await backend.open();
+  });
+  afterAll(async () => {
+    await db?.dispose();
+    await backend.shutdown();
+  });
+  beforeEach(async () => {
+    await db.client.query('DROP TABLE IF EXISTS calls, schema_migrations');
+    flaky = new FlakyClient(db.client);
+    runner = new MigrationRunner(flaky, silentAppLogger);
+  });
+  afterEach(() => {
+    runner.onModuleDestroy();
+    jest.useRealTimers();
+  });
+
+  it('migrates at init when the database is up', async () => {
+    flaky.down = false;
+    await runner.onModuleInit();
+    expect(runner.isMigrated).toBe(true);
+    expect(runner.pendingReason).toBeUndefined();
+    expect(await versions(db.client)).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('boots with the database down, then retries in the background with growing delays', async () => {
+    jest.useFakeTimers();
+    await expect(runner.onModuleInit()).resolves.toBeUndefined();
+    expect(runner.isMigrated).toBe(false);
+    expect(runner.pendingReason).toMatch(/ECONNREFUSED/);
+    expect(flaky.transactions).toBe(1);
+
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(flaky.transactions).toBe(2);
+    await jest.advanceTimersByTimeAsync(1_999);
+    expect(flaky.transactions).toBe(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(flaky.transactions).toBe(3);
+
+    flaky.down = false;
+    await jest.advanceTimersByTimeAsync(4_000);
+    // Real queries on PGlite need real time to finish.
+    jest.useRealTimers();
+    await waitFor(() => runner.isMigrated);
+    expect(flaky.transactions).toBeGreaterThanOrEqual(4);
+    expect(await versions(db.client)).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('migrates on demand (a write) before the next retry is due; concurrent callers share one run', async () => {
+    await runner.onModuleInit();
+    expect(runner.isMigrated).toBe(false);
+    flaky.down = false;
+    const before = flaky.transactions;
+    await Promise.all([runner.ensureMigrated(), runner.ensureMigrated(), runner.ensureMigrated()]);
+    expect(runner.isMigrated).toBe(true);
+    // One run: a transaction for schema_migrations plus one per migration.
+    expect(flaky.transactions - before).toBe(1 + MIGRATIONS.length);
+    await runner.ensureMigrated();
+    expect(flaky.transactions - before).toBe(1 + MIGRATIONS.length);
+  });
+
+  it('stops retrying on shutdown', async () => {
+    jest.useFakeTimers();
+    await runner.onModuleInit();
+    runner.onModuleDestroy();
+    await jest.advanceTimersByTimeAsync(120_000);
+    expect(flaky.transactions).toBe(1);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
