@@ -7,6 +7,7 @@ import { CallLogRepository, EMPTY_USAGE, type CallRecord } from '../src/call-log
 import { parseWavHeader } from '../src/recording/wav';
 import { MockRealtimeServer } from './support/mock-realtime-server';
 import { freshDataDir, startApp, TEST_API_KEY, type TestApp } from './support/test-app';
+import { TcpProxy } from './support/tcp-proxy';
 import { TwilioCaller } from './support/twilio-caller';
 
 const API_TOKEN = 'test-api-token-0123456789';
@@ -294,6 +295,85 @@ describe.each(backends)('the call log on %s', (_name, backend) => {
       expect((await api('/api/calls/not-a-sid')).status).toBe(400);
       expect((await api(`/api/calls/${seeded[0].callSid}/recording`)).status).toBe(404);
     });
+  });
+});
+
+/** A real outage: PostgreSQL reached through a proxy that the test cuts. */
+(process.env.DATABASE_URL ? describe : describe.skip)('a PostgreSQL outage during calls', () => {
+  let proxy: TcpProxy;
+  let mock: MockRealtimeServer;
+  let dataDir: string;
+  let schema: string;
+  let admin: import('pg').Client;
+  let url: string;
+
+  beforeAll(async () => {
+    const base = new URL(process.env.DATABASE_URL!);
+    const { Client } = await import('pg');
+    admin = new Client({ connectionString: base.toString() });
+    await admin.connect();
+    schema = `outage_${randomBytes(6).toString('hex')}`;
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    proxy = await TcpProxy.start(base.hostname, Number(base.port || 5432));
+    const viaProxy = new URL(base);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    viaProxy.searchParams.set('options', `-c search_path=${schema}`);
+    url = viaProxy.toString();
+    mock = await MockRealtimeServer.start();
+    dataDir = await freshDataDir();
+  });
+
+  afterAll(async () => {
+    await mock.close();
+    await proxy.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function oneCall(t: TestApp, words: string): Promise<string> {
+    const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: PARAMS });
+    caller.sendConnected();
+    caller.sendStart();
+    const rt = await mock.nextConnection();
+    await rt.waitFor('response.create');
+    rt.speechStarted(0, 'item_u1');
+    rt.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'item_u1', content_index: 0, transcript: words });
+    caller.sendMedia(Buffer.alloc(160, 0x7f));
+    await rt.waitFor('input_audio_buffer.append');
+    caller.sendStop();
+    await rt.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid });
+    return caller.callSid;
+  }
+
+  it('loses nothing: records wait for the database, or for the next boot', async () => {
+    const env = { OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, DATA_DIR: dataDir, API_TOKEN, DATABASE_URL: url };
+    let t = await startApp(env);
+
+    // Down during the call, back before the writer gives up: written late, whole.
+    proxy.cut();
+    const first = await oneCall(t, 'The kitchen sink is leaking.');
+    await t.logs.waitFor('call record write failed; will retry', { callSid: first });
+    proxy.restore();
+    await t.app.get(CallLogWriter).drained();
+    expect(await (await fetch(`${t.httpUrl}/api/calls/${first}`, { headers: auth })).json()).toMatchObject({
+      status: 'completed',
+      transcript: [{ speaker: 'caller', text: 'The kitchen sink is leaking.' }],
+    });
+
+    // Down through shutdown: spooled to disk, written by the next boot.
+    proxy.cut();
+    const second = await oneCall(t, 'Water everywhere in the basement.');
+    await t.close();
+    await t.logs.waitFor('call record spooled to disk; it will be written at the next boot', { callSid: second });
+    proxy.restore();
+    t = await startApp(env);
+    const res = await fetch(`${t.httpUrl}/api/calls/${second}`, { headers: auth });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'completed', transcript: [{ text: 'Water everywhere in the basement.' }] });
+    await t.close();
   });
 });
 
