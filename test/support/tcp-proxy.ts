@@ -1,36 +1,24 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 
 /** A TCP proxy on 127.0.0.1 whose link can be cut and restored: a database outage on demand. */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private up = true;
+  private readonly server = createServer((client) => this.accept(client));
 
   private constructor(
-    private readonly server: Server,
-    readonly port: number,
+    private readonly targetHost: string,
+    private readonly targetPort: number,
   ) {}
 
   static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined;
-    const server = createServer((client) => {
-      if (!proxy!.up) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect(targetPort, targetHost);
-      for (const s of [client, upstream]) {
-        proxy!.sockets.add(s);
-        s.on('close', () => proxy!.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new TcpProxy(server, (server.address() as AddressInfo).port);
+    const proxy = new TcpProxy(targetHost, targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
     return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
   }
 
   /** Drops every connection and refuses new ones. */
@@ -46,5 +34,21 @@ export class TcpProxy {
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    if (!this.up) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(this.targetPort, this.targetHost);
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
   }
 }
