@@ -19,6 +19,8 @@ module.exports = {
   testEnvironment: 'node',
   // e2e tests boot the whole service; a hung wait still fails, with the awaited event named.
   testTimeout: 15_000,
+  // In CI a test that fails mid-way must not leave the run waiting on its open sockets forever.
+  forceExit: Boolean(process.env.CI),
   roots: ['<rootDir>/src', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   setupFiles: ['reflect-metadata'],

@@ -1,6 +1,8 @@
 import { Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { CallLogModule } from '../call-log/call-log.module';
 import { CrmModule } from '../crm/crm.module';
+import { AppLogger } from '../logging/app-logger';
 import { RealtimeModule } from '../realtime/realtime.module';
 import { RecordingModule } from '../recording/recording.module';
 import { SessionJanitor } from '../session/session-janitor';
@@ -14,10 +16,15 @@ import { CallRegistry } from './call-registry';
   exports: [CallBridgeFactory, CallRegistry],
 })
 export class CallModule implements OnModuleInit, OnModuleDestroy {
+  private readonly log: Logger;
+
   constructor(
     private readonly registry: CallRegistry,
     private readonly janitor: SessionJanitor,
-  ) {}
+    logger: AppLogger,
+  ) {
+    this.log = logger.child({ component: 'calls' });
+  }
 
   onModuleInit(): void {
     this.janitor.onExpired((session) => this.registry.find(session.callSid)?.end('ttl_expired'));
@@ -30,6 +37,7 @@ export class CallModule implements OnModuleInit, OnModuleDestroy {
    */
   onModuleDestroy(): void {
     this.registry.startDraining();
+    this.log.info({ activeCalls: this.registry.activeCalls }, 'shutting down: no new calls, ending the live ones');
     this.registry.endAll('shutdown');
   }
 }

@@ -90,7 +90,7 @@ describe('DatabaseModule', () => {
     await expect(sql.query('SELECT 1')).rejects.toThrow();
 
     const second = await boot({ dataDir });
-    expect(second.logs.find('database schema up to date')).toMatchObject({ version: 1, applied: [] });
+    expect(second.logs.find('database schema up to date')).toMatchObject({ schemaVersion: 1, applied: [] });
     expect(await second.app.get(CallLogRepository).get(call.callSid)).toEqual(call);
     await second.app.close();
   });

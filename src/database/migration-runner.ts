@@ -135,7 +135,7 @@ export class MigrationRunner implements OnModuleInit, OnModuleDestroy {
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
       this.logger.info(
-        { backend: this.sql.kind, version: outcome.version, applied: outcome.applied.map((m) => `${m.version} ${m.name}`) },
+        { backend: this.sql.kind, schemaVersion: outcome.version, applied: outcome.applied.map((m) => `${m.version} ${m.name}`) },
         outcome.applied.length ? 'database migrations applied' : 'database schema up to date',
       );
       if (outcome.unknown.length) {

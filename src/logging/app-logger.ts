@@ -28,7 +28,8 @@ export class AppLogger {
           censor: '[redacted]',
         },
       },
-      destination ?? pino.destination({ dest: 1, sync: false }),
+      // Synchronous: lines are few (none per audio frame) and none may be lost when the process exits.
+      destination ?? pino.destination({ dest: 1, sync: true }),
     );
   }
 
