@@ -26,6 +26,9 @@ class FlakyRepository extends CallLogRepository {
   async get(callSid: string): Promise<CallRecord | undefined> {
     return this.rows.get(callSid);
   }
+  async mergeCrm(): Promise<boolean> {
+    return false;
+  }
   async list(): Promise<CallListPage> {
     return { items: [...this.rows.values()], total: this.rows.size };
   }

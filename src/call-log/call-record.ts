@@ -53,8 +53,14 @@ export interface CallRecord {
   readonly costUsd: number;
   /** File name of the recording inside RECORDINGS_DIR, when one was made. */
   readonly recording: string | null;
-  /** Free-form facts later features attach: the job request, a summary, CRM sync state. */
+  /** Free-form facts the call produced: the job request, the tool calls, a summary. */
   readonly details: Readonly<Record<string, unknown>>;
+  /**
+   * What reached the CRM, written only by the CRM side (never by call snapshots, so a late
+   * snapshot cannot erase it). A job request without `crm.jobRequest.status === 'synced'` has
+   * not reached the CRM.
+   */
+  readonly crm?: Readonly<Record<string, unknown>>;
 }
 
 export interface CallListQuery {
@@ -83,4 +89,6 @@ export abstract class CallLogRepository {
   abstract get(callSid: string): Promise<CallRecord | undefined>;
   /** Newest first (started_at descending, then callSid). */
   abstract list(query: CallListQuery): Promise<CallListPage>;
+  /** Merges `patch` into the call's crm state; false when the call has no record (yet). */
+  abstract mergeCrm(callSid: string, patch: Record<string, unknown>): Promise<boolean>;
 }

@@ -87,15 +87,24 @@ describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
     expect(rows).toEqual(MIGRATIONS.map(({ version, name }) => ({ version, name })));
   });
 
+  it('merges CRM state into its own column, which later snapshots leave alone', async () => {
+    expect(await repo.mergeCrm(full.callSid, { contactId: '1' })).toBe(false);
+    await repo.save(full);
+    expect(await repo.mergeCrm(full.callSid, { contactId: '501' })).toBe(true);
+    expect(await repo.mergeCrm(full.callSid, { jobRequest: { status: 'synced' } })).toBe(true);
+    await repo.save({ ...full, status: 'completed' });
+    expect((await repo.get(full.callSid))?.crm).toEqual({ contactId: '501', jobRequest: { status: 'synced' } });
+  });
+
   it('round-trips a full record', async () => {
     await repo.save(full);
-    expect(await repo.get(full.callSid)).toEqual(full);
+    expect(await repo.get(full.callSid)).toEqual({ ...full, crm: {} });
   });
 
   it('round-trips a record with every nullable field null', async () => {
     const sparse = record({ streamSid: null, endedAt: null, durationMs: null, endReason: null, recording: null, status: 'in-progress' });
     await repo.save(sparse);
-    expect(await repo.get(sparse.callSid)).toEqual(sparse);
+    expect(await repo.get(sparse.callSid)).toEqual({ ...sparse, crm: {} });
   });
 
   it('overwrites on save: the latest snapshot wins', async () => {
@@ -104,7 +113,7 @@ describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
     await repo.save(full);
     await repo.save({ ...full, callSid: 'CA0001', status: 'fallback', costUsd: 1.5, details: { fallback: true } });
 
-    expect(await repo.get('CA0001')).toEqual({ ...full, callSid: 'CA0001', status: 'fallback', costUsd: 1.5, details: { fallback: true } });
+    expect(await repo.get('CA0001')).toEqual({ ...full, callSid: 'CA0001', status: 'fallback', costUsd: 1.5, details: { fallback: true }, crm: {} });
     const rows = await db.client.query<{ updated_at: Date; created_at: Date }>('SELECT created_at, updated_at FROM calls WHERE call_sid = $1', ['CA0001']);
     expect(rows).toHaveLength(1);
     expect(rows[0].updated_at.getTime()).toBeGreaterThanOrEqual(first.updated_at.getTime());
@@ -141,7 +150,7 @@ describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
       const page = await repo.list({ limit: 100, offset: 0 });
       expect(page.total).toBe(10);
       expect(sids(page)).toEqual(calls.map((c) => c.callSid).reverse());
-      expect(page.items[0]).toEqual(calls[9]);
+      expect(page.items[0]).toEqual({ ...calls[9], crm: {} });
     });
 
     it('breaks ties on started_at by callSid', async () => {

@@ -29,6 +29,7 @@ interface CallRow {
   cost_usd: number;
   recording: string | null;
   details: unknown;
+  crm: unknown;
 }
 
 const COLUMNS = [
@@ -49,7 +50,8 @@ const COLUMNS = [
   'details',
 ] as const;
 
-const SELECT_COLUMNS = COLUMNS.join(', ');
+const WRITTEN_COLUMNS = COLUMNS.join(', ');
+const SELECT_COLUMNS = `${WRITTEN_COLUMNS}, crm`;
 
 // Casts make the parameter types explicit rather than inferred, identically on both backends.
 const CASTS: Partial<Record<(typeof COLUMNS)[number], string>> = {
@@ -63,7 +65,7 @@ const CASTS: Partial<Record<(typeof COLUMNS)[number], string>> = {
 };
 
 const UPSERT = `
-  INSERT INTO calls (${SELECT_COLUMNS})
+  INSERT INTO calls (${WRITTEN_COLUMNS})
   VALUES (${COLUMNS.map((c, i) => `$${i + 1}${CASTS[c] ? `::${CASTS[c]}` : ''}`).join(', ')})
   ON CONFLICT (call_sid) DO UPDATE SET
     ${COLUMNS.filter((c) => c !== 'call_sid')
@@ -108,6 +110,15 @@ export class SqlCallLogRepository extends CallLogRepository {
     await this.migrations.ensureMigrated();
     const [row] = await this.sql.query<CallRow>(`SELECT ${SELECT_COLUMNS} FROM calls WHERE call_sid = $1`, [callSid]);
     return row ? toRecord(row) : undefined;
+  }
+
+  async mergeCrm(callSid: string, patch: Record<string, unknown>): Promise<boolean> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query(
+      'UPDATE calls SET crm = crm || $2::jsonb, updated_at = now() WHERE call_sid = $1 RETURNING call_sid',
+      [callSid, JSON.stringify(patch)],
+    );
+    return rows.length > 0;
   }
 
   async list(query: CallListQuery): Promise<CallListPage> {
@@ -155,5 +166,6 @@ function toRecord(row: CallRow): CallRecord {
     costUsd: row.cost_usd,
     recording: row.recording,
     details: row.details as Record<string, unknown>,
+    crm: (row.crm ?? {}) as Record<string, unknown>,
   };
 }

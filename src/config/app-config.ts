@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { EnvironmentVariables } from './env.schema';
+import { parseMcpServers, type EnvironmentVariables, type McpServerConfig } from './env.schema';
 
 export type RealtimeApiShape = 'ga' | 'beta';
 
@@ -56,7 +56,21 @@ export class AppConfig {
     readonly wsMaxPayloadBytes: number;
   };
 
-  readonly hubspot: { readonly enabled: boolean; readonly accessToken: string | undefined };
+  readonly hubspot: { readonly enabled: boolean; readonly accessToken: string | undefined; readonly baseUrl: string };
+
+  readonly twilio: {
+    readonly accountSid: string | undefined;
+    readonly authToken: string | undefined;
+    readonly apiBaseUrl: string;
+    /** Where transfer_to_human sends the call; the tool is offered only with REST credentials too. */
+    readonly transferNumber: string | undefined;
+  };
+
+  readonly tools: {
+    readonly timeoutMs: number;
+    readonly defaultPhoneRegion: string;
+    readonly mcpServers: readonly McpServerConfig[];
+  };
 
   /** Absolute path of the embedded database, spool and (by default) recordings. */
   readonly dataDir: string;
@@ -119,7 +133,18 @@ export class AppConfig {
       maxConcurrent: env.MAX_CONCURRENT_CALLS,
       wsMaxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
     };
-    this.hubspot = { enabled: env.HUBSPOT_ENABLED, accessToken: env.HUBSPOT_ACCESS_TOKEN };
+    this.hubspot = { enabled: env.HUBSPOT_ENABLED, accessToken: env.HUBSPOT_ACCESS_TOKEN, baseUrl: env.HUBSPOT_BASE_URL.replace(/\/+$/, '') };
+    this.twilio = {
+      accountSid: env.TWILIO_ACCOUNT_SID,
+      authToken: env.TWILIO_AUTH_TOKEN,
+      apiBaseUrl: env.TWILIO_API_BASE_URL.replace(/\/+$/, ''),
+      transferNumber: env.OPERATOR_TRANSFER_NUMBER,
+    };
+    this.tools = {
+      timeoutMs: env.TOOL_TIMEOUT_MS,
+      defaultPhoneRegion: env.DEFAULT_PHONE_REGION,
+      mcpServers: parseMcpServers(env.MCP_SERVERS),
+    };
     this.dataDir = resolve(env.DATA_DIR);
     this.databaseUrl = env.DATABASE_URL;
     this.recording = {

@@ -142,8 +142,35 @@ export class EnvironmentVariables {
   @Type(() => Number) @Min(0) @Max(10_000)
   PRICE_AUDIO_OUTPUT_PER_MTOK = 64;
 
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^AC[0-9a-fA-F]{32}$/, { message: 'TWILIO_ACCOUNT_SID must be an Account SID (AC followed by 32 hex digits)' })
+  TWILIO_ACCOUNT_SID?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  TWILIO_AUTH_TOKEN?: string;
+
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  TWILIO_API_BASE_URL = 'https://api.twilio.com';
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(E164, { message: 'OPERATOR_TRANSFER_NUMBER must be an E.164 number such as +15551234567' })
+  OPERATOR_TRANSFER_NUMBER?: string;
+
+  @Matches(/^[A-Z]{2}$/, { message: 'DEFAULT_PHONE_REGION must be a two-letter country code such as US' })
+  DEFAULT_PHONE_REGION = 'US';
+
+  @Type(() => Number) @IsInt() @Min(100) @Max(120_000)
+  TOOL_TIMEOUT_MS = 10_000;
+
+  /** JSON list of {name, url, headers?}; validated further by parseMcpServers. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(20_000)
+  MCP_SERVERS?: string;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
+
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  HUBSPOT_BASE_URL = 'https://api.hubapi.com';
 
   @ValidateIf((env: EnvironmentVariables) => env.HUBSPOT_ENABLED === true)
   @IsString({ message: 'HUBSPOT_ACCESS_TOKEN is required when HUBSPOT_ENABLED=true' })
@@ -166,8 +193,57 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== '') present[k] = v;
   const env = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
   const errors = validateSync(env, { skipMissingProperties: false, whitelist: false });
-  if (errors.length > 0) {
-    throw new Error(`Invalid configuration:\n  ${describe(errors).join('\n  ')}`);
+  const problems = describe(errors);
+  if (env.MCP_SERVERS !== undefined) {
+    try {
+      parseMcpServers(env.MCP_SERVERS);
+    } catch (err) {
+      problems.push(`MCP_SERVERS: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return env;
+}
+
+export interface McpServerConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** MCP_SERVERS: a JSON list of {name, url, headers?}; names become tool-name prefixes. */
+export function parseMcpServers(json: string | undefined): McpServerConfig[] {
+  if (!json) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new Error('must be a JSON list of {name, url, headers?}');
+  }
+  if (!Array.isArray(value)) throw new Error('must be a JSON list of {name, url, headers?}');
+  const names = new Set<string>();
+  return value.map((entry: unknown, i) => {
+    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    if (typeof e.name !== 'string' || !/^[a-zA-Z0-9_-]{1,32}$/.test(e.name)) throw new Error(`entry ${i}: name must be 1-32 letters, digits, _ or -`);
+    if (names.has(e.name)) throw new Error(`entry ${i}: name ${e.name} is used twice`);
+    names.add(e.name);
+    let url: URL;
+    try {
+      url = new URL(String(e.url));
+    } catch {
+      throw new Error(`entry ${i} (${e.name}): url must be an http(s) URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`entry ${i} (${e.name}): url must be an http(s) URL`);
+    const headers: Record<string, string> = {};
+    if (e.headers !== undefined) {
+      if (typeof e.headers !== 'object' || e.headers === null || Array.isArray(e.headers)) throw new Error(`entry ${i} (${e.name}): headers must be an object of strings`);
+      for (const [k, v] of Object.entries(e.headers as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw new Error(`entry ${i} (${e.name}): header ${k} must be a string`);
+        headers[k] = v;
+      }
+    }
+    return { name: e.name, url: url.toString(), headers };
+  });
 }

@@ -81,7 +81,7 @@ describe('DatabaseModule', () => {
     expect(existsSync(join(dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
     expect(first.app.get(MigrationRunner).isMigrated).toBe(true);
     expect(first.logs.find('database: embedded PGlite')).toMatchObject({ backend: 'pglite', dataDir: join(dataDir, 'pglite') });
-    expect(first.logs.find('database migrations applied')).toMatchObject({ applied: ['1 create calls'] });
+    expect(first.logs.find('database migrations applied')).toMatchObject({ applied: ['1 create calls', '2 calls crm state'] });
 
     const repo = first.app.get(CallLogRepository);
     expect(repo).toBeInstanceOf(SqlCallLogRepository);
@@ -90,8 +90,8 @@ describe('DatabaseModule', () => {
     await expect(sql.query('SELECT 1')).rejects.toThrow();
 
     const second = await boot({ dataDir });
-    expect(second.logs.find('database schema up to date')).toMatchObject({ schemaVersion: 1, applied: [] });
-    expect(await second.app.get(CallLogRepository).get(call.callSid)).toEqual(call);
+    expect(second.logs.find('database schema up to date')).toMatchObject({ schemaVersion: 2, applied: [] });
+    expect(await second.app.get(CallLogRepository).get(call.callSid)).toEqual({ ...call, crm: {} });
     await second.app.close();
   });
 

@@ -40,4 +40,10 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX calls_status_idx ON calls (status);
     `,
   },
+  {
+    version: 2,
+    name: 'calls crm state',
+    // Its own column: written by the CRM side only, so call snapshots never overwrite it.
+    sql: `ALTER TABLE calls ADD COLUMN crm jsonb NOT NULL DEFAULT '{}';`,
+  },
 ];
