@@ -44,6 +44,17 @@ export class CallJournal {
     this.details[key] = value;
   }
 
+  getDetail(key: string): unknown {
+    return this.details[key];
+  }
+
+  /** Appends to a list kept in the details (e.g. every tool call), bounded. */
+  appendDetail(key: string, value: unknown): void {
+    const list = Array.isArray(this.details[key]) ? (this.details[key] as unknown[]) : [];
+    if (list.length < 200) list.push(value);
+    this.details[key] = list;
+  }
+
   /** Hands the current state to the writer (coalesced per call, written off the audio path). */
   checkpoint(): void {
     this.writer.submit(this.snapshot());

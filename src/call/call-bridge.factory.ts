@@ -6,6 +6,7 @@ import { CrmService } from '../crm/crm.port';
 import { AppLogger } from '../logging/app-logger';
 import { RealtimeConnector } from '../realtime/realtime-client';
 import { RecordingService } from '../recording/recording.service';
+import { ToolRegistry } from '../tools/tool-registry';
 import { SessionStore } from '../session/session-store';
 import { CallBridge } from './call-bridge';
 import { CallRegistry } from './call-registry';
@@ -26,6 +27,7 @@ export class CallBridgeFactory {
     private readonly registry: CallRegistry,
     private readonly callLog: CallLog,
     private readonly recordings: RecordingService,
+    private readonly tools: ToolRegistry,
   ) {}
 
   create(): CallBridge {
@@ -39,6 +41,7 @@ export class CallBridgeFactory {
       registry: this.registry,
       callLog: this.callLog,
       recordings: this.recordings,
+      tools: this.tools,
     });
   }
 }

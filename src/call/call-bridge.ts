@@ -12,7 +12,9 @@ import type { RecordingService } from '../recording/recording.service';
 import {
   appendAudioFrame,
   buildCancel,
+  buildFunctionOutput,
   buildGreeting,
+  buildResponseCreate,
   buildSessionUpdate,
   buildTruncate,
   isMuLaw,
@@ -20,6 +22,9 @@ import {
   type RealtimeServerEvent,
 } from '../realtime/realtime-protocol';
 import type { CallDirection, SessionStore } from '../session/session-store';
+import type { JobRequest } from '../crm/crm.port';
+import type { ToolCallContext } from '../tools/tool';
+import type { ToolRegistry } from '../tools/tool-registry';
 import { parseTwilioFrame, TwilioOutbound, type TwilioStart } from '../twilio/twilio-protocol';
 import type { CallRegistry, LiveCall } from './call-registry';
 import { CallTimeline } from './call-timeline';
@@ -37,6 +42,7 @@ export interface CallBridgeDeps {
   readonly registry: CallRegistry;
   readonly callLog: CallLog;
   readonly recordings: RecordingService;
+  readonly tools: ToolRegistry;
 }
 
 /** A mark after at most this many frames bounds how far playback is estimated between echoes. */
@@ -78,6 +84,11 @@ export class CallBridge implements LiveCall {
   private timeline: CallTimeline | null = null;
   private journal: CallJournal | null = null;
   private recorder: CallRecorder | null = null;
+  /** Tool results waiting for the response that asked for them to finish. */
+  private toolOutputs: Array<{ responseId: string; callId: string; output: string }> = [];
+  private responseWanted = false;
+  private speechWaiters: Array<() => void> = [];
+  private outcome: 'hangup' | 'transferred' | null = null;
   /** Twilio timestamp of the first caller frame: where the Realtime input audio timeline begins. */
   private firstMediaMs: number | null = null;
 
@@ -138,23 +149,34 @@ export class CallBridge implements LiveCall {
     if (this.recorder) {
       this.recorder.finish(durationMs).catch((err: unknown) => this.log.error({ err }, 'recording not finished'));
     }
-    this.journal?.finish(
-      reason === 'twilio_stop' || reason === 'twilio_closed' ? 'completed' : 'failed',
-      reason,
-      new Date(endedAt).toISOString(),
-      durationMs,
-    );
-    if (this.start) {
+    const normal = reason === 'twilio_stop' || reason === 'twilio_closed';
+    const endReason = normal && this.outcome ? this.outcome : reason;
+    const status = normal ? 'completed' : 'failed';
+    this.journal?.finish(status, endReason, new Date(endedAt).toISOString(), durationMs);
+    for (const resolve of this.speechWaiters) resolve();
+    this.speechWaiters = [];
+    if (this.start && this.journal) {
       const { callSid } = this.start;
       this.deps.sessions.remove(callSid).catch((err: unknown) => this.log.error({ err }, 'session remove failed'));
+      const record = this.journal.snapshot();
+      const jobRequest = record.details.jobRequest as JobRequest | undefined;
+      const base = this.deps.config.calls.publicBaseUrl;
       this.deps.crm.callEnded({
         callSid,
-        from: this.start.customParameters.from ?? '',
-        to: this.start.customParameters.to ?? '',
-        direction: this.direction(),
+        from: record.from,
+        to: record.to,
+        direction: record.direction,
         startedAt: this.startedAt,
         endedAt,
-        endReason: reason,
+        durationMs: Math.round(durationMs),
+        status,
+        endReason,
+        transcript: record.transcript,
+        jobRequest,
+        summary: jobRequest?.problem
+          ? `${jobRequest.urgency ?? 'unspecified'} job: ${jobRequest.problem}`
+          : `Call ${endReason}; no job request captured.`,
+        recordingUrl: base && record.recording ? `${base}/api/calls/${callSid}/recording` : undefined,
       });
     }
     this.log.info(
@@ -192,6 +214,7 @@ export class CallBridge implements LiveCall {
         return;
       case 'mark':
         this.machine.markEchoed(frame.name);
+        if (this.speechWaiters.length > 0) this.checkSpeechDone();
         return;
       case 'start':
         this.onStart(frame);
@@ -292,6 +315,7 @@ export class CallBridge implements LiveCall {
         voice: config.openai.voice,
         transcriptionModel: config.openai.transcriptionModel,
         vad: config.openai.vad,
+        tools: this.deps.tools.available(),
       }),
     );
     for (const payload of this.early) this.realtime!.send(appendAudioFrame(payload));
@@ -321,6 +345,11 @@ export class CallBridge implements LiveCall {
         this.machine.responseDone(event.responseId);
         if (event.usage) this.journal!.addUsage(event.usage);
         this.log.info({ responseId: event.responseId, status: event.status }, 'response done');
+        this.flushToolOutputs();
+        this.checkSpeechDone();
+        return;
+      case 'response.function_call_arguments.done':
+        this.onFunctionCall(event.responseId, event.callId, event.name, event.arguments);
         return;
       case 'response.output_audio_transcript.delta':
         this.journal!.transcript.agentTranscriptDelta(event.itemId, event.delta);
@@ -417,6 +446,79 @@ export class CallBridge implements LiveCall {
       { itemId: bargeIn.truncate.itemId, audioEndMs: bargeIn.truncate.audioEndMs, cancelled: bargeIn.cancelResponseId },
       'caller barged in',
     );
+  }
+
+  /**
+   * The model called a tool. It runs off the event handler (audio keeps flowing meanwhile); its
+   * result goes back once the response that called it is done, then a new response is asked for.
+   */
+  private onFunctionCall(responseId: string, callId: string, name: string, args: string): void {
+    const start = this.start!;
+    const journal = this.journal!;
+    const ctx: ToolCallContext = {
+      callSid: start.callSid,
+      streamSid: start.streamSid,
+      from: start.customParameters.from ?? '',
+      to: start.customParameters.to ?? '',
+      call: {
+        agentFinishedSpeaking: () => this.agentFinishedSpeaking(),
+        markOutcome: (outcome) => {
+          this.outcome = outcome;
+        },
+      },
+      setDetail: (key, value) => {
+        journal.setDetail(key, value);
+        journal.checkpoint();
+      },
+      getDetail: (key) => journal.getDetail(key),
+    };
+    this.log.info({ tool: name, callId }, 'tool called');
+    void this.deps.tools.run(name, args, ctx).then((outcome) => {
+      let parsedArgs: unknown = args;
+      try {
+        parsedArgs = JSON.parse(args);
+      } catch {
+        // kept as the raw text
+      }
+      journal.appendDetail('toolCalls', { name, callId, arguments: parsedArgs, ok: outcome.ok, error: outcome.error, output: JSON.parse(outcome.output) as unknown, durationMs: outcome.durationMs });
+      journal.checkpoint();
+      this.log.info({ tool: name, callId, ok: outcome.ok, error: outcome.error, durationMs: outcome.durationMs }, 'tool finished');
+      if (this.ended) return;
+      this.toolOutputs.push({ responseId, callId, output: outcome.output });
+      this.flushToolOutputs();
+    });
+  }
+
+  private flushToolOutputs(): void {
+    if (this.ended || !this.realtime?.isOpen) return;
+    const active = this.machine.activeResponse;
+    const ready = this.toolOutputs.filter((o) => o.responseId !== active);
+    if (ready.length > 0) {
+      this.toolOutputs = this.toolOutputs.filter((o) => o.responseId === active);
+      for (const o of ready) this.realtime.send(buildFunctionOutput(o.callId, o.output));
+      this.responseWanted = true;
+    }
+    // One response.create at a time: with a response in progress the server would refuse it.
+    if (this.responseWanted && active === null) {
+      this.responseWanted = false;
+      this.realtime.send(buildResponseCreate());
+    }
+  }
+
+  private agentFinishedSpeaking(): Promise<void> {
+    return new Promise((resolve) => {
+      this.speechWaiters.push(resolve);
+      this.checkSpeechDone();
+    });
+  }
+
+  /** The agent is silent at Twilio and no response is still producing audio. */
+  private checkSpeechDone(): void {
+    if (this.speechWaiters.length === 0) return;
+    if (!this.ended && (this.machine.hasPendingAudio || this.machine.activeResponse !== null)) return;
+    const waiters = this.speechWaiters;
+    this.speechWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private onRealtimeClosed(info: { code: number; reason: string; opened: boolean }): void {

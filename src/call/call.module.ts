@@ -5,13 +5,14 @@ import { CrmModule } from '../crm/crm.module';
 import { AppLogger } from '../logging/app-logger';
 import { RealtimeModule } from '../realtime/realtime.module';
 import { RecordingModule } from '../recording/recording.module';
+import { ToolsModule } from '../tools/tools.module';
 import { SessionJanitor } from '../session/session-janitor';
 import { SessionModule } from '../session/session.module';
 import { CallBridgeFactory } from './call-bridge.factory';
 import { CallRegistry } from './call-registry';
 
 @Module({
-  imports: [RealtimeModule, SessionModule, CrmModule, CallLogModule, RecordingModule],
+  imports: [RealtimeModule, SessionModule, CrmModule, CallLogModule, RecordingModule, ToolsModule],
   providers: [CallBridgeFactory, CallRegistry],
   exports: [CallBridgeFactory, CallRegistry],
 })

@@ -1,9 +1,32 @@
 import { Module } from '@nestjs/common';
+import { CallLogRepository } from '../call-log/call-record';
+import { AppConfig } from '../config/app-config';
+import { AppLogger } from '../logging/app-logger';
 import { CrmService } from './crm.port';
+import { HubspotCrmService } from './hubspot-crm.service';
 import { NoopCrmService } from './noop-crm.service';
 
+/** Options for HubspotCrmService that tests override (timeouts, retry delays). */
+export const HUBSPOT_CRM_OPTIONS = Symbol('HUBSPOT_CRM_OPTIONS');
+
 @Module({
-  providers: [{ provide: CrmService, useClass: NoopCrmService }],
+  providers: [
+    {
+      provide: CrmService,
+      inject: [AppConfig, AppLogger, CallLogRepository, { token: HUBSPOT_CRM_OPTIONS, optional: true }],
+      useFactory: (
+        config: AppConfig,
+        logger: AppLogger,
+        repository: CallLogRepository,
+        options?: ConstructorParameters<typeof HubspotCrmService>[3],
+      ): CrmService => {
+        const { enabled, accessToken, baseUrl } = config.hubspot;
+        // Config validation requires the token whenever HubSpot is enabled.
+        if (!enabled || !accessToken) return new NoopCrmService();
+        return new HubspotCrmService({ accessToken, baseUrl }, logger.child({ component: 'crm' }), repository, options ?? {});
+      },
+    },
+  ],
   exports: [CrmService],
 })
 export class CrmModule {}

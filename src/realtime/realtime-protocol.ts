@@ -31,6 +31,13 @@ export type RealtimeServerEvent =
   | { readonly type: 'input_audio_buffer.speech_stopped'; readonly audioEndMs: number; readonly itemId: string | undefined }
   | { readonly type: 'conversation.item.input_audio_transcription.completed'; readonly itemId: string; readonly transcript: string }
   | { readonly type: 'conversation.item.truncated'; readonly itemId: string; readonly audioEndMs: number }
+  | {
+      readonly type: 'response.function_call_arguments.done';
+      readonly responseId: string;
+      readonly callId: string;
+      readonly name: string;
+      readonly arguments: string;
+    }
   | { readonly type: 'error'; readonly code: string | null; readonly errorType: string | null; readonly message: string }
   /** A well-formed event the bridge has no use for (rate_limits.updated, transcript deltas, ...). */
   | { readonly type: 'ignored'; readonly name: string }
@@ -148,6 +155,13 @@ export function parseRealtimeEvent(text: string): RealtimeServerEvent {
       if (itemId === undefined) return invalid(`${type} without item_id`);
       return { type, itemId, audioEndMs: num(ev.audio_end_ms) ?? 0 };
     }
+    case 'response.function_call_arguments.done': {
+      const responseId = str(ev.response_id);
+      const callId = str(ev.call_id);
+      const name = str(ev.name);
+      if (responseId === undefined || callId === undefined || name === undefined) return invalid(`${type} missing ids or name`);
+      return { type, responseId, callId, name, arguments: str(ev.arguments) ?? '' };
+    }
     case 'error': {
       const error = isObject(ev.error) ? ev.error : {};
       return {
@@ -168,7 +182,15 @@ export const NON_FATAL_ERROR_CODES: ReadonlySet<string> = new Set([
   'conversation_already_has_active_response',
 ]);
 
+export interface FunctionTool {
+  readonly type: 'function';
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: Record<string, unknown>;
+}
+
 export interface SessionSettings {
+  readonly tools?: readonly FunctionTool[];
   readonly model: string;
   readonly instructions: string;
   readonly voice: string;
@@ -187,6 +209,8 @@ export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings):
     interrupt_response: true,
   };
   const transcription = s.transcriptionModel ? { model: s.transcriptionModel } : null;
+  // Function tools have the same shape in both APIs.
+  const tools = s.tools && s.tools.length > 0 ? { tools: s.tools, tool_choice: 'auto' } : {};
   if (shape === 'beta') {
     return {
       type: 'session.update',
@@ -198,6 +222,7 @@ export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings):
         output_audio_format: 'g711_ulaw',
         input_audio_transcription: transcription,
         turn_detection: turnDetection,
+        ...tools,
       },
     };
   }
@@ -212,6 +237,7 @@ export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings):
         input: { format: { type: 'audio/pcmu' }, transcription, turn_detection: turnDetection },
         output: { format: { type: 'audio/pcmu' }, voice: s.voice },
       },
+      ...tools,
     },
   };
 }
@@ -228,6 +254,15 @@ export function buildGreeting(greeting: string): Record<string, unknown> {
 
 export function buildTruncate(itemId: string, audioEndMs: number): Record<string, unknown> {
   return { type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs };
+}
+
+/** The tool's result, then (separately) response.create so the model speaks about it. */
+export function buildFunctionOutput(callId: string, output: string): Record<string, unknown> {
+  return { type: 'conversation.item.create', item: { type: 'function_call_output', call_id: callId, output } };
+}
+
+export function buildResponseCreate(): Record<string, unknown> {
+  return { type: 'response.create' };
 }
 
 export function buildCancel(responseId: string): Record<string, unknown> {

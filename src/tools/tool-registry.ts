@@ -1,4 +1,3 @@
-import { Injectable } from '@nestjs/common';
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { ToolCallContext, ToolDefinition, ToolProvider } from './tool';
 
@@ -28,8 +27,9 @@ export interface RealtimeTool {
  * model's arguments against each tool's JSON schema, enforces the timeout, and never throws:
  * failures become an error output the model can apologise for or retry.
  */
-@Injectable()
 export class ToolRegistry {
+  constructor(private readonly defaultTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS) {}
+
   private readonly ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: false });
   private readonly tools = new Map<string, ToolDefinition>();
   private readonly providers: ToolProvider[] = [];
@@ -77,7 +77,7 @@ export class ToolRegistry {
       const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}`);
       return done(false, { error: 'Invalid arguments.', problems }, 'invalid_arguments');
     }
-    const timeoutMs = tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    const timeoutMs = tool.timeoutMs ?? this.defaultTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([

@@ -2,8 +2,8 @@
 export interface LiveCallControl {
   /** Resolves once the agent's audio sent so far has played to the caller (its last mark echoed). */
   agentFinishedSpeaking(): Promise<void>;
-  /** The call is leaving the agent on purpose (hung up, transferred): not a failure, no fallback. */
-  markOutcome(outcome: 'hangup' | 'transferred'): void;
+  /** The call is leaving the agent on purpose (hung up, transferred); null takes that back. */
+  markOutcome(outcome: 'hangup' | 'transferred' | null): void;
 }
 
 export interface ToolCallContext {

@@ -1,0 +1,28 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { CrmService } from '../crm/crm.port';
+import { TwilioCallControl } from '../twilio/twilio-call-control';
+import { endCallTool, transferToHumanTool } from './builtin/call-control.tools';
+import { saveJobRequestTool } from './builtin/save-job-request.tool';
+import { ToolRegistry } from './tool-registry';
+
+/** Registers the plumbing operator's own tools. */
+@Injectable()
+export class BuiltinTools implements OnModuleInit {
+  constructor(
+    private readonly registry: ToolRegistry,
+    private readonly crm: CrmService,
+    private readonly config: AppConfig,
+    private readonly control: TwilioCallControl,
+  ) {}
+
+  /** Call control needs Twilio REST credentials (and transfer a number): without them it is not offered. */
+  onModuleInit(): void {
+    this.registry.register(saveJobRequestTool(this.crm, this.config.tools.defaultPhoneRegion));
+    if (!this.control.available) return;
+    this.registry.register(endCallTool(this.control));
+    if (this.config.twilio.transferNumber) {
+      this.registry.register(transferToHumanTool(this.control, this.config.twilio.transferNumber));
+    }
+  }
+}

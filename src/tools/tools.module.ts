@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { CrmModule } from '../crm/crm.module';
+import { TwilioCallControl, TwilioRestCallControl } from '../twilio/twilio-call-control';
+import { BuiltinTools } from './builtin-tools';
+import { ToolRegistry } from './tool-registry';
+
+@Module({
+  imports: [CrmModule],
+  providers: [
+    { provide: ToolRegistry, inject: [AppConfig], useFactory: (config: AppConfig) => new ToolRegistry(config.tools.timeoutMs) },
+    { provide: TwilioCallControl, useClass: TwilioRestCallControl },
+    BuiltinTools,
+  ],
+  exports: [ToolRegistry],
+})
+export class ToolsModule {}

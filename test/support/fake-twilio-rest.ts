@@ -1,0 +1,175 @@
+/**
+ * A fake of Twilio's REST API (PROTOCOLS A5), just the live-call update:
+ * POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json with a form body (Twiml or Status).
+ * It checks HTTP Basic auth, records every request and answers like Twilio, or with a scripted error.
+ */
+import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
+import { AddressInfo } from 'net';
+import { DEFAULT_TIMEOUT_MS, summarize, Waiters } from './wait';
+
+export interface FakeTwilioRestOptions {
+  readonly accountSid: string;
+  readonly authToken: string;
+}
+
+export interface RecordedTwilioRequest {
+  readonly method: string;
+  readonly path: string;
+  /** From the path; null when the path is not a call resource. */
+  readonly accountSid: string | null;
+  readonly callSid: string | null;
+  /** Parsed application/x-www-form-urlencoded body. */
+  readonly form: Record<string, string>;
+  readonly headers: IncomingMessage['headers'];
+  /** The Basic credentials matched the account SID and auth token. */
+  readonly authorized: boolean;
+  readonly at: Date;
+}
+
+interface ScriptedFailure {
+  readonly status: number;
+  readonly code: number;
+  readonly message: string;
+}
+
+const CALL_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Calls\/(CA[0-9a-fA-F]{32})\.json$/;
+
+/** Twilio's error body shape; RestException reads message/code/more_info from it. */
+function errorBody(status: number, code: number, message: string): object {
+  return { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status };
+}
+
+export class FakeTwilioRest {
+  readonly requests: RecordedTwilioRequest[] = [];
+  private readonly failures: ScriptedFailure[] = [];
+  private readonly waiters = new Waiters('FakeTwilioRest');
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: FakeTwilioRestOptions,
+  ) {}
+
+  static async start(options: FakeTwilioRestOptions): Promise<FakeTwilioRest> {
+    const server = createServer();
+    const fake = new FakeTwilioRest(server, options);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => fake.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return fake;
+  }
+
+  /** What to configure as TWILIO_API_BASE_URL. */
+  get baseUrl(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** The next authorized call update is answered with this Twilio error instead (queued, one each). */
+  failNext(status: number, code: number, message: string): void {
+    this.failures.push({ status, code, message });
+  }
+
+  /** The first recorded request (from the start) matching `predicate`, now or when it arrives. */
+  waitForRequest(
+    predicate: (request: RecordedTwilioRequest) => boolean = () => true,
+    timeoutMs: number = DEFAULT_TIMEOUT_MS,
+  ): Promise<RecordedTwilioRequest> {
+    return this.waiters.until(
+      'a matching Twilio REST request',
+      () => this.requests.find(predicate),
+      () => summarize(this.requests.map((r) => `${r.method} ${r.path}`)),
+      timeoutMs,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.waiters.fail('the fake Twilio REST server closed');
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // The twilio client keeps connections alive; without this close() would wait for them to idle out.
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const path = (req.url ?? '/').split('?')[0];
+      const match = CALL_PATH.exec(path);
+      const request: RecordedTwilioRequest = {
+        method: req.method ?? '',
+        path,
+        accountSid: match?.[1] ?? null,
+        callSid: match?.[2] ?? null,
+        form: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))),
+        headers: req.headers,
+        authorized: this.isAuthorized(req.headers.authorization),
+        at: new Date(),
+      };
+      this.requests.push(request);
+      this.respond(request, res);
+      this.waiters.notify();
+    });
+  }
+
+  private respond(request: RecordedTwilioRequest, res: ServerResponse): void {
+    const send = (status: number, body: object) => {
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (!request.authorized) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="Twilio API"');
+      return send(401, errorBody(401, 20003, 'Authenticate'));
+    }
+    if (!request.callSid || request.accountSid !== this.options.accountSid) {
+      return send(404, errorBody(404, 20404, `The requested resource ${request.path} was not found`));
+    }
+    if (request.method !== 'POST') {
+      return send(405, errorBody(405, 20004, 'Method not allowed'));
+    }
+    const failure = this.failures.shift();
+    if (failure) return send(failure.status, errorBody(failure.status, failure.code, failure.message));
+    send(200, this.callResource(request.accountSid, request.callSid, request.form.Status ?? 'in-progress'));
+  }
+
+  private isAuthorized(header: string | undefined): boolean {
+    if (!header?.startsWith('Basic ')) return false;
+    const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
+    return decoded === `${this.options.accountSid}:${this.options.authToken}`;
+  }
+
+  private callResource(accountSid: string, callSid: string, status: string): object {
+    const now = new Date().toUTCString().replace('GMT', '+0000');
+    return {
+      sid: callSid,
+      account_sid: accountSid,
+      parent_call_sid: null,
+      status,
+      direction: 'inbound',
+      from: '+15551230000',
+      to: '+15557650000',
+      date_created: now,
+      date_updated: now,
+      start_time: now,
+      end_time: status === 'completed' ? now : null,
+      duration: status === 'completed' ? '42' : null,
+      price: null,
+      price_unit: 'USD',
+      answered_by: null,
+      api_version: '2010-04-01',
+      caller_name: null,
+      forwarded_from: null,
+      group_sid: null,
+      phone_number_sid: 'PN0123456789abcdef0123456789abcdef',
+      queue_time: '0',
+      trunk_sid: null,
+      uri: `/2010-04-01/Accounts/${accountSid}/Calls/${callSid}.json`,
+      subresource_uris: {
+        notifications: `/2010-04-01/Accounts/${accountSid}/Calls/${callSid}/Notifications.json`,
+        recordings: `/2010-04-01/Accounts/${accountSid}/Calls/${callSid}/Recordings.json`,
+      },
+    };
+  }
+}
