@@ -302,7 +302,9 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
         signal: AbortSignal.timeout(this.options.requestTimeoutMs),
       });
     } catch (error) {
-      const reason = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${this.options.requestTimeoutMs} ms` : 'network error';
+      // By name, not instanceof: fetch's DOMException may come from another realm.
+      const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
+      const reason = timedOut ? `timed out after ${this.options.requestTimeoutMs} ms` : 'network error';
       throw new JobError(`${what} ${reason}`, true);
     }
     const text = await response.text().catch(() => '');
