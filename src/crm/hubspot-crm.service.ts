@@ -53,6 +53,13 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
+/** HubSpot ids are numeric strings; anything else means the response is not what we expect. */
+function idOf(record: { id?: unknown } | undefined, what: string): string {
+  const id = record?.id;
+  if (typeof id === 'string' || typeof id === 'number') return String(id);
+  throw new JobError(`${what} returned no id`, false);
+}
+
 function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -158,7 +165,7 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
               },
             ],
           })) as { id?: unknown };
-          const engagementId = String(created.id);
+          const engagementId = idOf(created, 'HubSpot call create');
           await this.mark(summary.callSid, { callLogged: { status: 'synced', engagementId, at: new Date().toISOString() } });
         },
         onFailure: (error) =>
@@ -197,10 +204,11 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
       properties: ['phone', 'firstname', 'lastname'],
       limit: 1,
     })) as { results?: Array<{ id?: unknown }> };
-    let contactId = found.results?.[0]?.id !== undefined ? String(found.results[0].id) : undefined;
+    const hit = found.results?.[0];
+    let contactId = hit ? idOf(hit, 'HubSpot contact search') : undefined;
     if (contactId === undefined) {
       const created = (await this.request('POST', '/crm/v3/objects/contacts', { properties: { phone } })) as { id?: unknown };
-      contactId = String(created.id);
+      contactId = idOf(created, 'HubSpot contact create');
       this.logger.info({ callSid, contactId, phone: maskPhone(phone) }, 'CRM contact created');
     } else {
       this.logger.debug({ callSid, contactId, phone: maskPhone(phone) }, 'CRM contact found');

@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { CrmModule } from '../crm/crm.module';
 import { TwilioCallControl, TwilioRestCallControl } from '../twilio/twilio-call-control';
 import { BuiltinTools } from './builtin-tools';
+import { McpToolSource } from './mcp/mcp-tool-source';
 import { ToolRegistry } from './tool-registry';
 
 @Module({
@@ -11,7 +12,8 @@ import { ToolRegistry } from './tool-registry';
     { provide: ToolRegistry, inject: [AppConfig], useFactory: (config: AppConfig) => new ToolRegistry(config.tools.timeoutMs) },
     { provide: TwilioCallControl, useClass: TwilioRestCallControl },
     BuiltinTools,
+    McpToolSource,
   ],
-  exports: [ToolRegistry],
+  exports: [ToolRegistry, McpToolSource],
 })
 export class ToolsModule {}
