@@ -18,7 +18,7 @@ const swc = [
 module.exports = {
   testEnvironment: 'node',
   // e2e tests boot the whole service; a hung wait still fails, with the awaited event named.
-  testTimeout: 15_000,
+  testTimeout: 20_000,
   // In CI a test that fails mid-way must not leave the run waiting on its open sockets forever.
   forceExit: Boolean(process.env.CI),
   roots: ['<rootDir>/src', '<rootDir>/test'],

@@ -11,6 +11,8 @@ export const HUBSPOT_CRM_OPTIONS = Symbol('HUBSPOT_CRM_OPTIONS');
 
 @Module({
   providers: [
+    // null: the defaults. Registered so that tests can override it.
+    { provide: HUBSPOT_CRM_OPTIONS, useValue: null },
     {
       provide: CrmService,
       inject: [AppConfig, AppLogger, CallLogRepository, { token: HUBSPOT_CRM_OPTIONS, optional: true }],
@@ -18,7 +20,7 @@ export const HUBSPOT_CRM_OPTIONS = Symbol('HUBSPOT_CRM_OPTIONS');
         config: AppConfig,
         logger: AppLogger,
         repository: CallLogRepository,
-        options?: ConstructorParameters<typeof HubspotCrmService>[3],
+        options?: ConstructorParameters<typeof HubspotCrmService>[3] | null,
       ): CrmService => {
         const { enabled, accessToken, baseUrl } = config.hubspot;
         // Config validation requires the token whenever HubSpot is enabled.

@@ -67,7 +67,7 @@ let sharedDataDir: string | undefined;
  * Boots the real application on an ephemeral port of 127.0.0.1 with the given environment.
  * Without a DATA_DIR, the apps of one test file take turns on one data directory of their own.
  */
-export async function startApp(env: Record<string, string>): Promise<TestApp> {
+export async function startApp(env: Record<string, string>, overrides: ReadonlyArray<{ provide: unknown; useValue: unknown }> = []): Promise<TestApp> {
   if (!env.DATA_DIR) {
     if (!sharedDataDir) {
       const dir = (sharedDataDir = await freshDataDir());
@@ -78,7 +78,9 @@ export async function startApp(env: Record<string, string>): Promise<TestApp> {
   const logs = new LogCapture();
   const clock = new SkippableClock();
   const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', PORT: '0', ...env }));
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+  let builder = Test.createTestingModule({ imports: [AppModule] });
+  for (const o of overrides) builder = builder.overrideProvider(o.provide).useValue(o.useValue);
+  const moduleRef = await builder
     .overrideProvider(AppConfig)
     .useValue(config)
     .overrideProvider(LOG_DESTINATION)

@@ -3,7 +3,7 @@
  * when it is created and again whenever its owner reports an event (Waiters.notify()).
  */
 
-export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export interface Deferred<T> {
   readonly promise: Promise<T>;

@@ -1,0 +1,128 @@
+import { CallLogWriter } from '../src/call-log/call-log-writer';
+import { CallLogRepository } from '../src/call-log/call-record';
+import { HUBSPOT_CRM_OPTIONS } from '../src/crm/crm.module';
+import { CrmService } from '../src/crm/crm.port';
+import type { HubspotCrmService } from '../src/crm/hubspot-crm.service';
+import { FakeHubspot } from './support/fake-hubspot';
+import { FakeTwilioRest } from './support/fake-twilio-rest';
+import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
+import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
+import { TwilioCaller } from './support/twilio-caller';
+
+const HUBSPOT_TOKEN = 'pat-na1-test-token-0123456789';
+const ACCOUNT_SID = 'AC' + 'b'.repeat(32);
+const AUTH_TOKEN = 'twilio-auth-token-0123456789';
+
+describe('a plumbing call captured into HubSpot', () => {
+  let mock: MockRealtimeServer;
+  let hubspot: FakeHubspot;
+  let rest: FakeTwilioRest;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    mock = await MockRealtimeServer.start();
+    hubspot = await FakeHubspot.start(HUBSPOT_TOKEN);
+    rest = await FakeTwilioRest.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    t = await startApp({
+      OPENAI_API_KEY: TEST_API_KEY,
+      OPENAI_REALTIME_URL: mock.url,
+      HUBSPOT_ENABLED: 'true',
+      HUBSPOT_ACCESS_TOKEN: HUBSPOT_TOKEN,
+      HUBSPOT_BASE_URL: hubspot.baseUrl,
+      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      TWILIO_API_BASE_URL: rest.baseUrl,
+      PUBLIC_BASE_URL: 'https://operator.example.com',
+    }, [{ provide: HUBSPOT_CRM_OPTIONS, useValue: { queue: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 10, breakerThreshold: 50 } } }]);
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await rest.close();
+    await hubspot.close();
+    await mock.close();
+  });
+
+  async function call(from: string): Promise<{ caller: TwilioCaller; rt: MockRealtimeConnection }> {
+    const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: { from, to: '+15557650000', direction: 'inbound' } });
+    caller.sendConnected();
+    caller.sendStart();
+    const rt = await mock.nextConnection();
+    await rt.waitFor('response.create');
+    return { caller, rt };
+  }
+
+  it('ends with the job on the record, a contact and an associated Call engagement, and the call hung up', async () => {
+    const { caller, rt } = await call('+14155550100');
+    // Contact looked up by the caller's number, not found, created.
+    await hubspot.waitForRequests(1, (r) => r.method === 'POST' && r.path === '/crm/v3/objects/contacts');
+
+    rt.responseCreated('r1');
+    rt.send({
+      type: 'response.function_call_arguments.done',
+      response_id: 'r1',
+      item_id: 'fc1',
+      output_index: 0,
+      call_id: 'job',
+      name: 'save_job_request',
+      arguments: JSON.stringify({ caller_name: 'Ana Lopez', callback_number: '415 555 0100', service_address: '9 Oak Ave, Daly City', problem: 'Water heater leaking', urgency: 'urgent', preferred_time: 'today' }),
+    });
+    rt.responseDone('r1');
+    await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === 'job');
+    const [patch] = await hubspot.waitForRequests(1, (r) => r.method === 'PATCH');
+    expect(patch.body.properties).toMatchObject({ firstname: 'Ana', lastname: 'Lopez', phone: '+14155550100', address: '9 Oak Ave, Daly City' });
+    expect(patch.body.properties.message).toContain('Water heater leaking');
+
+    // Goodbye, then end_call once it has played.
+    rt.responseCreated('r2');
+    rt.sendAudio('r2', 'bye', Buffer.alloc(1600, 0x2a));
+    rt.audioDone('r2', 'bye');
+    rt.send({ type: 'response.function_call_arguments.done', response_id: 'r2', item_id: 'fc2', output_index: 1, call_id: 'end', name: 'end_call', arguments: '{}' });
+    rt.responseDone('r2');
+    await rest.waitForRequest((r) => r.callSid === caller.callSid && r.form.Status === 'completed', 5000);
+    caller.sendStop();
+    await rt.waitForClose();
+
+    const [engagement] = await hubspot.waitForRequests(1, (r) => r.method === 'POST' && r.path === '/crm/v3/objects/calls');
+    expect(engagement.body.properties).toMatchObject({
+      hs_call_direction: 'INBOUND',
+      hs_call_from_number: '+14155550100',
+      hs_call_to_number: '+15557650000',
+      hs_call_recording_url: `https://operator.example.com/api/calls/${caller.callSid}/recording`,
+    });
+    expect(engagement.body.properties.hs_call_body).toContain('Water heater leaking');
+    const contactId = [...hubspot.contacts.keys()][0];
+    expect(JSON.stringify(engagement.body.associations)).toContain(contactId);
+    expect(hubspot.requests.every((r) => r.headers.authorization === `Bearer ${HUBSPOT_TOKEN}`)).toBe(true);
+
+    await t.app.get(CallLogWriter).drained();
+    const repo = t.app.get(CallLogRepository);
+    const record = await repo.get(caller.callSid);
+    expect(record).toMatchObject({ status: 'completed', endReason: 'hangup', details: { jobRequest: { callerName: 'Ana Lopez', urgency: 'urgent' } } });
+    expect(record?.crm).toMatchObject({ jobRequest: { status: 'synced' } });
+  });
+
+  it('keeps the call going while HubSpot fails, and marks the job request as not delivered', async () => {
+    hubspot.failAll(503);
+    const { caller, rt } = await call('+14155550199');
+    rt.responseCreated('r1');
+    rt.send({ type: 'response.function_call_arguments.done', response_id: 'r1', item_id: 'fc1', output_index: 0, call_id: 'job', name: 'save_job_request', arguments: JSON.stringify({ problem: 'Toilet overflowing', urgency: 'emergency' }) });
+    rt.responseDone('r1');
+    // The model hears back at once; audio goes on both ways.
+    await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === 'job');
+    rt.speak('r2', 'a2', Buffer.alloc(800, 0x33));
+    await caller.waitForPlayed(100);
+    caller.sendMedia(Buffer.alloc(160, 0x7f));
+    await rt.waitFor('input_audio_buffer.append');
+    caller.sendStop();
+    await rt.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'twilio_stop' });
+    await t.app.get(CallLogWriter).drained();
+    // Every retry failed: the record says the job request never reached HubSpot.
+    await t.app.get<CrmService, HubspotCrmService>(CrmService).idle();
+    const record = await t.app.get(CallLogRepository).get(caller.callSid);
+    expect(record?.details.jobRequest).toMatchObject({ problem: 'Toilet overflowing', urgency: 'emergency' });
+    expect(record?.crm).toMatchObject({ jobRequest: { status: 'failed' } });
+    hubspot.recover();
+  });
+});
