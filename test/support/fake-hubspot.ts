@@ -47,6 +47,8 @@ export class FakeHubspot {
 
   static async start(token = 'test-hubspot-token'): Promise<FakeHubspot> {
     const server = createServer();
+    // Longer than any test: a client reusing a kept-alive socket must not race its closing.
+    server.keepAliveTimeout = 60_000;
     const fake = new FakeHubspot(server, token);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => fake.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

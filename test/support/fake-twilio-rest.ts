@@ -51,6 +51,8 @@ export class FakeTwilioRest {
 
   static async start(options: FakeTwilioRestOptions): Promise<FakeTwilioRest> {
     const server = createServer();
+    // Longer than any test: a client reusing a kept-alive socket must not race its closing.
+    server.keepAliveTimeout = 60_000;
     const fake = new FakeTwilioRest(server, options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => fake.handle(req, res));
     await new Promise<void>((resolve, reject) => {

@@ -63,6 +63,7 @@ export class TwilioCaller {
   private pendingMarks: Array<{ name: string; atByte: number }> = [];
   private playedTargets: number[] = [];
   private playTimer: NodeJS.Timeout | undefined;
+  private tick: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -281,10 +282,21 @@ export class TwilioCaller {
     this.schedule();
   }
 
-  /** One timer, set to the exact due time of the next mark or waitForPlayed target. */
+  /**
+   * One timer, set to the exact due time of the next mark or waitForPlayed target, and, like
+   * Twilio's own 20 ms frame clock, a tick while marks or targets wait: timers and Date.now()
+   * run on different clocks, and the tick makes sure a due echo is never left waiting.
+   */
   private schedule(): void {
     clearTimeout(this.playTimer);
     this.playTimer = undefined;
+    const waiting = this.frozenAt === null && (this.pendingMarks.length > 0 || this.playedTargets.length > 0);
+    if (waiting && !this.tick) {
+      this.tick = setInterval(() => this.sync(), 20);
+    } else if (!waiting && this.tick) {
+      clearInterval(this.tick);
+      this.tick = undefined;
+    }
     const now = Date.now();
     const pos = this.position(now);
     if (this.frozenAt !== null || pos >= this.timelineEnd) return;
@@ -361,6 +373,8 @@ export class TwilioCaller {
     this.frozenAt = this.position();
     this.pendingMarks = [];
     clearTimeout(this.playTimer);
+    clearInterval(this.tick);
+    this.tick = undefined;
     for (const proceed of [...this.pacing]) proceed(false);
     this.waiters.fail(`socket closed (code ${code})`);
   }
