@@ -3,6 +3,7 @@ import { CallLogRepository } from '../src/call-log/call-record';
 import { FakeTwilioRest } from './support/fake-twilio-rest';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
+import { startCall } from './support/calls';
 import { TwilioCaller } from './support/twilio-caller';
 
 const ACCOUNT_SID = 'AC' + 'a'.repeat(32);
@@ -33,14 +34,6 @@ describe('transfer and end_call through the Twilio REST API', () => {
     await mock.close();
   });
 
-  async function call(): Promise<{ caller: TwilioCaller; rt: MockRealtimeConnection }> {
-    const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: PARAMS });
-    caller.sendConnected();
-    caller.sendStart();
-    const rt = await mock.nextConnection();
-    await rt.waitFor('response.create');
-    return { caller, rt };
-  }
 
   /** The agent says its last words (400 ms of audio) and calls the tool in the same response. */
   function lastWordsThen(rt: MockRealtimeConnection, tool: string): void {
@@ -52,7 +45,7 @@ describe('transfer and end_call through the Twilio REST API', () => {
   }
 
   it('offers both tools', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     const names = (rt.received.find((e) => e.type === 'session.update').session.tools as Array<{ name: string }>).map((x) => x.name);
     expect(names).toEqual(expect.arrayContaining(['save_job_request', 'transfer_to_human', 'end_call']));
     caller.sendStop();
@@ -60,7 +53,7 @@ describe('transfer and end_call through the Twilio REST API', () => {
   });
 
   it('transfers only after the last sentence has played, and records the transfer', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     lastWordsThen(rt, 'transfer_to_human');
     const request = await rest.waitForRequest((r) => r.callSid === caller.callSid, 5000);
     // The caller had heard the whole sentence when the call was moved.
@@ -76,7 +69,7 @@ describe('transfer and end_call through the Twilio REST API', () => {
   });
 
   it('hangs up after the goodbye has played', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     lastWordsThen(rt, 'end_call');
     const request = await rest.waitForRequest((r) => r.callSid === caller.callSid && r.form.Status === 'completed', 5000);
     expect(caller.playedMs()).toBeGreaterThanOrEqual(400);
@@ -89,7 +82,7 @@ describe('transfer and end_call through the Twilio REST API', () => {
   });
 
   it('tells the model when Twilio refuses, and the call goes on', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     rest.failNext(400, 21220, 'Call is not in-progress. Cannot redirect.');
     lastWordsThen(rt, 'end_call');
     const output = await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === 'c_end_call');

@@ -1,8 +1,9 @@
 import { CallRegistry } from '../src/call/call-registry';
 import { SessionJanitor } from '../src/session/session-janitor';
 import { SessionStore } from '../src/session/session-store';
-import { MockRealtimeServer, type MockRealtimeConnection, type RealtimeShape } from './support/mock-realtime-server';
+import { MockRealtimeServer, type RealtimeShape } from './support/mock-realtime-server';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
+import { startCall } from './support/calls';
 import { TwilioCaller } from './support/twilio-caller';
 
 const FRAME = 160;
@@ -30,19 +31,7 @@ function frameIds(audio: Buffer): number[] {
   return ids;
 }
 
-interface Call {
-  readonly caller: TwilioCaller;
-  readonly rt: MockRealtimeConnection;
-}
 
-async function startCall(t: TestApp, mock: MockRealtimeServer): Promise<Call> {
-  const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: PARAMS });
-  caller.sendConnected();
-  caller.sendStart();
-  const rt = await mock.nextConnection();
-  await rt.waitFor('response.create'); // the greeting: the bridge is fully set up
-  return { caller, rt };
-}
 
 describe.each<RealtimeShape>(['ga', 'beta'])('a call through the bridge (%s Realtime shape)', (shape) => {
   let mock: MockRealtimeServer;

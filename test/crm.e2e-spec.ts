@@ -5,9 +5,9 @@ import { CrmService } from '../src/crm/crm.port';
 import type { HubspotCrmService } from '../src/crm/hubspot-crm.service';
 import { FakeHubspot } from './support/fake-hubspot';
 import { FakeTwilioRest } from './support/fake-twilio-rest';
-import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
+import { MockRealtimeServer } from './support/mock-realtime-server';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
-import { TwilioCaller } from './support/twilio-caller';
+import { startCall } from './support/calls';
 
 const HUBSPOT_TOKEN = 'pat-na1-test-token-0123456789';
 const ACCOUNT_SID = 'AC' + 'b'.repeat(32);
@@ -43,17 +43,9 @@ describe('a plumbing call captured into HubSpot', () => {
     await mock.close();
   });
 
-  async function call(from: string): Promise<{ caller: TwilioCaller; rt: MockRealtimeConnection }> {
-    const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: { from, to: '+15557650000', direction: 'inbound' } });
-    caller.sendConnected();
-    caller.sendStart();
-    const rt = await mock.nextConnection();
-    await rt.waitFor('response.create');
-    return { caller, rt };
-  }
 
   it('ends with the job on the record, a contact and an associated Call engagement, and the call hung up', async () => {
-    const { caller, rt } = await call('+14155550100');
+    const { caller, rt } = await startCall(t, mock, { from: '+14155550100', to: '+15557650000', direction: 'inbound' });
     // Contact looked up by the caller's number, not found, created.
     await hubspot.waitForRequests(1, (r) => r.method === 'POST' && r.path === '/crm/v3/objects/contacts');
 
@@ -104,7 +96,7 @@ describe('a plumbing call captured into HubSpot', () => {
 
   it('keeps the call going while HubSpot fails, and marks the job request as not delivered', async () => {
     hubspot.failAll(503);
-    const { caller, rt } = await call('+14155550199');
+    const { caller, rt } = await startCall(t, mock, { from: '+14155550199', to: '+15557650000', direction: 'inbound' });
     rt.responseCreated('r1');
     rt.send({ type: 'response.function_call_arguments.done', response_id: 'r1', item_id: 'fc1', output_index: 0, call_id: 'job', name: 'save_job_request', arguments: JSON.stringify({ problem: 'Toilet overflowing', urgency: 'emergency' }) });
     rt.responseDone('r1');

@@ -3,9 +3,7 @@ import { CallLogRepository } from '../src/call-log/call-record';
 import { ToolRegistry } from '../src/tools/tool-registry';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
-import { TwilioCaller } from './support/twilio-caller';
-
-const PARAMS = { from: '+15551230000', to: '+15557650000', direction: 'inbound' };
+import { startCall } from './support/calls';
 
 describe('tool calls through the bridge', () => {
   let mock: MockRealtimeServer;
@@ -28,14 +26,6 @@ describe('tool calls through the bridge', () => {
     await mock.close();
   });
 
-  async function call(): Promise<{ caller: TwilioCaller; rt: MockRealtimeConnection }> {
-    const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: PARAMS });
-    caller.sendConnected();
-    caller.sendStart();
-    const rt = await mock.nextConnection();
-    await rt.waitFor('response.create');
-    return { caller, rt };
-  }
 
   /** The model calls a tool in response `responseId`, which then ends. */
   function functionCall(rt: MockRealtimeConnection, responseId: string, callId: string, name: string, args: string): void {
@@ -48,7 +38,7 @@ describe('tool calls through the bridge', () => {
     JSON.parse((await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === callId)).item.output as string) as Record<string, unknown>;
 
   it('offers the tools in session.update', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     const update = rt.received.find((e) => e.type === 'session.update');
     expect(update.session.tool_choice).toBe('auto');
     const save = update.session.tools.find((tool: { name: string }) => tool.name === 'save_job_request');
@@ -58,7 +48,7 @@ describe('tool calls through the bridge', () => {
   });
 
   it('saves the job request, returns the output, asks for a response, and keeps it on the record', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     functionCall(rt, 'resp_1', 'call_1', 'save_job_request', JSON.stringify({ caller_name: 'Dana Smith', callback_number: '(415) 555-2671', urgency: 'emergency', problem: 'Burst pipe in the basement' }));
     const output = await outputOf(rt, 'call_1');
     expect(output).toMatchObject({ saved: true, jobRequest: { callerName: 'Dana Smith', callbackNumber: '+14155552671', urgency: 'emergency' }, stillMissing: ['serviceAddress', 'preferredTime'] });
@@ -96,7 +86,7 @@ describe('tool calls through the bridge', () => {
   });
 
   it('answers bad arguments, unknown tools and timeouts with an error output, never silence', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     functionCall(rt, 'resp_1', 'bad', 'save_job_request', JSON.stringify({ urgency: 'whenever' }));
     expect(await outputOf(rt, 'bad')).toMatchObject({ error: 'Invalid arguments.', problems: [expect.stringContaining('/urgency')] });
     functionCall(rt, 'resp_2', 'notjson', 'save_job_request', '{"caller_name": ');
@@ -120,7 +110,7 @@ describe('tool calls through the bridge', () => {
   });
 
   it('holds a tool result until the response that called it is done, then asks for one response', async () => {
-    const { caller, rt } = await call();
+    const { caller, rt } = await startCall(t, mock);
     rt.responseCreated('resp_1');
     rt.send({ type: 'response.function_call_arguments.done', response_id: 'resp_1', item_id: 'i1', output_index: 0, call_id: 'held', name: 'save_job_request', arguments: '{"problem":"Dripping tap"}' });
     await t.logs.waitFor('tool finished', { callSid: caller.callSid, callId: 'held' });

@@ -1,14 +1,8 @@
+import type { TokenPrices } from '../config/app-config';
 import type { RealtimeUsage } from '../realtime/realtime-protocol';
 import type { CallUsage } from './call-record';
 
-export interface TokenPrices {
-  readonly textInput: number;
-  readonly textCachedInput: number;
-  readonly textOutput: number;
-  readonly audioInput: number;
-  readonly audioCachedInput: number;
-  readonly audioOutput: number;
-}
+export type { TokenPrices };
 
 const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});

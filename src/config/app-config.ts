@@ -4,6 +4,16 @@ import { parseMcpServers, type EnvironmentVariables, type McpServerConfig } from
 
 export type RealtimeApiShape = 'ga' | 'beta';
 
+/** US dollars per million tokens. */
+export interface TokenPrices {
+  readonly textInput: number;
+  readonly textCachedInput: number;
+  readonly textOutput: number;
+  readonly audioInput: number;
+  readonly audioCachedInput: number;
+  readonly audioOutput: number;
+}
+
 const PROMPT_FILE = 'plumbing_operator_system_prompt.txt';
 
 /** The prompts/ folder sits at the project root, both beside src/ and beside dist/src/. */
@@ -78,15 +88,7 @@ export class AppConfig {
   readonly databaseUrl: string | undefined;
   readonly recording: { readonly enabled: boolean; readonly dir: string };
   readonly apiToken: string | undefined;
-  /** US dollars per million tokens. */
-  readonly prices: {
-    readonly textInput: number;
-    readonly textCachedInput: number;
-    readonly textOutput: number;
-    readonly audioInput: number;
-    readonly audioCachedInput: number;
-    readonly audioOutput: number;
-  };
+  readonly prices: TokenPrices;
 
   constructor(env: EnvironmentVariables, promptsDir = findPromptsDir(__dirname)) {
     this.env = env.NODE_ENV;
