@@ -22,7 +22,7 @@ import {
   type RealtimeServerEvent,
 } from '../realtime/realtime-protocol';
 import type { CallDirection, SessionStore } from '../session/session-store';
-import type { JobRequest } from '../crm/crm.port';
+import type { CallSummaryForCrm, JobRequest } from '../crm/crm.port';
 import type { ToolCallContext } from '../tools/tool';
 import type { ToolRegistry } from '../tools/tool-registry';
 import { parseTwilioFrame, TwilioOutbound, type TwilioStart } from '../twilio/twilio-protocol';
@@ -139,9 +139,10 @@ export class CallBridge implements LiveCall {
     this.ended = true;
     this.machine.end();
     this.realtime?.close(CLOSE_NORMAL, 'call ended');
-    const failed = reason !== 'twilio_stop' && reason !== 'twilio_closed';
+    // Twilio ended it (hang-up, transfer): anything else is our failure, and Twilio runs the fallback.
+    const normal = reason === 'twilio_stop' || reason === 'twilio_closed';
     if (this.twilio && this.twilio.readyState === WebSocket.OPEN) {
-      this.twilio.close(failed ? CLOSE_FAILURE : CLOSE_NORMAL, reason.slice(0, 100));
+      this.twilio.close(normal ? CLOSE_NORMAL : CLOSE_FAILURE, reason.slice(0, 100));
     }
     this.deps.registry.remove(this);
     const endedAt = this.deps.clock.epochMs();
@@ -149,40 +150,42 @@ export class CallBridge implements LiveCall {
     if (this.recorder) {
       this.recorder.finish(durationMs).catch((err: unknown) => this.log.error({ err }, 'recording not finished'));
     }
-    const normal = reason === 'twilio_stop' || reason === 'twilio_closed';
     const endReason = normal && this.outcome ? this.outcome : reason;
     const status = normal ? 'completed' : 'failed';
     this.journal?.finish(status, endReason, new Date(endedAt).toISOString(), durationMs);
     for (const resolve of this.speechWaiters) resolve();
     this.speechWaiters = [];
     if (this.start && this.journal) {
-      const { callSid } = this.start;
-      this.deps.sessions.remove(callSid).catch((err: unknown) => this.log.error({ err }, 'session remove failed'));
-      const record = this.journal.snapshot();
-      const jobRequest = record.details.jobRequest as JobRequest | undefined;
-      const base = this.deps.config.calls.publicBaseUrl;
-      this.deps.crm.callEnded({
-        callSid,
-        from: record.from,
-        to: record.to,
-        direction: record.direction,
-        startedAt: this.startedAt,
-        endedAt,
-        durationMs: Math.round(durationMs),
-        status,
-        endReason,
-        transcript: record.transcript,
-        jobRequest,
-        summary: jobRequest?.problem
-          ? `${jobRequest.urgency ?? 'unspecified'} job: ${jobRequest.problem}`
-          : `Call ${endReason}; no job request captured.`,
-        recordingUrl: base && record.recording ? `${base}/api/calls/${callSid}/recording` : undefined,
-      });
+      this.deps.sessions.remove(this.start.callSid).catch((err: unknown) => this.log.error({ err }, 'session remove failed'));
+      this.deps.crm.callEnded(this.crmSummary(this.journal, status, endReason, endedAt, durationMs));
     }
     this.log.info(
       { reason, durationMs: Math.round(durationMs), malformedFrames: this.badFrames, earlyAudioDropped: this.earlyDropped },
       'call ended',
     );
+  }
+
+  private crmSummary(journal: CallJournal, status: string, endReason: string, endedAt: number, durationMs: number): CallSummaryForCrm {
+    const record = journal.snapshot();
+    const jobRequest = record.details.jobRequest as JobRequest | undefined;
+    const base = this.deps.config.calls.publicBaseUrl;
+    return {
+      callSid: record.callSid,
+      from: record.from,
+      to: record.to,
+      direction: record.direction,
+      startedAt: this.startedAt,
+      endedAt,
+      durationMs: Math.round(durationMs),
+      status,
+      endReason,
+      transcript: record.transcript,
+      jobRequest,
+      summary: jobRequest?.problem
+        ? `${jobRequest.urgency ?? 'unspecified'} job: ${jobRequest.problem}`
+        : `Call ${endReason}; no job request captured.`,
+      recordingUrl: base && record.recording ? `${base}/api/calls/${record.callSid}/recording` : undefined,
+    };
   }
 
   // ---- Twilio side -------------------------------------------------------------------------
