@@ -106,6 +106,13 @@ describe.each<RealtimeShape>(['ga', 'beta'])('a call through the bridge (%s Real
     await t.logs.waitFor('call ended', { callSid: caller.callSid, streamSid: caller.streamSid, reason: 'twilio_stop' });
     expect(registry.activeCalls).toBe(0);
     expect(await sessions.get(caller.callSid)).toBeUndefined();
+
+    // Structured lines carry the call's ids; no key and no audio ever reach the logs.
+    const logs = t.logs.raw.join('\n');
+    expect(logs).not.toContain(TEST_API_KEY);
+    expect(logs).not.toContain(reply.subarray(0, 160).toString('base64'));
+    expect(logs).not.toContain(callerFrames(1)[0].toString('base64'));
+    expect(t.logs.lines.filter((l) => l.component === 'call' && l.msg !== 'ignored a malformed Twilio frame').every((l) => l.callSid === caller.callSid && l.streamSid === caller.streamSid)).toBe(true);
   });
 
   it('stops the agent the moment the caller barges in, and truncates to what was heard', async () => {
