@@ -99,7 +99,8 @@ export function parseRealtimeEvent(text: string): RealtimeServerEvent {
   if (!isObject(ev) || typeof ev.type !== 'string') return invalid('event without a type');
   const type = BETA_TO_GA[ev.type] ?? ev.type;
   switch (type) {
-    case 'response.output_audio.delta': {
+    case 'response.output_audio.delta':
+    case 'response.output_audio_transcript.delta': {
       const responseId = str(ev.response_id);
       const itemId = str(ev.item_id);
       const delta = str(ev.delta);
@@ -111,13 +112,6 @@ export function parseRealtimeEvent(text: string): RealtimeServerEvent {
       const itemId = str(ev.item_id);
       if (responseId === undefined || itemId === undefined) return invalid(`${type} missing ids`);
       return { type, responseId, itemId };
-    }
-    case 'response.output_audio_transcript.delta': {
-      const responseId = str(ev.response_id);
-      const itemId = str(ev.item_id);
-      const delta = str(ev.delta);
-      if (responseId === undefined || itemId === undefined || delta === undefined) return invalid(`${type} missing ids or delta`);
-      return { type, responseId, itemId, delta };
     }
     case 'response.output_audio_transcript.done': {
       const responseId = str(ev.response_id);
