@@ -1,11 +1,11 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
 import type { Response } from 'express';
 import { RecordingService } from '../recording/recording.service';
+import { CALL_SID } from '../twilio/twilio-protocol';
 import { ApiTokenGuard } from './api-token.guard';
 import { CallLogRepository, type CallRecord } from './call-record';
 import { ListCallsQuery } from './list-calls.query';
 
-const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
 
 /** Read access to the call log: who called, what was said, what it cost, and the recording. */
 @Controller('api/calls')

@@ -1,8 +1,12 @@
 import type { RawData } from 'ws';
 
-/** The text of a WebSocket message; `ws` delivers a Buffer unless binaryType was changed. */
+/** The bytes of a WebSocket message; `ws` delivers a Buffer unless binaryType was changed. */
+export function wsBytes(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
 export function wsText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
+  return wsBytes(data).toString('utf8');
 }

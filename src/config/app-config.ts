@@ -16,13 +16,18 @@ export interface TokenPrices {
 
 const PROMPT_FILE = 'plumbing_operator_system_prompt.txt';
 
-/** The prompts/ folder sits at the project root, both beside src/ and beside dist/src/. */
-function findPromptsDir(from: string): string {
+/** The nearest folder at or above `from` holding `relative`: the project root, from src/ or dist/src/. */
+function findUp(from: string, relative: string): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'prompts');
-    if (existsSync(join(candidate, PROMPT_FILE))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`prompts/${PROMPT_FILE} not found above ${from}`);
+    if (existsSync(join(dir, relative))) return join(dir, relative);
+    if (dirname(dir) === dir) return undefined;
   }
+}
+
+function findPromptsDir(from: string): string {
+  const file = findUp(from, join('prompts', PROMPT_FILE));
+  if (!file) throw new Error(`prompts/${PROMPT_FILE} not found above ${from}`);
+  return dirname(file);
 }
 
 export function fillCompanyName(template: string, company: string): string {
@@ -166,9 +171,6 @@ export class AppConfig {
 }
 
 function readVersion(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? '0.0.0';
-    if (dirname(dir) === dir) return '0.0.0';
-  }
+  const file = findUp(__dirname, 'package.json');
+  return (file && (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version) || '0.0.0';
 }

@@ -4,11 +4,11 @@ import { join, relative, resolve, sep } from 'node:path';
 import { Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
+import { CALL_SID } from '../twilio/twilio-protocol';
 import { AppLogger } from '../logging/app-logger';
 import { CallRecorder } from './call-recorder';
 import { repairWav } from './wav';
 
-const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
 const RECORDING_FILE = /^CA[0-9a-fA-F]{32}\.wav$/;
 
 /** Where call recordings live: starts one per call and finds them again by file name. */

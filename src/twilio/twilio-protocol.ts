@@ -43,6 +43,8 @@ export type TwilioInbound = TwilioConnected | TwilioStart | TwilioMedia | Twilio
 export type TwilioParseResult = TwilioInbound | { readonly event: 'invalid'; readonly reason: string };
 
 const SID = /^[A-Z]{2}[0-9a-fA-F]{32}$/;
+/** A Twilio Call SID: what identifies a call in webhooks, file names and the API. */
+export const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const MAX_PARAMETERS = 32;
 const MAX_PARAMETER_LENGTH = 500;

@@ -5,9 +5,9 @@ import { CallLog } from '../call-log/call-log.service';
 import { CallRegistry } from '../call/call-registry';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import { CALL_SID } from './twilio-protocol';
 import { streamUrl, TwimlBuilder } from './twiml.builder';
 
-const SID = /^CA[0-9a-fA-F]{32}$/;
 const PARAM = /^[\w+:@.\- ]{0,64}$/;
 
 /** Reads one Twilio webhook parameter, from the form body (POST) or the query (GET). */
@@ -47,7 +47,7 @@ export class VoiceController {
 
   private answer(req: Request): string {
     const raw = param(req, 'CallSid');
-    const callSid = SID.test(raw) ? raw : '';
+    const callSid = CALL_SID.test(raw) ? raw : '';
     const from = param(req, 'From');
     const to = param(req, 'To');
     const direction = param(req, 'Direction') || 'inbound';

@@ -3,6 +3,7 @@
  * client sends and emits server events only when the test tells it to, except session.created on
  * connect and (by default) session.updated in reply to session.update.
  */
+import { wsBytes } from '../../src/common/ws-text';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server } from 'http';
 import { AddressInfo, Socket } from 'net';
 import WebSocket, { RawData, WebSocketServer } from 'ws';
@@ -388,7 +389,7 @@ export class MockRealtimeConnection {
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
-    const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const raw = wsBytes(data);
     let event: any;
     try {
       event = isBinary ? undefined : JSON.parse(raw.toString('utf8'));

@@ -3,6 +3,7 @@
  * connected/start/media/dtmf/stop frames like Twilio and plays the server's outbound audio in
  * real time, echoing marks when playback reaches them (or immediately / on clear, as Twilio does).
  */
+import { wsBytes } from '../../src/common/ws-text';
 import { randomBytes } from 'crypto';
 import WebSocket, { RawData } from 'ws';
 import { summarize, Waiters, withTimeout, DEFAULT_TIMEOUT_MS } from './wait';
@@ -316,7 +317,7 @@ export class TwilioCaller {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     const now = Date.now();
-    const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const raw = wsBytes(data);
     let frame: any;
     try {
       frame = isBinary ? undefined : JSON.parse(raw.toString('utf8'));
