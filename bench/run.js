@@ -3,11 +3,14 @@
 /**
  * Load benchmark for the Call Operator media relay.
  *
- *   node bench/run.js [--calls N] [--seconds S] [--smoke]
+ *   node bench/run.js [--calls N] [--seconds S] [--no-baseline] [--profile] [--smoke]
  *
- * Boots the built service (dist/src/main.js) as a child process against an in-process mock of the
- * OpenAI Realtime API, opens N simulated Twilio Media Streams calls, and measures relay latency,
- * frame loss, setup time, CPU, RSS and barge-in truncation accuracy. See docs/benchmarks.md.
+ * Runs the same traffic twice in one invocation: first through a bare `ws` relay (the floor,
+ * bench/bare-relay.js), then through the built service (dist/src/main.js). Each runs as a child
+ * process against an in-process mock of the OpenAI Realtime API with N simulated Twilio Media
+ * Streams calls, and the bench reports relay latency, frame loss, setup time, CPU, RSS and
+ * barge-in truncation accuracy, and the service's figures as ratios to the floor's.
+ * See docs/benchmarks.md.
  *
  * Plain Node 20, CommonJS, only the `ws` package. Nothing is built here.
  */
@@ -19,14 +22,16 @@ const os = require('os');
 const path = require('path');
 const { performance, monitorEventLoopDelay } = require('perf_hooks');
 const WebSocket = require('ws');
+const { summarizeProfile } = require('./profile-summary');
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
+const BARE = path.join(__dirname, 'bare-relay.js');
 
 // ---- arguments ----------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const opts = { calls: 100, seconds: 30, smoke: false };
+  const opts = { calls: 100, seconds: 20, smoke: false, baseline: true, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -37,6 +42,8 @@ function parseArgs(argv) {
     if (a === '--calls') opts.calls = Math.floor(val());
     else if (a === '--seconds') opts.seconds = val();
     else if (a === '--smoke') opts.smoke = true;
+    else if (a === '--no-baseline') opts.baseline = false;
+    else if (a === '--profile') opts.profile = true;
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -49,7 +56,7 @@ function parseArgs(argv) {
 
 function usage(err) {
   if (err) console.error(err);
-  console.error('usage: node bench/run.js [--calls N] [--seconds S] [--smoke]');
+  console.error('usage: node bench/run.js [--calls N] [--seconds S] [--no-baseline] [--profile] [--smoke]');
   process.exit(err ? 2 : 0);
 }
 
@@ -71,48 +78,44 @@ const INTERRUPT_AFTER_MS = 500; // speech_started this long after the first delt
 const CALL_RAMP_MS = 7;
 const LAG_RESOLUTION_MS = 5;
 const DRAIN_MS = 1000; // after the last caller frame, before stop
+const SETTLE_MS = 3000; // after the calls end, before RSS "after"
 
 const MAGIC_IN = [0xc1, 0x11]; // caller frames
 const MAGIC_OUT = [0xa6, 0xe7]; // agent frames
-
-// ---- shared measurement state --------------------------------------------------------------------
-
-const lat = { up: [], down: [], upSteady: [], downSteady: [] }; // ms
-// Samples sent after every call is open (plus 1 s) also go to the steady-state lists.
-let steadyFrom = Infinity;
-const setup = []; // ms
-const calls = []; // Call objects by index
-const truncations = new Map(); // `${callIdx}:${reply}` -> { callerPlayedMs, audioEndMs, sentMs }
-const notes = [];
+// Stamps sit in the first bytes of a frame; a multiple of 3 bytes so their base64 can be
+// concatenated with the precomputed base64 of the frame's constant tail.
+const UP_HEADER = 18;
+const UP_TAIL_B64 = Buffer.alloc(FRAME_BYTES - UP_HEADER, 0xff).toString('base64');
+const DOWN_HEADER_B64 = 28; // base64 chars holding the 20 stamped bytes of an agent frame
 
 // ---- child process handling ----------------------------------------------------------------------
 
-let child = null;
-let childStderr = '';
-let tmpDir = null;
-let shuttingDown = false;
+const children = new Set();
+const tmpDirs = new Set();
 
 function cleanup() {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
-  if (tmpDir) {
+  for (const dir of tmpDirs) {
     try {
-      fs.rmSync(tmpDir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
     } catch {
       /* best effort */
     }
-    tmpDir = null;
   }
+  tmpDirs.clear();
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
-    console.error(`\nbench: ${sig}, stopping the service`);
+    console.error(`\nbench: ${sig}, stopping`);
     cleanup();
     process.exit(130);
   });
@@ -143,17 +146,18 @@ function freePort() {
   });
 }
 
-function httpGet(url) {
+function httpRequest(url, { method = 'GET', body, agent } = {}) {
   return new Promise((resolve) => {
-    const req = http.get(url, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
+    const headers = body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } : {};
+    const req = http.request(url, { method, headers, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
     });
-    req.on('error', () => resolve(0));
-    req.setTimeout(1000, () => {
-      req.destroy();
-      resolve(0);
-    });
+    req.on('error', () => resolve({ status: 0, text: '' }));
+    req.setTimeout(10000, () => req.destroy());
+    req.end(body);
   });
 }
 
@@ -197,6 +201,18 @@ function procRssKb(pid) {
   }
 }
 
+const XML_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unxml = (s) => s.replace(/&(amp|lt|gt|quot|apos);/g, (_, e) => XML_ENTITIES[e]);
+
+/** The stream URL and <Parameter>s of the TwiML the voice webhook answered with. */
+function parseConnectTwiml(xml) {
+  const url = /<Stream\b[^>]*\burl="([^"]*)"/.exec(xml);
+  if (!url) return null;
+  const params = {};
+  for (const m of xml.matchAll(/<Parameter\b[^>]*?\bname="([^"]*)"[^>]*?\bvalue="([^"]*)"/g)) params[unxml(m[1])] = unxml(m[2]);
+  return { url: unxml(url[1]), params };
+}
+
 // ---- taskset -------------------------------------------------------------------------------------
 
 function pinning() {
@@ -211,13 +227,46 @@ function pinning() {
   }
 }
 
+// ---- one phase's measurements --------------------------------------------------------------------
+
+class Measurements {
+  constructor() {
+    this.up = [];
+    this.down = [];
+    this.upSteady = [];
+    this.downSteady = [];
+    // Samples sent after every call is open (plus 1 s) also go to the steady-state lists.
+    this.steadyFrom = Infinity;
+    this.setup = [];
+    this.webhook = [];
+    this.calls = [];
+    this.truncations = new Map(); // `${callIdx}:${reply}` -> { callerPlayedMs, audioEndMs, sentMs }
+  }
+
+  truncation(key) {
+    let t = this.truncations.get(key);
+    if (!t) {
+      t = {};
+      this.truncations.set(key, t);
+    }
+    return t;
+  }
+}
+
 // ---- mock OpenAI Realtime server -----------------------------------------------------------------
+
+const APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"';
 
 class MockRealtime {
   constructor() {
     this.http = http.createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
-    this.wss = new WebSocketServer();
+    this.wss = new WebSocket.Server({ noServer: true, clientTracking: false, perMessageDeflate: false });
     this.connections = new Set();
+    this.reset(null);
+  }
+
+  reset(m) {
+    this.m = m;
     this.unknownFrames = 0;
     this.outOfOrderUp = 0;
     this.gapsUp = 0;
@@ -244,19 +293,7 @@ class MockRealtime {
   }
 
   onConnection(ws) {
-    const conn = {
-      ws,
-      callIdx: -1,
-      sessionUpdateAt: null,
-      lastSeq: 0,
-      received: 0,
-      sinceReply: 0,
-      reply: 0,
-      bursting: false,
-      outSeq: 0,
-      eventSeq: 0,
-      timers: new Set(),
-    };
+    const conn = { ws, callIdx: -1, sessionUpdateAt: null, lastSeq: 0, sinceReply: 0, reply: 0, bursting: false, outSeq: 0, eventSeq: 0, timers: new Set() };
     this.connections.add(conn);
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -276,16 +313,22 @@ class MockRealtime {
 
   onMessage(conn, data) {
     const now = performance.now();
+    const text = data.toString('latin1');
+    // The hot message is read without JSON.parse so the generator stays cheap at high call counts.
+    if (text.startsWith(APPEND_PREFIX)) {
+      this.onAppend(conn, text.slice(APPEND_PREFIX.length, APPEND_PREFIX.length + 24), now);
+      return;
+    }
     let ev;
     try {
-      ev = JSON.parse(data.toString('utf8'));
+      ev = JSON.parse(text);
     } catch {
       this.unknownFrames++;
       return;
     }
     switch (ev.type) {
       case 'input_audio_buffer.append':
-        this.onAppend(conn, ev, now);
+        this.onAppend(conn, String(ev.audio || '').slice(0, 24), now);
         return;
       case 'session.update':
         this.sessionUpdates++;
@@ -295,12 +338,7 @@ class MockRealtime {
       case 'conversation.item.truncate': {
         this.truncatesReceived++;
         const m = /^item_(\d+)_(\d+)$/.exec(ev.item_id || '');
-        if (m) {
-          const key = `${m[1]}:${m[2]}`;
-          const t = truncations.get(key) || {};
-          t.audioEndMs = ev.audio_end_ms;
-          truncations.set(key, t);
-        }
+        if (m) this.m.truncation(`${m[1]}:${m[2]}`).audioEndMs = ev.audio_end_ms;
         return;
       }
       case 'response.cancel':
@@ -315,36 +353,32 @@ class MockRealtime {
     }
   }
 
-  onAppend(conn, ev, now) {
-    const buf = Buffer.from(ev.audio || '', 'base64');
-    if (buf.length < 16 || buf[0] !== MAGIC_IN[0] || buf[1] !== MAGIC_IN[1]) {
-      // Unstamped audio (e.g. silence padding the service inserted): counted, not measured.
+  onAppend(conn, headB64, now) {
+    const head = Buffer.from(headB64, 'base64');
+    if (head.length < 16 || head[0] !== MAGIC_IN[0] || head[1] !== MAGIC_IN[1]) {
+      // Unstamped audio (e.g. silence padding inserted by the relay): counted, not measured.
       this.unknownFrames++;
-      conn.sinceReply += buf.length;
+      conn.sinceReply += FRAME_BYTES;
       return;
     }
-    const callIdx = buf.readUInt16LE(2);
-    const seq = buf.readUInt32LE(4);
-    const sentAt = buf.readDoubleLE(8);
-    lat.up.push(now - sentAt);
-    if (sentAt >= steadyFrom) lat.upSteady.push(now - sentAt);
+    const m = this.m;
+    const callIdx = head.readUInt16LE(2);
+    const seq = head.readUInt32LE(4);
+    const sentAt = head.readDoubleLE(8);
+    m.up.push(now - sentAt);
+    if (sentAt >= m.steadyFrom) m.upSteady.push(now - sentAt);
+    const call = m.calls[callIdx];
     if (conn.callIdx < 0) {
       conn.callIdx = callIdx;
-      const call = calls[callIdx];
-      if (call) {
-        call.mockConn = conn;
-        if (conn.sessionUpdateAt !== null && call.startSentAt !== null) setup.push(conn.sessionUpdateAt - call.startSentAt);
-      }
+      if (call && conn.sessionUpdateAt !== null && call.startSentAt !== null) m.setup.push(conn.sessionUpdateAt - call.startSentAt);
     }
     if (seq <= conn.lastSeq) this.outOfOrderUp++;
     else {
       if (seq > conn.lastSeq + 1) this.gapsUp += seq - conn.lastSeq - 1;
       conn.lastSeq = seq;
     }
-    conn.received++;
-    const call = calls[callIdx];
     if (call) call.upReceived++;
-    conn.sinceReply += buf.length;
+    conn.sinceReply += FRAME_BYTES;
     if (conn.sinceReply >= REPLY_EVERY_BYTES && !conn.bursting) {
       conn.sinceReply = 0;
       this.reply(conn);
@@ -360,6 +394,7 @@ class MockRealtime {
   }
 
   reply(conn) {
+    const m = this.m;
     const r = ++conn.reply;
     const responseId = `resp_${conn.callIdx}_${r}`;
     const itemId = `item_${conn.callIdx}_${r}`;
@@ -393,15 +428,12 @@ class MockRealtime {
         buf.writeUInt16LE(i * framesPerChunk + f, o + 10);
         buf.writeDoubleLE(now, o + 12);
       }
-      const call = calls[conn.callIdx];
+      const call = m.calls[conn.callIdx];
       if (call) call.downSent += framesPerChunk;
       this.send(conn, { type: 'response.output_audio.delta', ...ids, delta: buf.toString('base64') });
       if (i === 0 && interrupt) {
         this.timer(conn, INTERRUPT_AFTER_MS, () => {
-          const key = `${conn.callIdx}:${r}`;
-          const t = truncations.get(key) || {};
-          t.sentMs = REPLY_MS;
-          truncations.set(key, t);
+          m.truncation(`${conn.callIdx}:${r}`).sentMs = REPLY_MS;
           this.send(conn, { type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: `item_user_${conn.callIdx}_${r}` });
           this.timer(conn, 300, () =>
             this.send(conn, { type: 'input_audio_buffer.speech_stopped', audio_end_ms: 0, item_id: `item_user_${conn.callIdx}_${r}` }),
@@ -448,24 +480,25 @@ class MockRealtime {
   }
 }
 
-class WebSocketServer extends WebSocket.Server {
-  constructor() {
-    super({ noServer: true, clientTracking: false, perMessageDeflate: false });
-  }
-}
-
 // ---- simulated Twilio caller ---------------------------------------------------------------------
 
+const PAYLOAD_KEY = '"payload":"';
+
 class Call {
-  constructor(idx, url) {
+  constructor(m, idx, url) {
+    this.m = m;
     this.idx = idx;
     this.url = url;
     this.streamSid = `MZ${String(idx).padStart(32, '0')}`;
     this.callSid = `CA${String(idx).padStart(32, '0')}`;
     this.seq = 0; // Twilio sequenceNumber
     this.frameSeq = 0; // our stamped caller frame id
+    this.header = Buffer.alloc(UP_HEADER, 0xff);
+    this.header[0] = MAGIC_IN[0];
+    this.header[1] = MAGIC_IN[1];
+    this.header.writeUInt16LE(idx, 2);
+    this.mediaPrefix = `{"event":"media","streamSid":"${this.streamSid}","sequenceNumber":"`;
     this.startSentAt = null;
-    this.mockConn = null;
     this.upReceived = 0;
     this.downSent = 0;
     this.downReceived = 0;
@@ -473,12 +506,11 @@ class Call {
     this.downGaps = 0;
     this.downOutOfOrder = 0;
     this.unstampedDown = 0;
-    this.marksReceived = 0;
     this.marksEchoed = 0;
     this.clears = 0;
     this.warnings = [];
     this.closedEarly = false;
-    this.closeCode = null;
+    this.closed = null;
     // playback, by wall clock: position = runStartBytes + (now - runStartAt) * 8, capped
     this.timelineEnd = 0;
     this.runStartAt = 0;
@@ -494,15 +526,18 @@ class Call {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: 10000 });
       this.ws = ws;
+      this.closed = new Promise((resolveClosed) => {
+        ws.on('close', (code) => {
+          this.closeCode = code;
+          if (!this.stopping) this.closedEarly = true;
+          clearTimeout(this.markTimer);
+          this.pendingMarks = [];
+          resolveClosed();
+        });
+      });
       ws.once('open', () => resolve());
       ws.on('error', (err) => {
         if (ws.readyState !== WebSocket.OPEN) reject(err);
-      });
-      ws.on('close', (code) => {
-        this.closeCode = code;
-        if (!this.stopping) this.closedEarly = true;
-        clearTimeout(this.markTimer);
-        this.pendingMarks = [];
       });
       ws.on('message', (data) => this.onMessage(data));
     });
@@ -515,7 +550,6 @@ class Call {
   begin(params) {
     this.sendJson({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     this.startSentAt = performance.now();
-    this.streamStartWall = Date.now();
     this.sendJson({
       event: 'start',
       sequenceNumber: String(++this.seq),
@@ -532,18 +566,13 @@ class Call {
   }
 
   sendFrame(tsMs) {
-    const buf = Buffer.alloc(FRAME_BYTES, 0xff);
-    buf[0] = MAGIC_IN[0];
-    buf[1] = MAGIC_IN[1];
-    buf.writeUInt16LE(this.idx, 2);
-    buf.writeUInt32LE(++this.frameSeq, 4);
-    buf.writeDoubleLE(performance.now(), 8);
-    this.sendJson({
-      event: 'media',
-      sequenceNumber: String(++this.seq),
-      streamSid: this.streamSid,
-      media: { track: 'inbound', chunk: String(this.frameSeq), timestamp: String(tsMs), payload: buf.toString('base64') },
-    });
+    const h = this.header;
+    h.writeUInt32LE(++this.frameSeq, 4);
+    h.writeDoubleLE(performance.now(), 8);
+    const chunk = String(this.frameSeq);
+    this.ws.send(
+      `${this.mediaPrefix}${++this.seq}","media":{"track":"inbound","chunk":"${chunk}","timestamp":"${tsMs}","payload":"${h.toString('base64')}${UP_TAIL_B64}"}}`,
+    );
   }
 
   sendStop() {
@@ -562,9 +591,15 @@ class Call {
 
   onMessage(data) {
     const now = performance.now();
+    const text = data.toString('latin1');
+    const p = text.indexOf(PAYLOAD_KEY);
+    if (p >= 0 && text.startsWith('{"event":"media"')) {
+      this.onMedia(text, p + PAYLOAD_KEY.length, now);
+      return;
+    }
     let f;
     try {
-      f = JSON.parse(data.toString('utf8'));
+      f = JSON.parse(text);
     } catch {
       this.warnings.push('undecodable frame');
       return;
@@ -573,38 +608,7 @@ class Call {
       this.warnings.push(`${f.event} with wrong streamSid`);
       return;
     }
-    if (f.event === 'media') {
-      const audio = Buffer.from(f.media && typeof f.media.payload === 'string' ? f.media.payload : '', 'base64');
-      if (this.position(now) >= this.timelineEnd) {
-        this.runStartAt = now;
-        this.runStartBytes = this.timelineEnd;
-      }
-      if (audio.length >= 20 && audio[0] === MAGIC_OUT[0] && audio[1] === MAGIC_OUT[1]) {
-        const seq = audio.readUInt32LE(4);
-        const reply = audio.readUInt16LE(8);
-        const sentAt = audio.readDoubleLE(12);
-        lat.down.push(now - sentAt);
-        if (sentAt >= steadyFrom) lat.downSteady.push(now - sentAt);
-        if (seq <= this.downLastSeq) this.downOutOfOrder++;
-        else {
-          if (seq > this.downLastSeq + 1) this.downGaps += seq - this.downLastSeq - 1;
-          this.downLastSeq = seq;
-        }
-        this.downReceived++;
-        let r = this.replyStart.get(reply);
-        if (!r) {
-          r = { startByte: this.timelineEnd, bytes: 0 };
-          this.replyStart.set(reply, r);
-          this.currentReply = reply;
-        }
-        r.bytes += audio.length;
-      } else {
-        this.unstampedDown++;
-      }
-      this.timelineEnd += audio.length;
-      this.schedule(now);
-    } else if (f.event === 'mark') {
-      this.marksReceived++;
+    if (f.event === 'mark') {
       const name = f.mark && f.mark.name;
       if (typeof name !== 'string' || !name) {
         this.warnings.push('mark without name');
@@ -617,21 +621,60 @@ class Call {
       this.clears++;
       const pos = this.position(now);
       const r = this.replyStart.get(this.currentReply);
-      if (r) {
-        const played = Math.max(0, Math.min(pos - r.startByte, r.bytes)) / BYTES_PER_MS;
-        const key = `${this.idx}:${this.currentReply}`;
-        const t = truncations.get(key) || {};
-        t.callerPlayedMs = played;
-        truncations.set(key, t);
-      }
+      if (r) this.m.truncation(`${this.idx}:${this.currentReply}`).callerPlayedMs = Math.max(0, Math.min(pos - r.startByte, r.bytes)) / BYTES_PER_MS;
       this.timelineEnd = pos;
       const flushed = this.pendingMarks;
       this.pendingMarks = [];
-      for (const m of flushed) this.echo(m.name);
+      for (const mk of flushed) this.echo(mk.name);
       this.schedule(now);
-    } else {
+    } else if (f.event !== 'media') {
       this.warnings.push(`unknown event ${f.event}`);
     }
+  }
+
+  /** One media message: its payload may hold several 160-byte frames, each stamped. */
+  onMedia(text, from, now) {
+    if (!text.startsWith(`{"event":"media","streamSid":"${this.streamSid}"`)) {
+      this.warnings.push('media with wrong streamSid');
+      return;
+    }
+    const end = text.indexOf('"', from);
+    const b64Len = end - from;
+    const bytes = Math.floor((b64Len * 3) / 4) - (text[end - 1] === '=' ? (text[end - 2] === '=' ? 2 : 1) : 0);
+    if (this.position(now) >= this.timelineEnd) {
+      this.runStartAt = now;
+      this.runStartBytes = this.timelineEnd;
+    }
+    // Frames are 160 bytes, i.e. 213⅓ base64 chars: decode each frame's stamp from its own offset.
+    for (let o = 0; o < bytes; o += FRAME_BYTES) {
+      const c = from + Math.floor(o / 3) * 4;
+      const skip = o % 3;
+      const head = Buffer.from(text.slice(c, c + DOWN_HEADER_B64 + 4), 'base64').subarray(skip);
+      if (head.length >= 20 && head[0] === MAGIC_OUT[0] && head[1] === MAGIC_OUT[1]) {
+        const seq = head.readUInt32LE(4);
+        const reply = head.readUInt16LE(8);
+        const sentAt = head.readDoubleLE(12);
+        this.m.down.push(now - sentAt);
+        if (sentAt >= this.m.steadyFrom) this.m.downSteady.push(now - sentAt);
+        if (seq <= this.downLastSeq) this.downOutOfOrder++;
+        else {
+          if (seq > this.downLastSeq + 1) this.downGaps += seq - this.downLastSeq - 1;
+          this.downLastSeq = seq;
+        }
+        this.downReceived++;
+        let r = this.replyStart.get(reply);
+        if (!r) {
+          r = { startByte: this.timelineEnd + o, bytes: 0 };
+          this.replyStart.set(reply, r);
+          this.currentReply = reply;
+        }
+        r.bytes += Math.min(FRAME_BYTES, bytes - o);
+      } else {
+        this.unstampedDown++;
+      }
+    }
+    this.timelineEnd += bytes;
+    this.schedule(now);
   }
 
   echo(name) {
@@ -668,7 +711,7 @@ function talk(activeCalls, seconds) {
           continue;
         }
         while (s.k < frames && now >= s.c.t0 + s.k * FRAME_MS) {
-          s.c.sendFrame(s.c.ts0 + s.k * FRAME_MS);
+          s.c.sendFrame(s.k * FRAME_MS);
           s.k++;
         }
         if (s.k < frames) remaining++;
@@ -683,122 +726,173 @@ function talk(activeCalls, seconds) {
   });
 }
 
-// ---- main ----------------------------------------------------------------------------------------
+// ---- one phase: a relay under N calls ------------------------------------------------------------
 
-async function main() {
-  if (!fs.existsSync(MAIN)) {
-    console.error(`bench: ${path.relative(process.cwd(), MAIN)} not found. Run \`npm run build\` first.`);
-    process.exit(1);
-  }
-  const { calls: N, seconds: S, smoke } = OPTS;
-  const pin = pinning();
-  if (!pin.ok) notes.push(`could not pin to separate cores (${pin.why}); service and generator share CPUs`);
-
-  const mock = new MockRealtime();
-  await mock.start();
-
+async function startRelay(kind, mock, pin, N) {
   const port = await freePort();
-  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'call-operator-bench-'));
-  const env = {
-    ...process.env,
-    NODE_ENV: 'production',
-    OPENAI_API_KEY: 'sk-bench-not-a-real-key',
-    OPENAI_REALTIME_URL: mock.url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: tmpDir,
-    LOG_LEVEL: 'warn',
-    MAX_CONCURRENT_CALLS: String(N + 10),
-  };
-  const cmd = pin.ok ? ['taskset', ['-c', '0', process.execPath, MAIN]] : [process.execPath, [MAIN]];
-  child = spawn(cmd[0], cmd[1], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let childStdout = '';
+  const env = { ...process.env, NODE_ENV: 'production' };
+  let args;
+  let profileDir = null;
+  if (kind === 'service') {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'call-operator-bench-'));
+    tmpDirs.add(dataDir);
+    Object.assign(env, {
+      OPENAI_API_KEY: 'sk-bench-not-a-real-key',
+      OPENAI_REALTIME_URL: mock.url,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      MAX_CONCURRENT_CALLS: String(N + 10),
+    });
+    args = [MAIN];
+    if (OPTS.profile) {
+      profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'call-operator-profile-'));
+      args = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, MAIN];
+    }
+  } else {
+    Object.assign(env, { PORT: String(port), REALTIME_URL: mock.url });
+    args = [BARE];
+  }
+  const cmd = pin.ok ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(cmd[0], cmd[1], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const relay = { kind, child, port, stderr: '', stdout: '', stopping: false, profileDir };
   child.stdout.on('data', (d) => {
-    if (childStdout.length < 1e6) childStdout += d;
+    if (relay.stdout.length < 1e6) relay.stdout += d;
   });
   child.stderr.on('data', (d) => {
-    if (childStderr.length < 1e6) childStderr += d;
+    if (relay.stderr.length < 1e6) relay.stderr += d;
   });
   child.on('exit', (code, sig) => {
-    if (!shuttingDown) {
-      console.error(`bench: the service exited early (code ${code}, signal ${sig})`);
-      console.error(childStderr.slice(-4000) || childStdout.slice(-4000));
+    if (!relay.stopping) {
+      console.error(`bench: the ${kind} exited early (code ${code}, signal ${sig})`);
+      console.error(relay.stderr.slice(-4000) || relay.stdout.slice(-4000));
       cleanup();
       process.exit(1);
     }
   });
-  const pid = child.pid;
-
   const bootStart = Date.now();
-  while ((await httpGet(`http://127.0.0.1:${port}/health`)) !== 200) {
-    if (Date.now() - bootStart > 60000) throw new Error('the service did not answer GET /health 200 within 60 s');
+  while ((await httpRequest(`http://127.0.0.1:${port}/health`)).status !== 200) {
+    if (Date.now() - bootStart > 60000) throw new Error(`the ${kind} did not answer GET /health 200 within 60 s`);
     await sleep(100);
   }
-  const bootMs = Date.now() - bootStart;
+  relay.bootMs = Date.now() - bootStart;
+  return relay;
+}
+
+async function stopRelay(relay) {
+  relay.stopping = true;
+  const exited = new Promise((resolve) => relay.child.once('exit', (code) => resolve(code)));
+  relay.child.kill('SIGTERM');
+  const killTimer = setTimeout(() => relay.child.kill('SIGKILL'), 10000);
+  relay.exitCode = await exited;
+  relay.exitSignal = relay.child.signalCode;
+  clearTimeout(killTimer);
+  children.delete(relay.child);
+}
+
+/** How the service learns of a call: Twilio's voice webhook, then the stream its TwiML names. */
+async function answerCall(m, relay, call, agent) {
+  const body = new URLSearchParams({ CallSid: call.callSid, From: call.from, To: '+15550001111', Direction: 'inbound' }).toString();
+  const t0 = performance.now();
+  const res = await httpRequest(`http://127.0.0.1:${relay.port}/twilio/voice`, { method: 'POST', body, agent });
+  m.webhook.push(performance.now() - t0);
+  const twiml = res.status === 200 ? parseConnectTwiml(res.text) : null;
+  if (!twiml) throw new Error(`voice webhook answered ${res.status} without a <Connect><Stream>`);
+  return twiml;
+}
+
+async function runPhase(kind, mock, pin, N, S) {
+  const m = new Measurements();
+  mock.reset(m);
+  const relay = await startRelay(kind, mock, pin, N);
+  const pid = relay.child.pid;
   await sleep(500); // let boot-time work (migrations, JIT) settle before the baseline
   const rssBefore = procRssKb(pid);
 
-  // Open the calls.
-  const url = `ws://127.0.0.1:${port}/twilio/stream`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   lag.enable();
   const cpu0 = procCpuTicks(pid);
   const wall0 = performance.now();
   let rssPeak = rssBefore;
+  const rssSamples = [];
   const sampler = setInterval(() => {
     const r = procRssKb(pid);
-    if (r !== null && r > rssPeak) rssPeak = r;
+    if (r === null) return;
+    rssSamples.push(r);
+    if (r > rssPeak) rssPeak = r;
   }, 250);
 
   let connectFailures = 0;
+  const failures = [];
   const opened = [];
+  const directUrl = `ws://127.0.0.1:${relay.port}/twilio/stream`;
   await Promise.all(
     Array.from({ length: N }, async (_, i) => {
       await sleep(i * CALL_RAMP_MS);
-      const c = new Call(i, url);
-      calls[i] = c;
+      const from = `+1555${String(1000000 + i).slice(-7)}`;
+      const c = new Call(m, i, directUrl);
+      c.from = from;
+      m.calls[i] = c;
+      let params = { from, to: '+15550001111', direction: 'inbound' };
       try {
+        if (kind === 'service') {
+          const twiml = await answerCall(m, relay, c, agent);
+          c.url = twiml.url;
+          params = twiml.params;
+        }
         await c.connect();
       } catch (err) {
         connectFailures++;
-        c.failed = String(err.message || err);
+        if (failures.length < 5) failures.push(String(err.message || err));
         return;
       }
-      c.begin({ from: `+1555${String(1000000 + i).slice(-7)}`, to: '+15550001111', direction: 'inbound' });
+      c.begin(params);
       c.t0 = performance.now();
-      c.ts0 = 0;
       opened.push(c);
     }),
   );
-  steadyFrom = performance.now() + 1000;
-  // Talk: every call for S seconds from its own start.
+  m.steadyFrom = performance.now() + 1000;
   const framesPerCall = await talk(opened, S);
   await sleep(DRAIN_MS);
   const cpu1 = procCpuTicks(pid);
   const wall1 = performance.now();
   clearInterval(sampler);
   lag.disable();
-  const rssDuring = procRssKb(pid);
-  if (rssDuring > rssPeak) rssPeak = rssDuring;
 
   for (const c of opened) c.sendStop();
-  await sleep(500);
+  const allClosed = Promise.all(opened.map((c) => c.closed));
+  const closedInTime = await Promise.race([allClosed.then(() => true), sleep(5000).then(() => false)]);
   for (const c of opened) if (c.ws.readyState === WebSocket.OPEN) c.ws.close(1000);
-  // Let the service finish its call records, then measure what stays.
-  await sleep(2000);
+  agent.destroy();
+  // Let the relay finish its call records and collect garbage, then measure what stays.
+  await sleep(SETTLE_MS);
   const rssAfter = procRssKb(pid);
-  const activeAfter = mock.connections.size;
+  const realtimeLeftOpen = mock.connections.size;
+  await stopRelay(relay);
 
-  // Stop the service.
-  shuttingDown = true;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(killTimer);
-  await mock.close();
+  let profile = null;
+  if (relay.profileDir) {
+    const file = fs.readdirSync(relay.profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const dest = path.join(ROOT, 'bench', 'profiles', `service-${N}calls-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(path.join(relay.profileDir, file), dest);
+      // Boot is left out: the profile starts with the process, the calls about bootMs + 500 ms later.
+      const skipMs = relay.bootMs + 500;
+      profile = { file: path.relative(ROOT, dest), skipMs, top: summarizeProfile(JSON.parse(fs.readFileSync(dest, 'utf8')), { root: ROOT, skipMs }) };
+    }
+    fs.rmSync(relay.profileDir, { recursive: true, force: true });
+  }
 
-  // ---- summarize -------------------------------------------------------------------------------
+  return summarizePhase({ kind, m, mock, relay, N, S, opened, framesPerCall, connectFailures, failures, closedInTime, cpu0, cpu1, wall0, wall1, lag, rssBefore, rssPeak, rssSamples, rssAfter, realtimeLeftOpen, profile });
+}
+
+function summarizePhase(p) {
+  const { m, mock, opened } = p;
   let upSent = 0;
   let upRecv = 0;
   let downSent = 0;
@@ -823,118 +917,184 @@ async function main() {
   }
   const truncErrors = [];
   let interruptsUnanswered = 0;
-  for (const t of truncations.values()) {
+  for (const t of m.truncations.values()) {
     if (t.sentMs === undefined) continue;
     if (typeof t.audioEndMs === 'number' && typeof t.callerPlayedMs === 'number') truncErrors.push(t.audioEndMs - t.callerPlayedMs);
     else interruptsUnanswered++;
   }
-  const cpuSec = cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / CLK_TCK : null;
-  const wallSec = (wall1 - wall0) / 1000;
+  const cpuSec = p.cpu0 !== null && p.cpu1 !== null ? (p.cpu1 - p.cpu0) / CLK_TCK : null;
+  const wallSec = (p.wall1 - p.wall0) / 1000;
   // The histogram records the interval between its timer's runs, resolution included.
-  const lagP99 = Math.max(0, lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS);
-  const lagMax = Math.max(0, lag.max / 1e6 - LAG_RESOLUTION_MS);
-  const truncStats = stats(truncErrors);
-  const truncAbsMax = truncErrors.length ? Math.max(...truncErrors.map(Math.abs)) : null;
-  const errLines = childStderr
-    .split('\n')
-    .filter((l) => /"level":(40|50|60)|error|warn/i.test(l));
-
-  const summary = {
-    config: {
-      calls: N,
-      seconds: S,
-      smoke,
-      framesPerCall,
-      replyEveryMs: REPLY_EVERY_BYTES / BYTES_PER_MS,
-      replyMs: REPLY_MS,
-      interruptEvery: INTERRUPT_EVERY,
-      pinned: pin.ok,
-      node: process.version,
-    },
-    bootMs,
+  const lagP99 = Math.max(0, p.lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS);
+  const lagMax = Math.max(0, p.lag.max / 1e6 - LAG_RESOLUTION_MS);
+  const errLines = p.relay.stderr.split('\n').filter((l) => /"level":(40|50|60)|error|warn/i.test(l));
+  // RSS while every call is up: the median of the samples in the talking phase's second half.
+  const talking = p.rssSamples.slice(Math.floor(p.rssSamples.length / 2));
+  const rssSteady = talking.length ? [...talking].sort((a, b) => a - b)[Math.floor(talking.length / 2)] : null;
+  return {
+    relay: p.kind,
+    bootMs: p.relay.bootMs,
     callsOpened: opened.length,
-    connectFailures,
-    callsClosedEarlyByService: closedEarly,
-    relayMs: { callerToModel: stats(lat.up), modelToCaller: stats(lat.down) },
-    relayMsSteadyState: { callerToModel: stats(lat.upSteady), modelToCaller: stats(lat.downSteady) },
+    connectFailures: p.connectFailures,
+    connectFailureSample: p.failures,
+    callsClosedEarlyByRelay: closedEarly,
+    callsClosedAfterStop: p.closedInTime,
+    framesPerCall: p.framesPerCall,
+    relayMs: { callerToModel: stats(m.up), modelToCaller: stats(m.down) },
+    relayMsSteadyState: { callerToModel: stats(m.upSteady), modelToCaller: stats(m.downSteady) },
     frames: {
       callerToModel: { sent: upSent, received: upRecv, lost: upSent - upRecv, gaps: mock.gapsUp, reordered: mock.outOfOrderUp },
       modelToCaller: { sent: downSent, received: downRecv, lost: downSent - downRecv, gaps: downGaps, reordered: downOoo },
       unstampedCallerAudio: mock.unknownFrames,
     },
-    setupMs: stats(setup),
-    serviceCpuPctOfOneCore: cpuSec === null ? null : Math.round((cpuSec / wallSec) * 1000) / 10,
-    serviceRssKb: {
-      before: rssBefore,
-      peak: rssPeak,
-      after: rssAfter,
-      perCallKb: opened.length ? Math.round((rssPeak - rssBefore) / opened.length) : null,
+    setupMs: stats(m.setup),
+    webhookMs: stats(m.webhook),
+    cpuPctOfOneCore: cpuSec === null ? null : Math.round((cpuSec / wallSec) * 1000) / 10,
+    rssKb: {
+      before: p.rssBefore,
+      steady: rssSteady,
+      peak: p.rssPeak,
+      after: p.rssAfter,
+      perCallKb: opened.length && rssSteady !== null ? Math.round((rssSteady - p.rssBefore) / opened.length) : null,
+      peakPerCallKb: opened.length ? Math.round((p.rssPeak - p.rssBefore) / opened.length) : null,
+      afterMinusBeforeKb: p.rssAfter !== null && p.rssBefore !== null ? p.rssAfter - p.rssBefore : null,
     },
     truncation: {
-      interruptedTurns: [...truncations.values()].filter((t) => t.sentMs !== undefined).length,
+      interruptedTurns: [...m.truncations.values()].filter((t) => t.sentMs !== undefined).length,
       measured: truncErrors.length,
       unanswered: interruptsUnanswered,
-      errorMs: truncStats,
-      absMaxMs: truncAbsMax,
+      errorMs: stats(truncErrors),
+      absMaxMs: truncErrors.length ? Math.max(...truncErrors.map(Math.abs)) : null,
       clearsSeen: clears,
       truncatesReceived: mock.truncatesReceived,
       cancelsReceived: mock.cancelsReceived,
     },
     marksEchoed,
-    realtimeConnectionsLeftOpen: activeAfter,
+    realtimeConnectionsLeftOpen: p.realtimeLeftOpen,
+    exitCode: p.relay.exitCode,
+    exitSignal: p.relay.exitSignal,
     generator: { eventLoopLagP99Ms: Math.round(lagP99 * 100) / 100, eventLoopLagMaxMs: Math.round(lagMax * 100) / 100, valid: lagP99 <= 20 },
     twilioWarnings: warnings.slice(0, 20),
-    serviceStderrWarnOrErrorLines: errLines.length,
-    serviceStderrSample: errLines.slice(0, 5),
+    stderrWarnOrErrorLines: errLines.length,
+    stderrSample: errLines.slice(0, 5),
+    profile: p.profile,
+  };
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+async function main() {
+  if (!fs.existsSync(MAIN)) {
+    console.error(`bench: ${path.relative(process.cwd(), MAIN)} not found. Run \`npm run build\` first.`);
+    process.exit(1);
+  }
+  const { calls: N, seconds: S, smoke } = OPTS;
+  const notes = [];
+  const pin = pinning();
+  if (!pin.ok) notes.push(`could not pin to separate cores (${pin.why}); relays and generator share CPUs`);
+  if (process.env.DATABASE_URL) notes.push('DATABASE_URL is set: the service writes its call log to that PostgreSQL, not to the embedded PGlite');
+
+  const mock = new MockRealtime();
+  await mock.start();
+  const baseline = OPTS.baseline ? await runPhase('bare-ws', mock, pin, N, S) : null;
+  const service = await runPhase('service', mock, pin, N, S);
+  await mock.close();
+
+  const ratio = (a, b) => (a === null || b === null || !b ? null : Math.round((a / b) * 100) / 100);
+  const summary = {
+    config: {
+      calls: N,
+      seconds: S,
+      smoke,
+      replyEveryMs: REPLY_EVERY_BYTES / BYTES_PER_MS,
+      replyMs: REPLY_MS,
+      interruptEvery: INTERRUPT_EVERY,
+      pinned: pin.ok,
+      node: process.version,
+      cpu: os.cpus()[0] ? os.cpus()[0].model : 'unknown',
+    },
+    service,
+    baseline,
+    serviceVsBaseline: baseline
+      ? {
+          cpu: ratio(service.cpuPctOfOneCore, baseline.cpuPctOfOneCore),
+          callerToModelP99: ratio(service.relayMs.callerToModel.p99, baseline.relayMs.callerToModel.p99),
+          modelToCallerP99: ratio(service.relayMs.modelToCaller.p99, baseline.relayMs.modelToCaller.p99),
+          rssPerCall: ratio(service.rssKb.perCallKb, baseline.rssKb.perCallKb),
+        }
+      : null,
     notes,
   };
 
+  const s = service;
+  const lost = (x) => x.frames.callerToModel.lost + x.frames.modelToCaller.lost + x.frames.callerToModel.gaps + x.frames.modelToCaller.gaps;
   const targets = [
-    ['relay p99 ≤ 5 ms (both directions)', summary.relayMs.callerToModel.p99 !== null && summary.relayMs.callerToModel.p99 <= 5 && summary.relayMs.modelToCaller.p99 !== null && summary.relayMs.modelToCaller.p99 <= 5],
-    ['zero frames lost', summary.frames.callerToModel.lost === 0 && summary.frames.modelToCaller.lost === 0 && summary.frames.callerToModel.gaps === 0 && summary.frames.modelToCaller.gaps === 0],
-    ['setup p99 ≤ 50 ms', summary.setupMs.p99 !== null && summary.setupMs.p99 <= 50],
-    ['RSS per call ≤ 100 KB', summary.serviceRssKb.perCallKb !== null && summary.serviceRssKb.perCallKb <= 100],
-    ['truncation error within ±20 ms', truncAbsMax !== null && truncAbsMax <= 20 && interruptsUnanswered === 0],
+    ['relay p99 ≤ 5 ms (both directions)', s.relayMs.callerToModel.p99 !== null && s.relayMs.callerToModel.p99 <= 5 && s.relayMs.modelToCaller.p99 !== null && s.relayMs.modelToCaller.p99 <= 5],
+    ['zero frames lost or dropped', lost(s) === 0 && s.connectFailures === 0 && s.callsClosedEarlyByRelay === 0],
+    ['CPU ≤ 50 % of one core', s.cpuPctOfOneCore !== null && s.cpuPctOfOneCore <= 50],
+    ['CPU ≤ 1.5 × the bare relay', summary.serviceVsBaseline !== null && summary.serviceVsBaseline.cpu !== null && summary.serviceVsBaseline.cpu <= 1.5],
+    ['setup (start → session.update) p99 ≤ 50 ms', s.setupMs.p99 !== null && s.setupMs.p99 <= 50],
+    ['RSS per active call ≤ 100 KB', s.rssKb.perCallKb !== null && s.rssKb.perCallKb <= 100],
+    ['truncation error within ±20 ms', s.truncation.absMaxMs !== null && s.truncation.absMaxMs <= 20 && s.truncation.unanswered === 0],
   ];
-  if (!smoke) summary.targets = Object.fromEntries(targets.map(([k, v]) => [k, v]));
+  if (!smoke) summary.targets = Object.fromEntries(targets);
 
   console.log(JSON.stringify(summary, null, 2));
   console.log('');
   console.log(markdown(summary));
+  if (s.profile) {
+    console.log(`\nService CPU profile: ${s.profile.file}\n`);
+    console.log(s.profile.top);
+  }
   if (!smoke) {
     console.log('');
-    console.log('Targets:');
+    console.log(`Targets (at ${N} calls):`);
     for (const [k, v] of targets) console.log(`  ${v ? 'MET    ' : 'NOT MET'}  ${k}`);
   }
-  if (!summary.generator.valid) {
-    console.log(`\nINVALID RUN: the generator's event-loop lag p99 was ${summary.generator.eventLoopLagP99Ms} ms (> 20 ms); it was saturated and the numbers above measure it, not the service.`);
+  for (const phase of [baseline, service]) {
+    if (phase && !phase.generator.valid) {
+      console.log(`\nINVALID RUN (${phase.relay}): the generator's event-loop lag p99 was ${phase.generator.eventLoopLagP99Ms} ms (> 20 ms); it was saturated and the numbers measure it, not the relay.`);
+    }
   }
   for (const n of notes) console.log(`note: ${n}`);
+  if (smoke && (s.callsOpened !== N || lost(s) !== 0)) {
+    console.error('bench: smoke run failed: calls did not open or frames were lost');
+    process.exit(1);
+  }
   cleanup();
   process.exit(0);
 }
 
-function markdown(s) {
+function markdown(sum) {
   const f = (x) => (x === null || x === undefined ? '–' : String(x));
   const st = (o) => `${f(o.p50)} / ${f(o.p99)} / ${f(o.max)}`;
-  const rows = [
-    ['Calls × seconds', `${s.config.calls} × ${s.config.seconds} s (${s.callsOpened} opened, ${s.connectFailures} failed, ${s.callsClosedEarlyByService} closed early)`],
-    ['Relay caller→model p50 / p99 / max (ms)', st(s.relayMs.callerToModel)],
-    ['Relay model→caller p50 / p99 / max (ms)', st(s.relayMs.modelToCaller)],
-    ['Relay caller→model, steady state (all calls open + 1 s)', st(s.relayMsSteadyState.callerToModel)],
-    ['Relay model→caller, steady state', st(s.relayMsSteadyState.modelToCaller)],
-    ['Frames caller→model sent / lost / reordered', `${s.frames.callerToModel.sent} / ${s.frames.callerToModel.lost} / ${s.frames.callerToModel.reordered}`],
-    ['Frames model→caller sent / lost / reordered', `${s.frames.modelToCaller.sent} / ${s.frames.modelToCaller.lost} / ${s.frames.modelToCaller.reordered}`],
-    ['Setup (start → session.update) p50 / p99 / max (ms)', st(s.setupMs)],
-    ['Service CPU (% of one core)', f(s.serviceCpuPctOfOneCore)],
-    ['Service RSS before / peak / after (MB)', [s.serviceRssKb.before, s.serviceRssKb.peak, s.serviceRssKb.after].map((k) => (k == null ? '–' : (k / 1024).toFixed(1))).join(' / ')],
-    ['RSS per call (KB)', f(s.serviceRssKb.perCallKb)],
-    ['Truncation error p50 / p99 / max (ms); worst abs error; turns measured', `${st(s.truncation.errorMs)}; ${f(s.truncation.absMaxMs)}; ${s.truncation.measured} of ${s.truncation.interruptedTurns}`],
-    ['Generator event-loop lag p99 / max (ms)', `${s.generator.eventLoopLagP99Ms} / ${s.generator.eventLoopLagMaxMs}${s.generator.valid ? '' : ' (INVALID RUN)'}`],
-    ['Pinned (service core 0, generator core 1)', s.config.pinned ? 'yes' : 'no'],
-    ['Service stderr warn/error lines', f(s.serviceStderrWarnOrErrorLines)],
-  ];
-  return ['| Metric | Value |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+  const mb = (k) => (k == null ? '–' : (k / 1024).toFixed(1));
+  const phases = [sum.service, sum.baseline].filter(Boolean);
+  const row = (label, fn, ratioKey) => {
+    const cells = phases.map(fn);
+    if (sum.baseline) cells.push(ratioKey && sum.serviceVsBaseline[ratioKey] !== null ? `${sum.serviceVsBaseline[ratioKey]} ×` : '');
+    return `| ${label} | ${cells.join(' | ')} |`;
+  };
+  const header = sum.baseline ? '| Metric | Service | Bare `ws` relay | Service / bare |\n| --- | --- | --- | --- |' : '| Metric | Service |\n| --- | --- |';
+  return [
+    header,
+    row('Calls × seconds', (p) => `${sum.config.calls} × ${sum.config.seconds} s (${p.callsOpened} opened, ${p.connectFailures} failed, ${p.callsClosedEarlyByRelay} closed early)`),
+    row('Relay caller→model p50 / p99 / max (ms)', (p) => st(p.relayMs.callerToModel), 'callerToModelP99'),
+    row('Relay model→caller p50 / p99 / max (ms)', (p) => st(p.relayMs.modelToCaller), 'modelToCallerP99'),
+    row('Relay caller→model, steady state (all calls open + 1 s)', (p) => st(p.relayMsSteadyState.callerToModel)),
+    row('Relay model→caller, steady state', (p) => st(p.relayMsSteadyState.modelToCaller)),
+    row('Frames caller→model sent / lost / reordered', (p) => `${p.frames.callerToModel.sent} / ${p.frames.callerToModel.lost} / ${p.frames.callerToModel.reordered}`),
+    row('Frames model→caller sent / lost / reordered', (p) => `${p.frames.modelToCaller.sent} / ${p.frames.modelToCaller.lost} / ${p.frames.modelToCaller.reordered}`),
+    row('Setup (start → session.update) p50 / p99 / max (ms)', (p) => st(p.setupMs)),
+    row('Voice webhook p50 / p99 / max (ms)', (p) => (p.webhookMs.n ? st(p.webhookMs) : '–')),
+    row('CPU (% of one core)', (p) => f(p.cpuPctOfOneCore), 'cpu'),
+    row('RSS before / with calls / peak / after (MB)', (p) => [p.rssKb.before, p.rssKb.steady, p.rssKb.peak, p.rssKb.after].map(mb).join(' / ')),
+    row('RSS per active call (KB)', (p) => f(p.rssKb.perCallKb), 'rssPerCall'),
+    row('Truncation error p50 / p99 / max (ms); worst abs; turns', (p) => `${st(p.truncation.errorMs)}; ${f(p.truncation.absMaxMs)}; ${p.truncation.measured} of ${p.truncation.interruptedTurns}`),
+    row('Generator event-loop lag p99 / max (ms)', (p) => `${p.generator.eventLoopLagP99Ms} / ${p.generator.eventLoopLagMaxMs}${p.generator.valid ? '' : ' (INVALID)'}`),
+    row('stderr warn/error lines; exit code', (p) => `${f(p.stderrWarnOrErrorLines)}; ${p.exitSignal ? p.exitSignal : f(p.exitCode)}`),
+    `| Pinned (relay core 0, generator core 1) | ${sum.config.pinned ? 'yes' : 'no'} |${sum.baseline ? ' | |' : ''}`,
+  ].join('\n');
 }
 
 main().catch((err) => {

@@ -45,6 +45,12 @@ export interface CallBridgeDeps {
   readonly tools: ToolRegistry;
 }
 
+/** The TCP socket under the Twilio WebSocket: corked while a delta's frames are queued. */
+export interface CorkableTransport {
+  cork(): void;
+  uncork(): void;
+}
+
 /** A mark after at most this many frames bounds how far playback is estimated between echoes. */
 const FRAMES_PER_MARK = 10;
 /**
@@ -70,6 +76,7 @@ const CLOSE_FAILURE = 1011;
  */
 export class CallBridge implements LiveCall {
   private twilio: WebSocket | null = null;
+  private twilioTransport: CorkableTransport | null = null;
   private realtime: RealtimeClient | null = null;
   private out: TwilioOutbound | null = null;
   private start: TwilioStart | null = null;
@@ -124,9 +131,13 @@ export class CallBridge implements LiveCall {
     return this.machine.state;
   }
 
-  /** Takes over a Twilio Media Streams socket. */
-  attach(socket: WebSocket): void {
+  /**
+   * Takes over a Twilio Media Streams socket. With its TCP transport, the frames cut from one
+   * Realtime delta (and their mark) leave in one write instead of one system call each.
+   */
+  attach(socket: WebSocket, transport: CorkableTransport | null = null): void {
     this.twilio = socket;
+    this.twilioTransport = transport;
     this.deps.registry.add(this);
     socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.onTwilioFrame(data, isBinary));
     socket.on('close', () => this.end('twilio_closed'));
@@ -407,8 +418,14 @@ export class CallBridge implements LiveCall {
     const audio = Buffer.from(delta, 'base64');
     this.itemAudioBytes += audio.length;
     this.journal!.transcript.agentAudio(itemId, audio.length / BYTES_PER_MS, this.timeline!.now());
-    this.framer.push(audio, this.sendFrame);
-    if (this.framesSinceMark > 0) this.sendMark();
+    const transport = this.twilioTransport;
+    transport?.cork();
+    try {
+      this.framer.push(audio, this.sendFrame);
+      if (this.framesSinceMark > 0) this.sendMark();
+    } finally {
+      transport?.uncork();
+    }
   }
 
   /** The item's audio is complete: the partial last frame goes out padded with silence. */

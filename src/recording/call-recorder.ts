@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import { BLOCK_ALIGN, MULAW_SILENCE, SAMPLES_PER_MS, WAV_HEADER_BYTES, finalizeWav, repairWav, wavHeader } from './wav';
 
 export interface CallRecorderOptions {
-  /** Timeline written per batch, so the disk sees a few writes a second rather than one per frame. */
+  /**
+   * Timeline written per batch. Each write costs a thread-pool round trip, which under load costs
+   * more than the audio relay itself, so the disk sees one write a second per call.
+   */
   readonly batchMs: number;
   /**
    * How far the writer stays behind the newest caller audio, so agent audio or a clear stamped a
@@ -23,7 +26,7 @@ export interface CallRecorderOptions {
 }
 
 export const DEFAULT_RECORDER_OPTIONS: CallRecorderOptions = {
-  batchMs: 200,
+  batchMs: 1000,
   holdBackMs: 200,
   maxAgentQueueMs: 3 * 60_000,
   maxCallerJumpMs: 60_000,

@@ -30,6 +30,6 @@ export class MediaStreamGateway implements OnGatewayConnection {
       socket.close(CLOSE_TRY_AGAIN_LATER, refusal);
       return;
     }
-    this.bridges.create().attach(socket);
+    this.bridges.create().attach(socket, request.socket);
   }
 }
