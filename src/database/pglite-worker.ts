@@ -1,7 +1,7 @@
 /**
  * What PgliteSqlClient runs in its worker thread, as plain CommonJS source for `new Worker(...,
  * { eval: true })`: a file would need its own build step, and a .ts worker cannot run under the
- * test runner. workerData: { modulePath, dataDir }.
+ * test runner. workerData: { modulePath, dataDir, niceness }.
  *
  * Requests (each with a numeric id, answered by { id, result } or { id, error }):
  *   { op: 'query', sql, params, tx? }   rows; in the transaction `tx` when given
@@ -13,7 +13,16 @@
 export const PGLITE_WORKER_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
+const { setPriority } = require('node:os');
 const { PGlite, types } = require(workerData.modulePath);
+
+// On Linux, pid 0 is this thread only: the database yields the CPU to the audio relay on the main
+// thread, so a burst of writes (many calls starting at once) cannot stall live calls' frames.
+try {
+  setPriority(0, workerData.niceness);
+} catch {
+  // not permitted or not supported: run at normal priority
+}
 
 const toNumber = (value) => Number(value);
 const db = new PGlite(workerData.dataDir, { parsers: { [types.NUMERIC]: toNumber, [types.INT8]: toNumber } });

@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { PgliteSqlClient, PgSqlClient, SqlError, describePostgresTarget, type SqlClient } from './sql-client';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { PGLITE_WORKER_NICENESS, PgliteSqlClient, PgSqlClient, SqlError, describePostgresTarget, type SqlClient } from './sql-client';
 import { silentLogger, sqlTestBackends, type SqlTestDatabase } from './sql-test-backends';
 
 // Starting an embedded PostgreSQL (WASM) takes a few seconds, more on a busy machine.
@@ -130,6 +131,28 @@ describe('PgliteSqlClient', () => {
       await expect(inFlight).rejects.toThrow(/embedded database stopped/);
       expect(logs.join('')).toContain('embedded database stopped');
       expect(await sql.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await sql.close();
+    }
+  });
+
+  const linux = existsSync('/proc/self/task');
+  (linux ? it : it.skip)('runs the database at a lower CPU priority than the audio relay on the main thread', async () => {
+    // Nice value of each thread of this process: field 19 of /proc/self/task/<tid>/stat.
+    const niceness = (): Map<string, number> =>
+      new Map(
+        readdirSync('/proc/self/task').map((tid) => {
+          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          return [tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+        }),
+      );
+    const before = niceness();
+    const sql = new PgliteSqlClient('memory://', silentLogger);
+    try {
+      await sql.query('SELECT 1');
+      const added = [...niceness()].filter(([tid]) => !before.has(tid));
+      expect(added.filter(([, nice]) => nice === PGLITE_WORKER_NICENESS)).toHaveLength(1);
+      expect(niceness().get(String(process.pid))).toBe(before.get(String(process.pid)));
     } finally {
       await sql.close();
     }

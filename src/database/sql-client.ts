@@ -80,6 +80,9 @@ function toSqlError({ name, message, ...fields }: SerializedError): SqlError {
  * in its sandbox. PGlite has one connection and queues transactions and queries itself, one at
  * a time.
  */
+/** Nice value of the PGlite thread: below the audio relay, which stays at the process's own. */
+export const PGLITE_WORKER_NICENESS = 10;
+
 export class PgliteSqlClient extends SqlClient {
   readonly kind = 'pglite' as const;
   private worker?: Worker;
@@ -159,7 +162,7 @@ export class PgliteSqlClient extends SqlClient {
   private spawn(): Worker {
     const worker = new Worker(PGLITE_WORKER_SOURCE, {
       eval: true,
-      workerData: { modulePath: require.resolve('@electric-sql/pglite'), dataDir: this.dataDir },
+      workerData: { modulePath: require.resolve('@electric-sql/pglite'), dataDir: this.dataDir, niceness: PGLITE_WORKER_NICENESS },
       // Whatever PGlite prints goes to the log, not into the JSON log stream on stdout.
       stdout: true,
       stderr: true,
