@@ -39,7 +39,9 @@ const MAX_TIMELINE_MS = 24 * 3_600_000;
 /** Largest single write: one second of stereo audio. */
 const CHUNK_SAMPLES = 1000 * SAMPLES_PER_MS;
 /** An empty track buffer larger than this is replaced by a small one. */
-const SHRINK_ABOVE_BYTES = 64 * 1024;
+const SHRINK_ABOVE_BYTES = 16 * 1024;
+/** Slack for caller frames that arrive a little ahead of the newest one. */
+const CALLER_SLACK_BYTES = 4 * 160;
 
 type State = 'recording' | 'closing' | 'closed' | 'failed';
 
@@ -96,8 +98,8 @@ class Track {
 
   private reserve(need: number): void {
     if (this.head + need <= this.buf.length) return;
-    if (need <= this.buf.length >> 1) {
-      // Slide the live bytes to the front; amortised, since half the buffer was consumed first.
+    if (need <= this.buf.length) {
+      // Slide the live bytes to the front: at most one batch's hold-back per batch written.
       this.buf.copyWithin(0, this.head, this.head + this.len);
       this.buf.fill(MULAW_SILENCE, this.len, this.head + this.len);
     } else {
@@ -141,7 +143,7 @@ export class CallRecorder {
   private resolveClosed!: () => void;
 
   private readonly caller: Track;
-  private readonly agent = new Track(8 * 1024);
+  private readonly agent = new Track(4 * 1024);
   /** Sample frames written to the file. */
   private cursor = 0;
   /** End of the newest caller audio, in sample frames. */
@@ -163,7 +165,8 @@ export class CallRecorder {
     this.holdBackSamples = Math.max(0, Math.round(this.opts.holdBackMs * SAMPLES_PER_MS));
     this.maxAgentQueue = Math.max(0, Math.round(this.opts.maxAgentQueueMs * SAMPLES_PER_MS));
     this.maxCallerJump = Math.max(0, Math.round(this.opts.maxCallerJumpMs * SAMPLES_PER_MS));
-    this.caller = new Track(Math.max(8 * 1024, 2 * (this.batchSamples + this.holdBackSamples)));
+    // Sized for what it holds between writes (a batch plus the hold-back), so it never grows.
+    this.caller = new Track(this.batchSamples + this.holdBackSamples + CALLER_SLACK_BYTES);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
 
     let streamDone!: () => void;
