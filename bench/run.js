@@ -3,7 +3,9 @@
 /**
  * Load benchmark for the Call Operator media relay.
  *
- *   node bench/run.js [--calls N] [--seconds S] [--no-baseline] [--profile] [--smoke]
+ *   node bench/run.js [--calls N] [--seconds S] [--no-baseline] [--profile] [--service PATH] [--smoke]
+ *
+ * --service runs another build of the service (its dist/src/main.js), to compare two versions.
  *
  * Runs the same traffic twice in one invocation: first through a bare `ws` relay (the floor,
  * bench/bare-relay.js), then through the built service (dist/src/main.js). Each runs as a child
@@ -25,13 +27,12 @@ const WebSocket = require('ws');
 const { summarizeProfile } = require('./profile-summary');
 
 const ROOT = path.resolve(__dirname, '..');
-const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
 const BARE = path.join(__dirname, 'bare-relay.js');
 
 // ---- arguments ----------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const opts = { calls: 100, seconds: 20, smoke: false, baseline: true, profile: false };
+  const opts = { calls: 100, seconds: 20, smoke: false, baseline: true, profile: false, service: path.join(ROOT, 'dist', 'src', 'main.js') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -44,6 +45,7 @@ function parseArgs(argv) {
     else if (a === '--smoke') opts.smoke = true;
     else if (a === '--no-baseline') opts.baseline = false;
     else if (a === '--profile') opts.profile = true;
+    else if (a === '--service') opts.service = path.resolve(argv[++i] || usage('--service needs a path'));
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -56,11 +58,12 @@ function parseArgs(argv) {
 
 function usage(err) {
   if (err) console.error(err);
-  console.error('usage: node bench/run.js [--calls N] [--seconds S] [--no-baseline] [--profile] [--smoke]');
+  console.error('usage: node bench/run.js [--calls N] [--seconds S] [--no-baseline] [--profile] [--service dist/src/main.js] [--smoke]');
   process.exit(err ? 2 : 0);
 }
 
 const OPTS = parseArgs(process.argv.slice(2));
+const MAIN = OPTS.service;
 
 // ---- constants ----------------------------------------------------------------------------------
 
@@ -756,7 +759,9 @@ async function startRelay(kind, mock, pin, N) {
     args = [BARE];
   }
   const cmd = pin.ok ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(cmd[0], cmd[1], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The service runs from its own project directory (prompts/, package.json).
+  const cwd = kind === 'service' ? path.resolve(path.dirname(MAIN), '..', '..') : ROOT;
+  const child = spawn(cmd[0], cmd[1], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const relay = { kind, child, port, stderr: '', stdout: '', stopping: false, profileDir };
   child.stdout.on('data', (d) => {
