@@ -81,7 +81,10 @@ const INTERRUPT_AFTER_MS = 500; // speech_started this long after the first delt
 const CALL_RAMP_MS = 7;
 const LAG_RESOLUTION_MS = 5;
 const DRAIN_MS = 1000; // after the last caller frame, before stop
-const SETTLE_MS = 3000; // after the calls end, before RSS "after"
+// After the calls end: RSS "after" is read SETTLE_MS later, and again once V8's memory reducer
+// (which runs on an idle heap after several seconds) has had time to give memory back.
+const SETTLE_MS = 3000;
+const IDLE_MS = 12000;
 
 const MAGIC_IN = [0xc1, 0x11]; // caller frames
 const MAGIC_OUT = [0xa6, 0xe7]; // agent frames
@@ -876,6 +879,11 @@ async function runPhase(kind, mock, pin, N, S) {
   // Let the relay finish its call records and collect garbage, then measure what stays.
   await sleep(SETTLE_MS);
   const rssAfter = procRssKb(pid);
+  let rssIdle = null;
+  if (!OPTS.smoke) {
+    await sleep(IDLE_MS - SETTLE_MS);
+    rssIdle = procRssKb(pid);
+  }
   const realtimeLeftOpen = mock.connections.size;
   await stopRelay(relay);
 
@@ -893,7 +901,7 @@ async function runPhase(kind, mock, pin, N, S) {
     fs.rmSync(relay.profileDir, { recursive: true, force: true });
   }
 
-  return summarizePhase({ kind, m, mock, relay, N, S, opened, framesPerCall, connectFailures, failures, closedInTime, cpu0, cpu1, wall0, wall1, lag, rssBefore, rssPeak, rssSamples, rssAfter, realtimeLeftOpen, profile });
+  return summarizePhase({ kind, m, mock, relay, N, S, opened, framesPerCall, connectFailures, failures, closedInTime, cpu0, cpu1, wall0, wall1, lag, rssBefore, rssPeak, rssSamples, rssAfter, rssIdle, realtimeLeftOpen, profile });
 }
 
 function summarizePhase(p) {
@@ -960,9 +968,11 @@ function summarizePhase(p) {
       steady: rssSteady,
       peak: p.rssPeak,
       after: p.rssAfter,
+      idle: p.rssIdle,
       perCallKb: opened.length && rssSteady !== null ? Math.round((rssSteady - p.rssBefore) / opened.length) : null,
       peakPerCallKb: opened.length ? Math.round((p.rssPeak - p.rssBefore) / opened.length) : null,
       afterMinusBeforeKb: p.rssAfter !== null && p.rssBefore !== null ? p.rssAfter - p.rssBefore : null,
+      idleMinusBeforeKb: p.rssIdle !== null && p.rssBefore !== null ? p.rssIdle - p.rssBefore : null,
     },
     truncation: {
       interruptedTurns: [...m.truncations.values()].filter((t) => t.sentMs !== undefined).length,
@@ -1093,7 +1103,7 @@ function markdown(sum) {
     row('Setup (start → session.update) p50 / p99 / max (ms)', (p) => st(p.setupMs)),
     row('Voice webhook p50 / p99 / max (ms)', (p) => (p.webhookMs.n ? st(p.webhookMs) : '–')),
     row('CPU (% of one core)', (p) => f(p.cpuPctOfOneCore), 'cpu'),
-    row('RSS before / with calls / peak / after (MB)', (p) => [p.rssKb.before, p.rssKb.steady, p.rssKb.peak, p.rssKb.after].map(mb).join(' / ')),
+    row(`RSS before / with calls / peak / ${SETTLE_MS / 1000} s after / ${IDLE_MS / 1000} s after (MB)`, (p) => [p.rssKb.before, p.rssKb.steady, p.rssKb.peak, p.rssKb.after, p.rssKb.idle].map(mb).join(' / ')),
     row('RSS per active call (KB)', (p) => f(p.rssKb.perCallKb), 'rssPerCall'),
     row('Truncation error p50 / p99 / max (ms); worst abs; turns', (p) => `${st(p.truncation.errorMs)}; ${f(p.truncation.absMaxMs)}; ${p.truncation.measured} of ${p.truncation.interruptedTurns}`),
     row('Generator event-loop lag p99 / max (ms)', (p) => `${p.generator.eventLoopLagP99Ms} / ${p.generator.eventLoopLagMaxMs}${p.generator.valid ? '' : ' (INVALID)'}`),
