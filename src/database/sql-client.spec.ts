@@ -1,5 +1,7 @@
 import pino from 'pino';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PGLITE_WORKER_NICENESS, PgliteSqlClient, PgSqlClient, SqlError, describePostgresTarget, type SqlClient } from './sql-client';
 import { silentLogger, sqlTestBackends, type SqlTestDatabase } from './sql-test-backends';
 
@@ -155,6 +157,26 @@ describe('PgliteSqlClient', () => {
       expect(niceness().get(String(process.pid))).toBe(before.get(String(process.pid)));
     } finally {
       await sql.close();
+    }
+  });
+
+  it('creates a new data directory first, holding queries until it is ready, and reopens it later', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'pglite-create-')), 'db');
+    try {
+      const sql = new PgliteSqlClient(dir, silentLogger);
+      // Sent while the cluster is being created: served once it is.
+      await sql.query('CREATE TABLE kept (n integer); INSERT INTO kept VALUES (42)');
+      expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
+      await sql.close();
+      const again = new PgliteSqlClient(dir, silentLogger);
+      expect(await again.query('SELECT n FROM kept')).toEqual([{ n: 42 }]);
+      await again.close();
+      // Closed while still creating: resolves, and refuses what comes after.
+      const early = new PgliteSqlClient(join(dir, '..', 'other'), silentLogger);
+      await early.close();
+      await expect(early.query('SELECT 1')).rejects.toBeInstanceOf(SqlError);
+    } finally {
+      rmSync(join(dir, '..'), { recursive: true, force: true });
     }
   });
 
