@@ -9,6 +9,7 @@ import type { AppLogger } from '../logging/app-logger';
 import type { RealtimeClient, RealtimeConnector } from '../realtime/realtime-client';
 import type { CallRecorder } from '../recording/call-recorder';
 import type { RecordingService } from '../recording/recording.service';
+import { STREAM_TOKEN_PARAMETER, type StreamTokens } from '../security/stream-tokens';
 import {
   appendAudioFrame,
   buildCancel,
@@ -43,6 +44,7 @@ export interface CallBridgeDeps {
   readonly callLog: CallLog;
   readonly recordings: RecordingService;
   readonly tools: ToolRegistry;
+  readonly streamTokens: StreamTokens;
 }
 
 /** A mark after at most this many frames bounds how far playback is estimated between echoes. */
@@ -240,6 +242,13 @@ export class CallBridge implements LiveCall {
   private onStart(start: TwilioStart): void {
     if (this.start) {
       this.badFrame('second start');
+      return;
+    }
+    // Only a stream the voice webhook asked for gets a Realtime session (and a call record).
+    const refusal = this.deps.streamTokens.redeem(start.callSid, start.customParameters[STREAM_TOKEN_PARAMETER]);
+    if (refusal) {
+      this.log.warn({ callSid: start.callSid, streamSid: start.streamSid, refusal }, 'media stream refused: bad stream token');
+      this.end(refusal);
       return;
     }
     this.start = start;
