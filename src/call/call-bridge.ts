@@ -244,16 +244,16 @@ export class CallBridge implements LiveCall {
       this.badFrame('second start');
       return;
     }
+    this.log = this.deps.logger.child({ component: 'call', callSid: start.callSid, streamSid: start.streamSid });
     // Only a stream the voice webhook asked for gets a Realtime session (and a call record).
     const refusal = this.deps.streamTokens.redeem(start.callSid, start.customParameters[STREAM_TOKEN_PARAMETER]);
     if (refusal) {
-      this.log.warn({ callSid: start.callSid, streamSid: start.streamSid, refusal }, 'media stream refused: bad stream token');
+      this.log.warn({ refusal }, 'media stream refused: bad stream token');
       this.end(refusal);
       return;
     }
     this.start = start;
     this.out = new TwilioOutbound(start.streamSid);
-    this.log = this.deps.logger.child({ component: 'call', callSid: start.callSid, streamSid: start.streamSid });
     this.startedAt = this.deps.clock.epochMs();
     this.lastTouch = this.deps.clock.now();
     this.timeline = new CallTimeline(this.deps.clock);
