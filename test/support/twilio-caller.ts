@@ -16,8 +16,11 @@ const FRAME_MS = 20;
 /** The STREAM_TOKEN_SECRET startApp gives the service, so that callers can carry valid tokens. */
 export const TEST_STREAM_TOKEN_SECRET = 'test-stream-token-secret-0123456789abcdef';
 
-/** A stream token as the voice webhook of a test app would mint it for `callSid`. */
-export function testStreamToken(callSid: string, expiresAtSeconds = Math.ceil(Date.now() / 1000) + 60): string {
+/**
+ * A stream token for `callSid` under TEST_STREAM_TOKEN_SECRET. By default it expires in 30 days,
+ * so that tests which move the app's clock forward (session expiry) still start calls.
+ */
+export function testStreamToken(callSid: string, expiresAtSeconds = Math.ceil(Date.now() / 1000) + 30 * 24 * 3600): string {
   return mintStreamToken(Buffer.from(TEST_STREAM_TOKEN_SECRET), callSid, expiresAtSeconds);
 }
 
