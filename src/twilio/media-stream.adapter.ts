@@ -9,7 +9,8 @@ export type UpgradeCheck = (request: IncomingMessage) => boolean;
 
 /**
  * The `ws` adapter with three changes for media streams: every server gets the configured
- * maxPayload, every upgrade passes `upgradeCheck` first (Twilio's signature), and gateways without @SubscribeMessage handlers get no message pipeline (the
+ * maxPayload, every upgrade must pass `upgradeCheck` (Twilio's signature) before it becomes a
+ * socket, and gateways without @SubscribeMessage handlers get no message pipeline (the
  * default one would JSON-parse every audio frame a second time just to find no handler).
  */
 export class MediaStreamWsAdapter extends WsAdapter {
