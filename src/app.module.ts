@@ -8,6 +8,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { RealtimeModule } from './realtime/realtime.module';
+import { SecurityModule } from './security/security.module';
 import { SessionModule } from './session/session.module';
 import { TwilioModule } from './twilio/twilio.module';
 
@@ -21,6 +22,7 @@ import { TwilioModule } from './twilio/twilio.module';
     RealtimeModule,
     SessionModule,
     CrmModule,
+    SecurityModule,
     CallModule,
     TwilioModule,
     HealthModule,

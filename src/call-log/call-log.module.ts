@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RecordingModule } from '../recording/recording.module';
+import { SecurityModule } from '../security/security.module';
 import { ApiTokenGuard } from './api-token.guard';
 import { CallLog } from './call-log.service';
 import { CallLogWriter } from './call-log-writer';
@@ -7,7 +8,7 @@ import { CallsController } from './calls.controller';
 
 /** The durable call log: written off the audio path, read through the API. */
 @Module({
-  imports: [RecordingModule],
+  imports: [RecordingModule, SecurityModule],
   controllers: [CallsController],
   providers: [CallLog, CallLogWriter, ApiTokenGuard],
   exports: [CallLog, CallLogWriter],

@@ -6,6 +6,7 @@ import { CrmService } from '../crm/crm.port';
 import { AppLogger } from '../logging/app-logger';
 import { RealtimeConnector } from '../realtime/realtime-client';
 import { RecordingService } from '../recording/recording.service';
+import { StreamTokens } from '../security/stream-tokens';
 import { ToolRegistry } from '../tools/tool-registry';
 import { SessionStore } from '../session/session-store';
 import { CallBridge } from './call-bridge';
@@ -28,6 +29,7 @@ export class CallBridgeFactory {
     private readonly callLog: CallLog,
     private readonly recordings: RecordingService,
     private readonly tools: ToolRegistry,
+    private readonly streamTokens: StreamTokens,
   ) {}
 
   create(): CallBridge {
@@ -42,6 +44,7 @@ export class CallBridgeFactory {
       callLog: this.callLog,
       recordings: this.recordings,
       tools: this.tools,
+      streamTokens: this.streamTokens,
     });
   }
 }

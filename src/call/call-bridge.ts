@@ -9,6 +9,7 @@ import type { AppLogger } from '../logging/app-logger';
 import type { RealtimeClient, RealtimeConnector } from '../realtime/realtime-client';
 import type { CallRecorder } from '../recording/call-recorder';
 import type { RecordingService } from '../recording/recording.service';
+import { STREAM_TOKEN_PARAMETER, type StreamTokens } from '../security/stream-tokens';
 import {
   appendAudioFrame,
   buildCancel,
@@ -43,6 +44,7 @@ export interface CallBridgeDeps {
   readonly callLog: CallLog;
   readonly recordings: RecordingService;
   readonly tools: ToolRegistry;
+  readonly streamTokens: StreamTokens;
 }
 
 /** The TCP socket under the Twilio WebSocket: corked while a delta's frames are queued. */
@@ -253,9 +255,16 @@ export class CallBridge implements LiveCall {
       this.badFrame('second start');
       return;
     }
+    this.log = this.deps.logger.child({ component: 'call', callSid: start.callSid, streamSid: start.streamSid });
+    // Only a stream the voice webhook asked for gets a Realtime session (and a call record).
+    const refusal = this.deps.streamTokens.redeem(start.callSid, start.customParameters[STREAM_TOKEN_PARAMETER]);
+    if (refusal) {
+      this.log.warn({ refusal }, 'media stream refused: bad stream token');
+      this.end(refusal);
+      return;
+    }
     this.start = start;
     this.out = new TwilioOutbound(start.streamSid);
-    this.log = this.deps.logger.child({ component: 'call', callSid: start.callSid, streamSid: start.streamSid });
     this.startedAt = this.deps.clock.epochMs();
     this.lastTouch = this.deps.clock.now();
     this.timeline = new CallTimeline(this.deps.clock);

@@ -5,6 +5,7 @@ import { CrmModule } from '../crm/crm.module';
 import { AppLogger } from '../logging/app-logger';
 import { RealtimeModule } from '../realtime/realtime.module';
 import { RecordingModule } from '../recording/recording.module';
+import { SecurityModule } from '../security/security.module';
 import { ToolsModule } from '../tools/tools.module';
 import { SessionJanitor } from '../session/session-janitor';
 import { SessionModule } from '../session/session.module';
@@ -12,7 +13,7 @@ import { CallBridgeFactory } from './call-bridge.factory';
 import { CallRegistry } from './call-registry';
 
 @Module({
-  imports: [RealtimeModule, SessionModule, CrmModule, CallLogModule, RecordingModule, ToolsModule],
+  imports: [RealtimeModule, SessionModule, CrmModule, CallLogModule, RecordingModule, ToolsModule, SecurityModule],
   providers: [CallBridgeFactory, CallRegistry],
   exports: [CallBridgeFactory, CallRegistry],
 })

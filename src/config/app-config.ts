@@ -94,6 +94,15 @@ export class AppConfig {
   readonly recording: { readonly enabled: boolean; readonly dir: string };
   readonly apiToken: string | undefined;
   readonly prices: TokenPrices;
+  readonly security: {
+    /** False: TWILIO_VALIDATE_SIGNATURE=false. Signatures are checked only with an auth token as well. */
+    readonly validateTwilioSignature: boolean;
+    readonly streamTokenSecret: string | undefined;
+    readonly streamTokenTtlMs: number;
+    /** Express 'trust proxy', which decides the client IP rate limits count by. */
+    readonly trustProxy: boolean | number | string;
+    readonly rateLimits: { readonly twilioUnsignedPerMinute: number; readonly apiPerMinute: number; readonly apiAuthFailuresPerMinute: number };
+  };
 
   constructor(env: EnvironmentVariables, promptsDir = findPromptsDir(__dirname)) {
     this.env = env.NODE_ENV;
@@ -167,7 +176,23 @@ export class AppConfig {
       audioCachedInput: env.PRICE_AUDIO_CACHED_INPUT_PER_MTOK,
       audioOutput: env.PRICE_AUDIO_OUTPUT_PER_MTOK,
     };
+    this.security = {
+      validateTwilioSignature: env.TWILIO_VALIDATE_SIGNATURE,
+      streamTokenSecret: env.STREAM_TOKEN_SECRET,
+      streamTokenTtlMs: env.STREAM_TOKEN_TTL_SECONDS * 1000,
+      trustProxy: parseTrustProxy(env.TRUST_PROXY),
+      rateLimits: {
+        twilioUnsignedPerMinute: env.RATE_LIMIT_TWILIO_UNSIGNED_PER_MINUTE,
+        apiPerMinute: env.RATE_LIMIT_API_PER_MINUTE,
+        apiAuthFailuresPerMinute: env.RATE_LIMIT_API_AUTH_FAILURES_PER_MINUTE,
+      },
+    };
   }
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 function readVersion(): string {

@@ -166,6 +166,32 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(20_000)
   MCP_SERVERS?: string;
 
+  /** Off only for local work: Twilio webhooks and stream upgrades are then taken unsigned. */
+  @Transform(toBoolean) @IsBoolean()
+  TWILIO_VALIDATE_SIGNATURE = true;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @MinLength(32, { message: 'STREAM_TOKEN_SECRET must be at least 32 characters' })
+  STREAM_TOKEN_SECRET?: string;
+
+  @Type(() => Number) @IsInt() @Min(5) @Max(3600)
+  STREAM_TOKEN_TTL_SECONDS = 60;
+
+  /** Express 'trust proxy': false, true, a hop count, or a comma-separated list of addresses/subnets. */
+  @Matches(/^(true|false|\d{1,2}|[\w.:/]+(\s*,\s*[\w.:/]+)*)$/, {
+    message: 'TRUST_PROXY must be true, false, a hop count or a comma-separated list of proxy addresses/subnets',
+  })
+  TRUST_PROXY = 'false';
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
+  RATE_LIMIT_TWILIO_UNSIGNED_PER_MINUTE = 30;
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
+  RATE_LIMIT_API_PER_MINUTE = 120;
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
+  RATE_LIMIT_API_AUTH_FAILURES_PER_MINUTE = 5;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 

@@ -5,7 +5,7 @@ import { streamUrl, TwimlBuilder } from './twiml.builder';
 const config = (env: Record<string, string> = {}) =>
   new AppConfig(validateEnvironment({ OPERATOR_COMPANY_NAME: 'Acme Plumbing', ...env }));
 
-const params = { callSid: 'CA0123456789abcdef0123456789abcdef', from: '+15551230000', to: '+15557650000', direction: 'inbound' };
+const params = { callSid: 'CA0123456789abcdef0123456789abcdef', from: '+15551230000', to: '+15557650000', direction: 'inbound', streamToken: '1900000000.nonce.mac' };
 
 describe('TwimlBuilder', () => {
   it('connects the call to a bidirectional stream with the call parameters, fallback after </Connect>', () => {
@@ -17,6 +17,7 @@ describe('TwimlBuilder', () => {
         '<Parameter name="from" value="+15551230000"/>' +
         '<Parameter name="to" value="+15557650000"/>' +
         '<Parameter name="direction" value="inbound"/>' +
+        '<Parameter name="streamToken" value="1900000000.nonce.mac"/>' +
         '</Stream></Connect>' +
         "<Say>Sorry, Acme Plumbing can't take your call right now. Please call back in a few minutes.</Say><Hangup/>" +
         '</Response>',

@@ -10,6 +10,8 @@ export interface StreamParameters {
   readonly from: string;
   readonly to: string;
   readonly direction: string;
+  /** Proves to the stream's start that this webhook asked for it (StreamTokens). */
+  readonly streamToken: string;
 }
 
 export const STREAM_PATH = '/twilio/stream';
@@ -27,11 +29,19 @@ export function streamUrl(publicBaseUrl: string | undefined, headers: Record<str
     const scheme = base.protocol === 'http:' ? 'ws:' : 'wss:';
     return `${scheme}//${base.host}${base.pathname.replace(/\/+$/, '')}${STREAM_PATH}`;
   }
-  const first = (v: string | string[] | undefined): string | undefined =>
-    (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim();
-  const host = first(headers['x-forwarded-host']) || first(headers.host);
-  if (!host || !HOST.test(host)) return null;
-  return `wss://${host}${STREAM_PATH}`;
+  const host = requestHost(headers);
+  return host ? `wss://${host}${STREAM_PATH}` : null;
+}
+
+/** The first X-Forwarded-Host, else Host, if it looks like a host name; else null. */
+export function requestHost(headers: Record<string, string | string[] | undefined>): string | null {
+  const host = firstHeaderValue(headers['x-forwarded-host']) || firstHeaderValue(headers.host);
+  return host && HOST.test(host) ? host : null;
+}
+
+/** The first value of a header that may be repeated or comma-separated (as proxies append). */
+export function firstHeaderValue(v: string | string[] | undefined): string | undefined {
+  return (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim();
 }
 
 /** Builds the TwiML the voice webhook answers with, using the twilio package. */
@@ -46,7 +56,7 @@ export class TwimlBuilder {
   connect(url: string, params: StreamParameters): string {
     const response = new twilio.twiml.VoiceResponse();
     const stream = response.connect().stream({ url });
-    for (const name of ['callSid', 'from', 'to', 'direction'] as const) {
+    for (const name of ['callSid', 'from', 'to', 'direction', 'streamToken'] as const) {
       if (params[name]) stream.parameter({ name, value: params[name] });
     }
     this.appendFallback(response);

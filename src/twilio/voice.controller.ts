@@ -1,10 +1,12 @@
-import { Controller, Get, Header, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { CallLog } from '../call-log/call-log.service';
 import { CallRegistry } from '../call/call-registry';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import { StreamTokens } from '../security/stream-tokens';
+import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
 import { CALL_SID } from './twilio-protocol';
 import { streamUrl, TwimlBuilder } from './twiml.builder';
 
@@ -19,6 +21,7 @@ function param(req: Request, name: string): string {
 
 /** Twilio's "A call comes in" webhook. */
 @Controller('twilio')
+@UseGuards(TwilioSignatureGuard)
 export class VoiceController {
   private readonly log: Logger;
 
@@ -27,6 +30,7 @@ export class VoiceController {
     private readonly registry: CallRegistry,
     private readonly config: AppConfig,
     private readonly callLog: CallLog,
+    private readonly streamTokens: StreamTokens,
     @Inject(AppLogger) logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'voice-webhook' });
@@ -61,7 +65,9 @@ export class VoiceController {
       this.log.error({ callSid }, 'no usable host for the stream URL (set PUBLIC_BASE_URL): answering with the fallback');
       return this.fallback(callSid, from, to, direction, 'no_stream_host');
     }
-    return this.twiml.connect(url, { callSid, from, to, direction });
+    // Without a real Call SID there is no token: the stream it opens would be refused anyway.
+    const streamToken = callSid ? this.streamTokens.mint(callSid) : '';
+    return this.twiml.connect(url, { callSid, from, to, direction, streamToken });
   }
 
   private fallback(callSid: string, from: string, to: string, direction: string, reason: string): string {

@@ -12,6 +12,7 @@ import { validateEnvironment } from '../../src/config/env.schema';
 import { PgliteSqlClient } from '../../src/database/sql-client';
 import { LOG_DESTINATION } from '../../src/logging/app-logger';
 import { LogCapture } from './log-capture';
+import { TEST_STREAM_TOKEN_SECRET } from './twilio-caller';
 
 /** A clock that runs in real time but can be pushed forward (to expire sessions without waiting). */
 export class SkippableClock extends Clock {
@@ -38,6 +39,19 @@ export interface TestApp {
 }
 
 export const TEST_API_KEY = 'sk-test-0123456789abcdef';
+
+/**
+ * What every test app runs with unless a test says otherwise: the stream token secret
+ * TwilioCaller signs with, unsigned Twilio traffic accepted (TwilioCaller does not sign its
+ * upgrades), and rate limits no functional test can reach. test/security.e2e-spec.ts tests these.
+ */
+const TEST_DEFAULTS = {
+  STREAM_TOKEN_SECRET: TEST_STREAM_TOKEN_SECRET,
+  TWILIO_VALIDATE_SIGNATURE: 'false',
+  RATE_LIMIT_TWILIO_UNSIGNED_PER_MINUTE: '1000000',
+  RATE_LIMIT_API_PER_MINUTE: '1000000',
+  RATE_LIMIT_API_AUTH_FAILURES_PER_MINUTE: '1000000',
+};
 
 /**
  * A fresh DATA_DIR whose embedded database is already initialised: creating a PGlite cluster
@@ -77,7 +91,7 @@ export async function startApp(env: Record<string, string>, overrides: ReadonlyA
   }
   const logs = new LogCapture();
   const clock = new SkippableClock();
-  const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', PORT: '0', ...env }));
+  const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', PORT: '0', ...TEST_DEFAULTS, ...env }));
   let builder = Test.createTestingModule({ imports: [AppModule] });
   for (const o of overrides) builder = builder.overrideProvider(o.provide).useValue(o.useValue);
   const moduleRef = await builder

@@ -4,6 +4,7 @@
  * real time, echoing marks when playback reaches them (or immediately / on clear, as Twilio does).
  */
 import { wsBytes } from '../../src/common/ws-text';
+import { mintStreamToken, STREAM_TOKEN_PARAMETER } from '../../src/security/stream-tokens';
 import { randomBytes } from 'crypto';
 import WebSocket, { RawData } from 'ws';
 import { summarize, Waiters, withTimeout, DEFAULT_TIMEOUT_MS } from './wait';
@@ -12,11 +13,27 @@ import { summarize, Waiters, withTimeout, DEFAULT_TIMEOUT_MS } from './wait';
 const BYTES_PER_MS = 8;
 const FRAME_MS = 20;
 
+/** The STREAM_TOKEN_SECRET startApp gives the service, so that callers can carry valid tokens. */
+export const TEST_STREAM_TOKEN_SECRET = 'test-stream-token-secret-0123456789abcdef';
+
+/**
+ * A stream token for `callSid` under TEST_STREAM_TOKEN_SECRET. By default it expires in 30 days,
+ * so that tests which move the app's clock forward (session expiry) still start calls.
+ */
+export function testStreamToken(callSid: string, expiresAtSeconds = Math.ceil(Date.now() / 1000) + 30 * 24 * 3600): string {
+  return mintStreamToken(Buffer.from(TEST_STREAM_TOKEN_SECRET), callSid, expiresAtSeconds);
+}
+
 export interface TwilioCallerOptions {
   callSid?: string;
   streamSid?: string;
   accountSid?: string;
   customParameters?: Record<string, string>;
+  /**
+   * The streamToken parameter of the start frame. Default: a valid token for this call under
+   * TEST_STREAM_TOKEN_SECRET; null: none.
+   */
+  streamToken?: string | null;
   /** Extra headers on the upgrade request (e.g. x-twilio-signature). */
   headers?: Record<string, string>;
   /** Opening-handshake timeout. Default 5000 ms. */
@@ -73,7 +90,8 @@ export class TwilioCaller {
     this.callSid = opts.callSid ?? sid('CA');
     this.streamSid = opts.streamSid ?? sid('MZ');
     this.accountSid = opts.accountSid ?? sid('AC');
-    this.customParameters = opts.customParameters ?? {};
+    const streamToken = opts.streamToken === undefined ? testStreamToken(this.callSid) : opts.streamToken;
+    this.customParameters = { ...opts.customParameters, ...(streamToken === null ? {} : { [STREAM_TOKEN_PARAMETER]: streamToken }) };
     this.waiters = new Waiters(`TwilioCaller ${this.callSid}`);
     this.closed = new Promise((resolve) => {
       ws.once('close', (code, reason) => {
