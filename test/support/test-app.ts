@@ -77,7 +77,8 @@ export async function startApp(env: Record<string, string>, overrides: ReadonlyA
   }
   const logs = new LogCapture();
   const clock = new SkippableClock();
-  const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', PORT: '0', ...env }));
+  // No drain by default: closing a test app ends its calls at once, as before drains existed.
+  const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'debug', HOST: '127.0.0.1', PORT: '0', DRAIN_TIMEOUT_SECONDS: '0', ...env }));
   let builder = Test.createTestingModule({ imports: [AppModule] });
   for (const o of overrides) builder = builder.overrideProvider(o.provide).useValue(o.useValue);
   const moduleRef = await builder
