@@ -60,7 +60,7 @@ export class CallDrain {
         this.log.warn({ callSid, err: err instanceof Error ? err.message : String(err) }, 'hang-up failed: closing the stream');
       }
     }
-    call.end('shutdown');
+    if (this.registry.has(call)) call.end('shutdown');
   }
 }
 
