@@ -84,5 +84,4 @@ export class CallRegistry {
   startDraining(): void {
     this.draining = true;
   }
-
 }
