@@ -8,8 +8,9 @@ import { AppLogger } from './logging/app-logger';
 async function main(): Promise<void> {
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
   configureApp(app);
-  // SIGTERM/SIGINT run Nest's shutdown hooks: stop taking calls, end the live ones, flush logs.
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT run Nest's shutdown hooks: stop taking calls, drain the live ones, flush the
+  // call log; then exit 0, as a finished shutdown is not a crash (re-raising the signal would give 143).
+  app.enableShutdownHooks([], { useProcessExit: true });
   const config = app.get(AppConfig);
   await app.listen(config.port, config.host);
   app.get(AppLogger).root.info(

@@ -11,6 +11,7 @@ import { AppLogger } from '../logging/app-logger';
 import type { RealtimeClient, RealtimeConnector, RealtimeListener } from '../realtime/realtime-client';
 import type { RealtimeServerEvent } from '../realtime/realtime-protocol';
 import type { RecordingService } from '../recording/recording.service';
+import type { StreamTokens } from '../security/stream-tokens';
 import { InMemorySessionStore } from '../session/session-store';
 import type { ToolRegistry } from '../tools/tool-registry';
 import { CallBridge } from './call-bridge';
@@ -19,6 +20,7 @@ import { CallRegistry } from './call-registry';
 /** The Twilio side: records each message and whether the TCP transport was corked when it was sent. */
 class FakeTwilioSocket extends EventEmitter {
   readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
   corks = 0;
   readonly sent: Array<{ event: string; corked: boolean }> = [];
   readonly transport = {
@@ -59,6 +61,7 @@ function setup(): { twilio: FakeTwilioSocket; realtime: () => RealtimeListener }
     callLog: new CallLog(writer, config, clock),
     recordings: { start: () => null } as unknown as RecordingService,
     tools: { available: () => [] } as unknown as ToolRegistry,
+    streamTokens: { redeem: () => null } as unknown as StreamTokens,
   });
   const twilio = new FakeTwilioSocket();
   bridge.attach(twilio as unknown as WebSocket, twilio.transport);

@@ -14,6 +14,7 @@ import {
   appendAudioFrame,
   buildCancel,
   buildFunctionOutput,
+  buildGoodbye,
   buildGreeting,
   buildResponseCreate,
   buildSessionUpdate,
@@ -31,6 +32,7 @@ import type { CallRegistry, LiveCall } from './call-registry';
 import { CallTimeline } from './call-timeline';
 import { InterruptionStateMachine, type AgentState, type StateCause } from './interruption-state-machine';
 import { BYTES_PER_MS, FRAME_MS, OutboundAudioFramer } from './outbound-audio-framer';
+import { SendBackpressure, SendVerdict } from './send-backpressure';
 
 /** Everything a bridge needs, gathered by CallBridgeFactory from DI. */
 export interface CallBridgeDeps {
@@ -97,7 +99,9 @@ export class CallBridge implements LiveCall {
   private toolOutputs: Array<{ responseId: string; callId: string; output: string }> = [];
   private responseWanted = false;
   private speechWaiters: Array<() => void> = [];
-  private outcome: 'hangup' | 'transferred' | null = null;
+  private outcome: 'hangup' | 'transferred' | 'shutdown' | null = null;
+  /** Shutdown's goodbye: asked for once no response is in progress, then the response saying it. */
+  private goodbye: { text: string; asked: boolean; responseId: string | null; played: () => void } | null = null;
   /** Twilio timestamp of the first caller frame: where the Realtime input audio timeline begins. */
   private firstMediaMs: number | null = null;
 
@@ -112,7 +116,13 @@ export class CallBridge implements LiveCall {
   private audioItemId: string | null = null;
   private itemAudioBytes = 0;
   private framesSinceMark = 0;
+  private readonly backpressure: SendBackpressure;
   private readonly sendFrame = (frame: Buffer): void => {
+    const verdict = this.backpressure.check(this.twilio!.bufferedAmount);
+    if (verdict !== SendVerdict.Send) {
+      this.onBackpressure(verdict);
+      return;
+    }
     this.twilio!.send(this.out!.media(frame.toString('base64')));
     this.recorder?.agentAudio(this.timeline!.now(), frame);
     if (++this.framesSinceMark >= FRAMES_PER_MARK) this.sendMark();
@@ -123,6 +133,7 @@ export class CallBridge implements LiveCall {
     this.machine = new InterruptionStateMachine(deps.clock, (from, to, cause) => this.onTransition(from, to, cause));
     // Enough for the whole Realtime connect timeout at real-time pace, so genuine audio is never dropped.
     this.earlyMaxBytes = (deps.config.openai.connectTimeoutMs + 2_000) * BYTES_PER_MS;
+    this.backpressure = new SendBackpressure(deps.config.calls.sendBufferMaxBytes, deps.config.calls.sendStallTimeoutMs, deps.clock);
   }
 
   get callSid(): string | null {
@@ -146,14 +157,24 @@ export class CallBridge implements LiveCall {
     socket.on('error', (err) => this.log.warn({ err: err.message }, 'twilio socket error'));
   }
 
+  sayGoodbye(goodbye: string): Promise<void> {
+    if (this.ended || !this.realtime?.isOpen) return Promise.resolve();
+    this.outcome = 'shutdown';
+    return new Promise((played) => {
+      this.goodbye = { text: goodbye, asked: false, responseId: null, played };
+      this.flushToolOutputs();
+    });
+  }
+
   /** Ends the call: both sockets closed, session removed, logged once with the reason. */
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
     this.machine.end();
     this.realtime?.close(CLOSE_NORMAL, 'call ended');
-    // Twilio ended it (hang-up, transfer): anything else is our failure, and Twilio runs the fallback.
-    const normal = reason === 'twilio_stop' || reason === 'twilio_closed';
+    // Twilio ended it (hang-up, transfer), or shutdown did on purpose: anything else is our
+    // failure. Whenever we close, Twilio runs the fallback TwiML.
+    const normal = reason === 'twilio_stop' || reason === 'twilio_closed' || reason === 'shutdown';
     if (this.twilio && this.twilio.readyState === WebSocket.OPEN) {
       this.twilio.close(normal ? CLOSE_NORMAL : CLOSE_FAILURE, reason.slice(0, 100));
     }
@@ -165,9 +186,13 @@ export class CallBridge implements LiveCall {
     }
     const endReason = normal && this.outcome ? this.outcome : reason;
     const status = normal ? 'completed' : 'failed';
+    if (this.backpressure.episodes > 0) {
+      this.journal?.setDetail('twilioBackpressure', { episodes: this.backpressure.episodes, droppedFrames: this.backpressure.droppedFrames });
+    }
     this.journal?.finish(status, endReason, new Date(endedAt).toISOString(), durationMs);
     for (const resolve of this.speechWaiters) resolve();
     this.speechWaiters = [];
+    this.goodbye?.played();
     if (this.start && this.journal) {
       this.deps.sessions.remove(this.start.callSid).catch((err: unknown) => this.log.error({ err }, 'session remove failed'));
       this.deps.crm.callEnded(this.crmSummary(this.journal, status, endReason, endedAt, durationMs));
@@ -363,9 +388,11 @@ export class CallBridge implements LiveCall {
         return;
       case 'response.created':
         this.machine.responseCreated(event.responseId);
+        if (this.goodbye?.asked && this.goodbye.responseId === null) this.goodbye.responseId = event.responseId;
         return;
       case 'response.done':
         this.machine.responseDone(event.responseId);
+        if (event.responseId === this.goodbye?.responseId) void this.agentFinishedSpeaking().then(this.goodbye.played);
         if (event.usage) this.journal!.addUsage(event.usage);
         this.log.info({ responseId: event.responseId, status: event.status }, 'response done');
         this.flushToolOutputs();
@@ -444,6 +471,16 @@ export class CallBridge implements LiveCall {
     this.audioResponseId = null;
     this.audioItemId = null;
     this.itemAudioBytes = 0;
+  }
+
+  private onBackpressure(verdict: SendVerdict): void {
+    if (this.ended) return;
+    if (verdict === SendVerdict.FirstDrop) {
+      this.log.warn({ bufferedBytes: this.twilio!.bufferedAmount }, 'twilio socket not keeping up: dropping agent audio');
+    } else if (verdict === SendVerdict.Stalled) {
+      this.log.error({ bufferedBytes: this.twilio!.bufferedAmount, droppedFrames: this.backpressure.droppedFrames }, 'twilio socket stalled: ending the call');
+      this.end('twilio_backpressure');
+    }
   }
 
   private sendMark(): void {
@@ -528,6 +565,11 @@ export class CallBridge implements LiveCall {
       this.responseWanted = true;
     }
     // One response.create at a time: with a response in progress the server would refuse it.
+    if (this.goodbye && !this.goodbye.asked && active === null) {
+      this.goodbye.asked = true;
+      this.responseWanted = false;
+      this.realtime.send(buildGoodbye(this.goodbye.text));
+    }
     if (this.responseWanted && active === null) {
       this.responseWanted = false;
       this.realtime.send(buildResponseCreate());

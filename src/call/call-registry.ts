@@ -7,6 +7,11 @@ export type Refusal = 'missing_api_key' | 'draining' | 'at_capacity';
 export interface LiveCall {
   readonly callSid: string | null;
   end(reason: string): void;
+  /**
+   * Shutdown has reached this call: the agent says `goodbye`. Resolves once it has played at
+   * Twilio, or the call has ended, whichever comes first; the call itself goes on.
+   */
+  sayGoodbye(goodbye: string): Promise<void>;
 }
 
 /** The calls this instance is carrying, and whether it takes new ones. */
@@ -14,6 +19,7 @@ export interface LiveCall {
 export class CallRegistry {
   private readonly calls = new Set<LiveCall>();
   private draining = false;
+  private waiters: Array<{ done: () => boolean; resolve: () => void }> = [];
 
   constructor(private readonly config: AppConfig) {}
 
@@ -39,6 +45,34 @@ export class CallRegistry {
 
   remove(call: LiveCall): void {
     this.calls.delete(call);
+    if (this.waiters.length === 0) return;
+    const settled = this.waiters.filter((w) => w.done());
+    this.waiters = this.waiters.filter((w) => !settled.includes(w));
+    for (const w of settled) w.resolve();
+  }
+
+  has(call: LiveCall): boolean {
+    return this.calls.has(call);
+  }
+
+  /** The live calls, for shutdown to go through. */
+  live(): LiveCall[] {
+    return [...this.calls];
+  }
+
+  /** Resolves once no call is live. */
+  whenEmpty(): Promise<void> {
+    return this.until(() => this.calls.size === 0);
+  }
+
+  /** Resolves once `call` has ended. */
+  whenGone(call: LiveCall): Promise<void> {
+    return this.until(() => !this.calls.has(call));
+  }
+
+  private until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ done, resolve }));
   }
 
   find(callSid: string): LiveCall | undefined {
@@ -49,9 +83,5 @@ export class CallRegistry {
   /** Stop taking calls (readiness turns 503, the webhook answers with the fallback). */
   startDraining(): void {
     this.draining = true;
-  }
-
-  endAll(reason: string): void {
-    for (const call of [...this.calls]) call.end(reason);
   }
 }

@@ -60,6 +60,8 @@ export class AppConfig {
     readonly companyName: string;
     readonly instructions: string;
     readonly greeting: string;
+    /** Said when shutdown ends a call in progress. */
+    readonly shutdownGoodbye: string;
   };
 
   readonly sessions: { readonly ttlMinutes: number; readonly sweepIntervalMs: number };
@@ -69,6 +71,12 @@ export class AppConfig {
     readonly fallbackPhoneNumber: string | undefined;
     readonly maxConcurrent: number;
     readonly wsMaxPayloadBytes: number;
+    /** Agent audio is dropped while this much is waiting to be sent to Twilio. */
+    readonly sendBufferMaxBytes: number;
+    /** A call whose Twilio socket stays over sendBufferMaxBytes this long is ended. */
+    readonly sendStallTimeoutMs: number;
+    /** On shutdown, how long calls in progress may go on before the agent says goodbye. */
+    readonly drainTimeoutMs: number;
   };
 
   readonly hubspot: { readonly enabled: boolean; readonly accessToken: string | undefined; readonly baseUrl: string };
@@ -138,6 +146,10 @@ export class AppConfig {
           "Thanks for calling {{COMPANY_NAME}}, this is the after-hours line. Is this a plumbing emergency, or can I help you book a visit?",
         company,
       ),
+      shutdownGoodbye: fillCompanyName(
+        env.OPERATOR_SHUTDOWN_GOODBYE ?? "I'm sorry, I have to end this call now. Please call {{COMPANY_NAME}} back in a minute. Goodbye.",
+        company,
+      ),
     };
     this.sessions = {
       ttlMinutes: env.SESSION_TTL_MINUTES,
@@ -148,6 +160,9 @@ export class AppConfig {
       fallbackPhoneNumber: env.FALLBACK_PHONE_NUMBER,
       maxConcurrent: env.MAX_CONCURRENT_CALLS,
       wsMaxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
+      sendBufferMaxBytes: env.TWILIO_SEND_BUFFER_MAX_BYTES,
+      sendStallTimeoutMs: env.TWILIO_SEND_STALL_TIMEOUT_MS,
+      drainTimeoutMs: env.DRAIN_TIMEOUT_SECONDS * 1000,
     };
     this.hubspot = { enabled: env.HUBSPOT_ENABLED, accessToken: env.HUBSPOT_ACCESS_TOKEN, baseUrl: env.HUBSPOT_BASE_URL.replace(/\/+$/, '') };
     this.twilio = {

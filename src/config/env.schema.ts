@@ -106,6 +106,18 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(1024) @Max(16 * 1024 * 1024)
   WS_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
+  @Type(() => Number) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  TWILIO_SEND_BUFFER_MAX_BYTES = 256 * 1024;
+
+  @Type(() => Number) @IsInt() @Min(100) @Max(300_000)
+  TWILIO_SEND_STALL_TIMEOUT_MS = 10_000;
+
+  @Type(() => Number) @IsInt() @Min(0) @Max(3600)
+  DRAIN_TIMEOUT_SECONDS = 30;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(500)
+  OPERATOR_SHUTDOWN_GOODBYE?: string;
+
   @IsString() @MinLength(1)
   DATA_DIR = './data';
 

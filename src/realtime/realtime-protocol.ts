@@ -255,6 +255,17 @@ export function buildFunctionOutput(callId: string, output: string): Record<stri
   return { type: 'conversation.item.create', item: { type: 'function_call_output', call_id: callId, output } };
 }
 
+/** Shutdown's last words to a caller: said as given, with no tool call. */
+export function buildGoodbye(goodbye: string): Record<string, unknown> {
+  return {
+    type: 'response.create',
+    response: {
+      instructions: `The call has to end now. Say exactly this to the caller and nothing more: "${goodbye}"`,
+      tool_choice: 'none',
+    },
+  };
+}
+
 export function buildResponseCreate(): Record<string, unknown> {
   return { type: 'response.create' };
 }

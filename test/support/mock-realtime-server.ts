@@ -117,6 +117,12 @@ export class MockRealtimeServer {
     );
   }
 
+  /** Drops the connections nextConnection() has returned from `connections`, for long runs. */
+  forgetReturned(): void {
+    this.connections.splice(0, this.nextIndex);
+    this.nextIndex = 0;
+  }
+
   /** Leaves new upgrade requests unanswered until releaseConnections(). */
   holdConnections(): void {
     this.held ??= [];

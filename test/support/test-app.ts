@@ -51,6 +51,8 @@ const TEST_DEFAULTS = {
   RATE_LIMIT_TWILIO_UNSIGNED_PER_MINUTE: '1000000',
   RATE_LIMIT_API_PER_MINUTE: '1000000',
   RATE_LIMIT_API_AUTH_FAILURES_PER_MINUTE: '1000000',
+  // No drain: closing a test app ends its calls at once.
+  DRAIN_TIMEOUT_SECONDS: '0',
 };
 
 /**

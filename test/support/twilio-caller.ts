@@ -199,6 +199,15 @@ export class TwilioCaller {
     this.ws.terminate();
   }
 
+  /** A stalled connection: the socket is no longer read, so the server's send buffer fills. */
+  stopReading(): void {
+    this.ws.pause();
+  }
+
+  resumeReading(): void {
+    this.ws.resume();
+  }
+
   // ---- what the server sent ----------------------------------------------------------------------
 
   /** The first frame of `event` (matching `predicate`) not returned before; immediate if already there. */
