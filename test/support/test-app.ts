@@ -12,7 +12,7 @@ import { validateEnvironment } from '../../src/config/env.schema';
 import { PgliteSqlClient } from '../../src/database/sql-client';
 import { LOG_DESTINATION } from '../../src/logging/app-logger';
 import { LogCapture } from './log-capture';
-import { TEST_STREAM_TOKEN_SECRET } from './twilio-caller';
+import { TEST_DEFAULTS } from './test-env';
 
 /** A clock that runs in real time but can be pushed forward (to expire sessions without waiting). */
 export class SkippableClock extends Clock {
@@ -39,21 +39,6 @@ export interface TestApp {
 }
 
 export const TEST_API_KEY = 'sk-test-0123456789abcdef';
-
-/**
- * What every test app runs with unless a test says otherwise: the stream token secret
- * TwilioCaller signs with, unsigned Twilio traffic accepted (TwilioCaller does not sign its
- * upgrades), and rate limits no functional test can reach. test/security.e2e-spec.ts tests these.
- */
-const TEST_DEFAULTS = {
-  STREAM_TOKEN_SECRET: TEST_STREAM_TOKEN_SECRET,
-  TWILIO_VALIDATE_SIGNATURE: 'false',
-  RATE_LIMIT_TWILIO_UNSIGNED_PER_MINUTE: '1000000',
-  RATE_LIMIT_API_PER_MINUTE: '1000000',
-  RATE_LIMIT_API_AUTH_FAILURES_PER_MINUTE: '1000000',
-  // No drain: closing a test app ends its calls at once.
-  DRAIN_TIMEOUT_SECONDS: '0',
-};
 
 /**
  * A fresh DATA_DIR whose embedded database is already initialised: creating a PGlite cluster
