@@ -268,7 +268,7 @@ export class CallBridge implements LiveCall {
       { callSid: start.callSid, streamSid: start.streamSid, direction: this.direction(), from, to },
       this.recorder?.fileName ?? null,
     );
-    this.log.info({ direction: this.direction() }, 'call started');
+    this.log.info({ direction: this.direction(), from, to }, 'call started');
     this.realtime = this.deps.realtime.connect({
       onOpen: () => this.onRealtimeOpen(),
       onEvent: (event) => this.onRealtimeEvent(event),
