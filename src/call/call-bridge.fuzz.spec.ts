@@ -1,22 +1,9 @@
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { FakeSocket } from '../../test/support/fake-socket';
-import { CallLog } from '../call-log/call-log.service';
-import { CallLogWriter } from '../call-log/call-log-writer';
-import { CallLogRepository, type CallListPage, type CallRecord } from '../call-log/call-record';
-import { ManualClock } from '../common/clock';
-import { AppConfig } from '../config/app-config';
-import { validateEnvironment } from '../config/env.schema';
-import { NoopCrmService } from '../crm/noop-crm.service';
-import { AppLogger } from '../logging/app-logger';
-import { RealtimeClient, RealtimeConnector, type RealtimeListener } from '../realtime/realtime-client';
+import { bridgeHarness as harness, CALL_SID, STREAM_SID, type BridgeHarness as Harness } from '../../test/support/bridge-harness';
+import type { FakeSocket } from '../../test/support/fake-socket';
 import { parseRealtimeEvent } from '../realtime/realtime-protocol';
-import { RecordingService } from '../recording/recording.service';
-import { InMemorySessionStore } from '../session/session-store';
-import { ToolRegistry } from '../tools/tool-registry';
 import { parseTwilioFrame } from '../twilio/twilio-protocol';
-import { CallBridge } from './call-bridge';
-import { CallRegistry } from './call-registry';
 
 /**
  * Property-based tests: a CallBridge driven by random, malformed and out-of-order Twilio frames
@@ -24,75 +11,6 @@ import { CallRegistry } from './call-registry';
  * no handler throws, no promise is rejected unhandled, the agent state is always a possible one,
  * and the call ends leaving nothing behind.
  */
-
-class MemoryRepository extends CallLogRepository {
-  readonly rows = new Map<string, CallRecord>();
-  async save(record: CallRecord): Promise<void> {
-    this.rows.set(record.callSid, record);
-  }
-  async get(callSid: string): Promise<CallRecord | undefined> {
-    return this.rows.get(callSid);
-  }
-  async list(): Promise<CallListPage> {
-    return { items: [...this.rows.values()], total: this.rows.size };
-  }
-  async mergeCrm(): Promise<boolean> {
-    return false;
-  }
-}
-
-/** Opens every Realtime connection on a FakeSocket the test plays the server of. */
-class FakeRealtimeConnector extends RealtimeConnector {
-  readonly sockets: FakeSocket[] = [];
-  override connect(listener: RealtimeListener): RealtimeClient {
-    const socket = new FakeSocket(false);
-    this.sockets.push(socket);
-    return new RealtimeClient(socket.ws, 'ga', listener, 60_000);
-  }
-}
-
-const CALL_SID = 'CA' + 'a'.repeat(32);
-const STREAM_SID = 'MZ' + 'b'.repeat(32);
-
-function harness() {
-  const config = new AppConfig(
-    validateEnvironment({ LOG_LEVEL: 'silent', OPENAI_API_KEY: 'sk-fuzz-0123456789', RECORDING_ENABLED: 'false', OPENAI_CONNECT_TIMEOUT_MS: '1000' }),
-  );
-  const logger = new AppLogger(config, { write: () => undefined });
-  const clock = new ManualClock();
-  const connector = new FakeRealtimeConnector(config);
-  const sessions = new InMemorySessionStore();
-  const registry = new CallRegistry(config);
-  const writer = new CallLogWriter(new MemoryRepository(), config, logger);
-  const tools = new ToolRegistry();
-  tools.register({ name: 'note', description: 'answers at once', parameters: { type: 'object' }, handler: async () => ({ noted: true }) });
-  tools.register({
-    name: 'hang_up',
-    description: 'waits for the agent to finish speaking, as end_call does',
-    parameters: { type: 'object' },
-    handler: async (_args, ctx) => {
-      await ctx.call.agentFinishedSpeaking();
-      ctx.call.markOutcome('hangup');
-      return { ok: true };
-    },
-  });
-  const bridge = new CallBridge({
-    config,
-    realtime: connector,
-    sessions,
-    crm: new NoopCrmService(),
-    clock,
-    logger,
-    registry,
-    callLog: new CallLog(writer, config, clock),
-    recordings: new RecordingService(config, logger),
-    tools,
-  });
-  const twilio = new FakeSocket();
-  bridge.attach(twilio.ws);
-  return { bridge, twilio, connector, sessions, registry, writer, clock };
-}
-type Harness = ReturnType<typeof harness>;
 
 // ---- generators ------------------------------------------------------------------------------
 
@@ -258,7 +176,8 @@ async function apply(h: Harness, a: Action): Promise<void> {
  * - speaking exactly while agent audio is pending at Twilio (marks not yet echoed);
  * - responding / interrupted only with a response in progress and nothing pending;
  * - listening with no response and nothing pending;
- * - once the call has ended: state ended, no response, nothing pending, and nothing more sent.
+ * - once the call has ended: state ended, no response, nothing pending, and nothing more sent;
+ * - tool outputs waiting never exceed the bound on pending tool calls.
  */
 function checkState(h: Harness): void {
   const machine = h.bridge['machine'];
@@ -272,6 +191,8 @@ function checkState(h: Harness): void {
     expect(activeResponse).toBeNull();
     expect(hasPendingAudio).toBe(false);
   }
+  expect(h.bridge['toolOutputs'].length).toBeLessThanOrEqual(h.bridge['pendingToolCalls']);
+  expect(h.bridge['pendingToolCalls']).toBeLessThanOrEqual(16);
 }
 
 /** Every media frame to Twilio is one whole 20 ms mu-law frame (160 bytes). */
@@ -284,7 +205,7 @@ function checkOutboundFrames(socket: FakeSocket): void {
 }
 
 async function run(actions: Action[]): Promise<void> {
-  const h = harness();
+  const h = harness({ LOG_LEVEL: 'silent' });
   let sentAtEnd: { twilio: number; realtime: number } | null = null;
   for (const a of actions) {
     await apply(h, a);
@@ -323,7 +244,7 @@ describe('CallBridge under random and malformed input', () => {
       fc.asyncProperty(prologue, fc.array(action, { minLength: 10, maxLength: 80, size: 'max' }), async (start, actions) => {
         await run([...start, ...actions]);
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
     await settle();
     expect(unhandled).toEqual([]);
