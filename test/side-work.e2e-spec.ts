@@ -33,7 +33,7 @@ class StalledRepository extends CallLogRepository {
   }
   async get(callSid: string): Promise<CallRecord | undefined> {
     await this.released.promise;
-    return this.saves.findLast((r) => r.callSid === callSid);
+    return this.saves.filter((r) => r.callSid === callSid).pop();
   }
   async list(): Promise<CallListPage> {
     await this.released.promise;
@@ -141,6 +141,6 @@ describe('side work that hangs (database, CRM, a tool)', () => {
     db.release();
     await t.logs.waitFor('tool finished', { tool: 'office__next_free_slot' });
     await t.app.get(CallLogWriter).drained();
-    expect(db.saves.findLast((r) => r.callSid === caller.callSid)).toMatchObject({ status: 'completed', endReason: 'twilio_stop' });
+    expect(db.saves.filter((r) => r.callSid === caller.callSid).pop()).toMatchObject({ status: 'completed', endReason: 'twilio_stop' });
   });
 });

@@ -25,6 +25,10 @@ describe('maskPhonesInText', () => {
     expect(maskPhonesInText(`call me on ${number}, thanks`)).toBe(`call me on ${masked}, thanks`);
   });
 
+  it('masks numbers in URLs and query strings', () => {
+    expect(maskPhonesInText('/twilio/voice?From=%2B14155550100&To=4155550100')).toBe('/twilio/voice?From=%2**********00&To=41******00');
+  });
+
   it('leaves ids, times and small numbers alone', () => {
     const text = 'CA00000000000000000000000000000001 at 2026-11-22T19:10:12.345Z took 10000 ms, item_1234567';
     expect(maskPhonesInText(text)).toBe(text);
@@ -40,13 +44,17 @@ describe('LogScrubber', () => {
       err: new Error('HubSpot said: contact +14155550100 exists (key sk-secret-key-123)'),
       nested: { list: ['from 4155550100', 3, null], audio },
       bytes: Buffer.from('raw'),
+      url: new URL('https://example.com/voice?From=%2B14155550100'),
+      at: new Date(0),
     };
-    const out = scrubber.value(input) as { err: { message: string; type: string }; nested: { list: unknown[]; audio: string }; bytes: string };
+    const out = scrubber.value(input) as { err: { message: string; type: string }; nested: { list: unknown[]; audio: string }; bytes: string; url: string; at: string };
     expect(out.err.type).toBe('Error');
     expect(out.err.message).toBe('HubSpot said: contact +1********00 exists (key [redacted])');
     expect(out.nested.list).toEqual(['from 41******00', 3, null]);
     expect(out.nested.audio).toBe(`[${audio.length} base64 chars]`);
     expect(out.bytes).toBe('[3 bytes]');
+    expect(out.url).toBe('https://example.com/voice?From=%2**********00');
+    expect(out.at).toBe('1970-01-01T00:00:00.000Z');
     expect(input.nested.list[0]).toBe('from 4155550100');
   });
 

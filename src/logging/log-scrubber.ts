@@ -9,10 +9,10 @@ export function maskPhone(phone: string | undefined): string {
 
 /**
  * A phone number written any common way: E.164, digits only, or national with spaces, dots,
- * dashes and parentheses; 7 to 15 digits, not part of a longer word or id (a call SID's digits
+ * dashes and parentheses, or URL-encoded (%2B); 7 to 15 digits, not part of a longer word or id (a call SID's digits
  * follow letters, so they are left alone). A false positive only masks a harmless number.
  */
-const PHONE_IN_TEXT = /(?<![\w+(])[+(]?\d(?:[ ().-]{0,2}\d){6,14}(?!\w)/g;
+const PHONE_IN_TEXT = /(?<![\w+(])(?:[+(]|%2[Bb])?\d(?:[ ().-]{0,2}\d){6,14}(?!\w)/g;
 
 /** Audio travels as base64; a run this long in a log line can only be a payload. */
 const BASE64_RUN = /[A-Za-z0-9+/]{120,}={0,2}/g;
@@ -54,8 +54,8 @@ export class LogScrubber {
     if (value instanceof Error) return this.fields(pino.stdSerializers.err(value), depth);
     if (Array.isArray(value)) return value.map((v) => this.value(v, depth + 1));
     if (ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) return this.text(String(value));
+    if (value instanceof Date) return value.toISOString();
+    if (value instanceof URL) return this.text(value.href);
     return this.fields(value, depth);
   }
 
