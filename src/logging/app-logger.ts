@@ -17,18 +17,22 @@ export type CallLogger = Logger;
 @Injectable()
 export class AppLogger {
   readonly root: Logger;
+  private readonly scrubber: LogScrubber;
 
   constructor(config: AppConfig, @Optional() @Inject(LOG_DESTINATION) destination?: DestinationStream | null) {
     const scrubber = new LogScrubber(
       [config.openai.apiKey, config.apiToken, config.twilio.authToken, config.hubspot.accessToken, databasePassword(config.databaseUrl)],
       !config.logPii,
     );
+    this.scrubber = scrubber;
     this.root = pino(
       {
         level: config.logLevel,
         base: { service: 'call-operator', version: config.version },
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
+        // The hook below has already turned errors into scrubbed plain objects.
+        serializers: { err: (err: unknown) => (err instanceof Error ? pino.stdSerializers.err(err) : err) },
         redact: {
           paths: ['authorization', 'headers.authorization', '*.authorization', 'apiKey', '*.apiKey', 'token', '*.token', 'payload', '*.payload'],
           censor: '[redacted]',
@@ -44,8 +48,9 @@ export class AppLogger {
     );
   }
 
+  /** Bindings are scrubbed here: pino passes child bindings through no hook. */
   child(bindings: Record<string, unknown>): Logger {
-    return this.root.child(bindings);
+    return this.root.child(this.scrubber.value(bindings) as Record<string, unknown>);
   }
 
   /** Writes out buffered lines; called on shutdown so the last lines are not lost. */

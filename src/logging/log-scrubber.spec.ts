@@ -73,11 +73,12 @@ describe('AppLogger', () => {
   const key = 'sk-live-0123456789abcdef';
 
   it('scrubs every log call: message, fields and errors', () => {
-    const out = logged({ OPENAI_API_KEY: key }, (l) => l.child({ component: 'x' }).warn({ phone: '+14155550100', err: new Error(`bad key ${key}`) }, 'caller (415) 555-0100'));
+    const out = logged({ OPENAI_API_KEY: key }, (l) => l.child({ component: 'x', caller: '+14155550100' }).warn({ phone: '+14155550100', err: new Error(`bad key ${key}`) }, 'caller (415) 555-0100'));
     expect(out).not.toContain(key);
     expect(out).not.toContain('4155550100');
     expect(out).not.toContain('555-0100');
     expect(out).toContain('+1********00');
+    expect(JSON.parse(out)).toMatchObject({ err: { type: 'Error', message: 'bad key [redacted]' } });
   });
 
   it('shows numbers with LOG_PII=true', () => {
