@@ -86,7 +86,7 @@ const realtimeEvent: fc.Arbitrary<object> = fc.oneof(
     ),
   }),
   fc.record({ type: fc.constant('error'), error: fc.record({ code: fc.constantFrom('response_cancel_not_active', 'invalid_value', 7), message: fc.string() }) }),
-  fc.record({ type: fc.string({ maxLength: 30 }), response: anyJson, item_id: anyJson }),
+  fc.record({ type: fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('__proto__', 'constructor', 'toString')), response: anyJson, item_id: anyJson }),
 );
 
 const realtimeText: fc.Arbitrary<string> = fc.oneof(w(12, mangled(realtimeEvent)), w(1, fc.string()));
