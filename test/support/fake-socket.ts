@@ -3,8 +3,10 @@ import WebSocket from 'ws';
 
 /**
  * A `ws` WebSocket without a network, for unit tests of code that owns one: the test plays the
- * peer (emitOpen, receive, peerClose) and reads what was sent. Like ws, it emits 'close' once,
- * and a send on a socket that is not open is dropped (ws reports it to the send callback).
+ * peer (emitOpen, receive, peerClose) and reads what was sent. Like ws: close() only starts the
+ * closing handshake (messages may still arrive until the peer answers with peerClose()), 'close'
+ * is emitted once, and a send on a socket that is not open is dropped (ws reports it to the send
+ * callback).
  */
 export class FakeSocket extends EventEmitter {
   readyState: number;
@@ -32,8 +34,13 @@ export class FakeSocket extends EventEmitter {
   }
 
   close(code = 1000, reason = ''): void {
-    if (this.readyState === WebSocket.CLOSED) return;
-    this.finish(code, reason);
+    if (this.readyState === WebSocket.CONNECTING) {
+      this.finish(1006, '');
+      return;
+    }
+    if (this.readyState !== WebSocket.OPEN) return;
+    this.readyState = WebSocket.CLOSING;
+    this.closedWith = { code, reason };
   }
 
   terminate(): void {
@@ -49,19 +56,22 @@ export class FakeSocket extends EventEmitter {
     this.emit('open');
   }
 
+  /** A message from the peer; also while our close is in flight, as on a real connection. */
   receive(data: string | Buffer, isBinary = false): void {
-    if (this.readyState !== WebSocket.OPEN) return;
+    if (this.readyState !== WebSocket.OPEN && this.readyState !== WebSocket.CLOSING) return;
     this.emit('message', typeof data === 'string' ? Buffer.from(data) : data, isBinary);
   }
 
+  /** The peer closes, or answers our close: either way the connection is gone. */
   peerClose(code = 1000): void {
     if (this.readyState === WebSocket.CLOSED) return;
-    this.finish(code, '');
+    const ours = this.closedWith;
+    this.finish(ours?.code ?? code, ours?.reason ?? '');
   }
 
   private finish(code: number, reason: string): void {
     this.readyState = WebSocket.CLOSED;
-    this.closedWith = { code, reason };
+    this.closedWith ??= { code, reason };
     this.emit('close', code, Buffer.from(reason));
   }
 }
