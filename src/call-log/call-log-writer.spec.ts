@@ -114,6 +114,39 @@ describe('CallLogWriter', () => {
     expect(readdirSync(join(dataDir, 'spool'))).toEqual([]);
   });
 
+  it('holds one snapshot per call however many arrive while the database is down', async () => {
+    const w = writer({ attemptsBeforeSpool: 1000 });
+    repo.down = true;
+    for (let k = 0; k < 500; k++) {
+      w.submit(record({ transcript: [{ speaker: 'caller', text: `turn ${k}`, startMs: k }] }));
+      w.submit(record({ callSid: 'CA' + 'f'.repeat(32), durationMs: k }));
+    }
+    expect(w.pendingCount).toBe(2);
+    repo.down = false;
+    await w.drained();
+    expect(repo.rows.get(record().callSid)?.transcript).toEqual([{ speaker: 'caller', text: 'turn 499', startMs: 499 }]);
+  });
+
+  it('keeps the spool within its bound, dropping further records with one log line and a count', async () => {
+    const lines: Array<{ msg: string }> = [];
+    const logger = new AppLogger(new AppConfig(validateEnvironment({ LOG_LEVEL: 'info' })), { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const w = new CallLogWriter(repo, new AppConfig(validateEnvironment({ DATA_DIR: dataDir })), logger, { baseDelayMs: 1, maxDelayMs: 4, attemptsBeforeSpool: 1, maxSpoolFiles: 2 });
+    repo.down = true;
+    for (let k = 0; k < 5; k++) w.submit(record({ callSid: `CA${String(k).repeat(32)}`, status: 'completed', endReason: 'twilio_stop' }));
+    await w.drained();
+    expect(readdirSync(join(dataDir, 'spool'))).toHaveLength(2);
+    expect(w.droppedCount).toBe(3);
+    expect(lines.filter((l) => l.msg === 'call record spool full; records that cannot be written are dropped')).toHaveLength(1);
+
+    // The next boot counts what is already there.
+    const next = new CallLogWriter(repo, new AppConfig(validateEnvironment({ DATA_DIR: dataDir })), logger, { attemptsBeforeSpool: 1, maxSpoolFiles: 2 });
+    await next.replaySpool();
+    next.submit(record({ callSid: 'CA' + 'e'.repeat(32), status: 'completed' }));
+    await next.drained();
+    expect(readdirSync(join(dataDir, 'spool'))).toHaveLength(2);
+    expect(next.droppedCount).toBe(1);
+  });
+
   it('spools what is still pending at shutdown', async () => {
     const w = writer({ attemptsBeforeSpool: 1000 });
     repo.down = true;

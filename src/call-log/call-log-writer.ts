@@ -14,11 +14,13 @@ export interface CallLogWriterOptions {
   readonly attemptsBeforeSpool: number;
   /** How long shutdown waits for pending writes before spooling them. */
   readonly shutdownFlushMs: number;
+  /** Spool files kept at most: a database down for days must not fill the disk. Beyond it records are dropped. */
+  readonly maxSpoolFiles: number;
 }
 
 export const CALL_LOG_WRITER_OPTIONS = Symbol('CALL_LOG_WRITER_OPTIONS');
 
-const DEFAULTS: CallLogWriterOptions = { baseDelayMs: 500, maxDelayMs: 30_000, attemptsBeforeSpool: 6, shutdownFlushMs: 5_000 };
+const DEFAULTS: CallLogWriterOptions = { baseDelayMs: 500, maxDelayMs: 30_000, attemptsBeforeSpool: 6, shutdownFlushMs: 5_000, maxSpoolFiles: 10_000 };
 
 interface Pending {
   record: CallRecord;
@@ -31,7 +33,8 @@ const SPOOL_SUFFIX = '.json';
 
 /**
  * Writes call records off the audio path. Each call has at most one pending snapshot: a newer
- * one replaces it, so a slow or failing database costs memory per call, not per event. Failed
+ * one replaces it, so a slow or failing database costs memory per call, not per event (and a
+ * finished call leaves memory for the spool after attemptsBeforeSpool failures). Failed
  * writes are retried with backoff; a finished call whose record still cannot be written goes to
  * a spool file, replayed at the next boot. Nothing is lost to a database outage.
  */
@@ -42,6 +45,9 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
   private readonly log: Logger;
   private readonly options: CallLogWriterOptions;
   private readonly spoolDir: string;
+  /** Files in the spool directory, as far as this process knows (counted at replay, then kept). */
+  private spooled = 0;
+  private spoolDropped = 0;
 
   constructor(
     private readonly repository: CallLogRepository,
@@ -74,6 +80,11 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
 
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Finished call records lost because the spool was full. */
+  get droppedCount(): number {
+    return this.spoolDropped;
   }
 
   /** Resolves when nothing is pending (written or spooled). */
@@ -129,6 +140,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
         this.log.error({ file, err: (err as Error).message }, 'spooled call record not replayed; kept for the next boot');
       }
     }
+    this.spooled = files.length - replayed;
     if (files.length > 0) this.log.info({ replayed, found: files.length }, 'spooled call records replayed');
     return replayed;
   }
@@ -163,6 +175,12 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
 
   private async spool(callSid: string, record: CallRecord): Promise<void> {
     const entry = this.pending.get(callSid);
+    if (this.spooled >= this.options.maxSpoolFiles) {
+      if (this.spoolDropped++ === 0) this.log.error({ callSid, maxSpoolFiles: this.options.maxSpoolFiles }, 'call record spool full; records that cannot be written are dropped');
+      if (entry) this.forget(callSid, entry);
+      return;
+    }
+    this.spooled++; // reserved before the first await: spools run concurrently
     try {
       await mkdir(this.spoolDir, { recursive: true });
       const path = join(this.spoolDir, `${callSid}${SPOOL_SUFFIX}`);
@@ -171,6 +189,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
       await rename(`${path}.tmp`, path);
       this.log.warn({ callSid }, 'call record spooled to disk; it will be written at the next boot');
     } catch (err) {
+      this.spooled--;
       this.log.error({ callSid, err: (err as Error).message }, 'call record could not be spooled');
     }
     if (entry) this.forget(callSid, entry);

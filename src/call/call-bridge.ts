@@ -64,6 +64,11 @@ const FRAMES_PER_MARK = 10;
 const MAX_FRAME_BYTES = 32 * 1024;
 /** Malformed frames logged one by one before they are only counted. */
 const MAX_LOGGED_BAD_FRAMES = 5;
+/**
+ * Tool calls running or with their output waiting for the response that asked for them; more are
+ * refused (no output), so a model calling tools in a loop cannot pile up work or outputs.
+ */
+const MAX_PENDING_TOOL_CALLS = 16;
 /** lastSeenAt is written to the session store at most this often. */
 const TOUCH_INTERVAL_MS = 5_000;
 
@@ -97,6 +102,8 @@ export class CallBridge implements LiveCall {
   private recorder: CallRecorder | null = null;
   /** Tool results waiting for the response that asked for them to finish. */
   private toolOutputs: Array<{ responseId: string; callId: string; output: string }> = [];
+  private pendingToolCalls = 0;
+  private toolCallsRefused = 0;
   private responseWanted = false;
   private speechWaiters: Array<() => void> = [];
   private outcome: 'hangup' | 'transferred' | 'shutdown' | null = null;
@@ -198,7 +205,7 @@ export class CallBridge implements LiveCall {
       this.deps.crm.callEnded(this.crmSummary(this.journal, status, endReason, endedAt, durationMs));
     }
     this.log.info(
-      { reason, durationMs: Math.round(durationMs), malformedFrames: this.badFrames, earlyAudioDropped: this.earlyDropped },
+      { reason, durationMs: Math.round(durationMs), malformedFrames: this.badFrames, earlyAudioDropped: this.earlyDropped, toolCallsRefused: this.toolCallsRefused },
       'call ended',
     );
   }
@@ -313,7 +320,7 @@ export class CallBridge implements LiveCall {
       { callSid: start.callSid, streamSid: start.streamSid, direction: this.direction(), from, to },
       this.recorder?.fileName ?? null,
     );
-    this.log.info({ direction: this.direction() }, 'call started');
+    this.log.info({ direction: this.direction(), from, to }, 'call started');
     this.realtime = this.deps.realtime.connect({
       onOpen: () => this.onRealtimeOpen(),
       onEvent: (event) => this.onRealtimeEvent(event),
@@ -336,11 +343,11 @@ export class CallBridge implements LiveCall {
 
   private bufferEarly(payload: string): void {
     this.early.push(payload);
-    this.earlyBytes += (payload.length * 3) / 4;
+    this.earlyBytes += Buffer.byteLength(payload, 'base64');
     // Only reachable by a peer sending faster than real time: the connect timeout ends a
     // genuine call before its early audio could fill this.
     while (this.earlyBytes > this.earlyMaxBytes && this.early.length > 1) {
-      this.earlyBytes -= (this.early.shift()!.length * 3) / 4;
+      this.earlyBytes -= Buffer.byteLength(this.early.shift()!, 'base64');
       if (this.earlyDropped++ === 0) this.log.warn({ maxBytes: this.earlyMaxBytes }, 'early caller audio over its bound; dropping the oldest');
     }
   }
@@ -519,6 +526,11 @@ export class CallBridge implements LiveCall {
    * result goes back once the response that called it is done, then a new response is asked for.
    */
   private onFunctionCall(responseId: string, callId: string, name: string, args: string): void {
+    if (this.pendingToolCalls >= MAX_PENDING_TOOL_CALLS) {
+      if (this.toolCallsRefused++ === 0) this.log.warn({ tool: name, callId, max: MAX_PENDING_TOOL_CALLS }, 'too many tool calls pending; refusing more');
+      return;
+    }
+    this.pendingToolCalls++;
     const start = this.start!;
     const journal = this.journal!;
     const ctx: ToolCallContext = {
@@ -562,6 +574,7 @@ export class CallBridge implements LiveCall {
     if (ready.length > 0) {
       this.toolOutputs = this.toolOutputs.filter((o) => o.responseId === active);
       for (const o of ready) this.realtime.send(buildFunctionOutput(o.callId, o.output));
+      this.pendingToolCalls -= ready.length;
       this.responseWanted = true;
     }
     // One response.create at a time: with a response in progress the server would refuse it.

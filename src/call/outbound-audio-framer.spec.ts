@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { BYTES_PER_MS, FRAME_BYTES, FRAME_MS, OutboundAudioFramer } from './outbound-audio-framer';
 
 /** Deterministic, non-repeating-looking bytes so that any reordering or duplication shows. */
@@ -241,5 +242,36 @@ describe('OutboundAudioFramer', () => {
       expect(framer.push(a, sink)).toBe(1);
       expect(frames[0].equals(a)).toBe(true);
     });
+  });
+
+  it('never holds more than a partial frame, whatever the deltas, flushes and resets: every other byte is sent at once', () => {
+    const step = fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: 0, max: 2000 }).map((n) => ({ push: n })) },
+      { weight: 1, arbitrary: fc.constant({ flush: true }) },
+      { weight: 1, arbitrary: fc.constant({ reset: true }) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 100 }), (steps) => {
+        const framer = new OutboundAudioFramer();
+        let sent = 0;
+        const sink = (frame: Buffer) => void (sent += frame.length);
+        for (const s of steps) {
+          const before = framer.pendingBytes;
+          if ('push' in s) {
+            const sentBefore = sent;
+            framer.push(Buffer.alloc(s.push, 1), sink);
+            // Whole frames leave at once; only the remainder stays.
+            expect(framer.pendingBytes).toBe((before + s.push) % FRAME_BYTES);
+            expect(sent - sentBefore).toBe(before + s.push - framer.pendingBytes);
+          } else if ('flush' in s) {
+            framer.flush(sink);
+          } else {
+            framer.reset();
+          }
+          expect(framer.pendingBytes).toBeLessThan(FRAME_BYTES);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -12,7 +12,8 @@ export type FrameSink = (frame: Buffer) => void;
  * Re-cuts the agent's audio deltas, whatever their size, into whole 20 ms frames so Twilio
  * plays them without stutter. The partial frame left over from one delta waits for the next;
  * `flush` pads it with silence at the end of an item. Frames are handed over as views, without
- * copying; the carry-over uses one fixed buffer.
+ * copying; the carry-over uses one fixed buffer. That is this queue's bound: less than one frame
+ * is ever held here, every whole frame goes to the sink at once.
  */
 export class OutboundAudioFramer {
   private readonly carry = Buffer.alloc(FRAME_BYTES);

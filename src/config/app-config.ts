@@ -43,6 +43,8 @@ export class AppConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
+  /** Phone numbers appear in logs unmasked (for debugging a deployment, never by default). */
+  readonly logPii: boolean;
   readonly version: string;
 
   readonly openai: {
@@ -117,6 +119,7 @@ export class AppConfig {
     this.port = env.PORT;
     this.host = env.HOST;
     this.logLevel = env.LOG_LEVEL;
+    this.logPii = env.LOG_PII;
     this.version = readVersion();
     const company = env.OPERATOR_COMPANY_NAME.trim();
     const promptTemplate = env.OPERATOR_SYSTEM_PROMPT ?? readFileSync(join(promptsDir, PROMPT_FILE), 'utf8');

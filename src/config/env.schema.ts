@@ -47,6 +47,9 @@ export class EnvironmentVariables {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' = 'info';
 
+  @Transform(toBoolean) @IsBoolean()
+  LOG_PII = false;
+
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(8)
   OPENAI_API_KEY?: string;
 

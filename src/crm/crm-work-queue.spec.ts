@@ -83,19 +83,28 @@ describe('CrmWorkQueue', () => {
     expect(failures).toHaveLength(1);
   });
 
-  it('rejects jobs beyond its bound and runs their failure handler', async () => {
-    const queue = new CrmWorkQueue(silent, { maxPending: 2 }, fastTimers());
+  it('rejects jobs beyond its bound and runs their failure handler, logging a run of rejections once and counting them', async () => {
+    const lines: Array<{ msg: string; rejected?: number }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const queue = new CrmWorkQueue(logger, { maxPending: 2 }, fastTimers());
     const failures: Error[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     expect(queue.enqueue(job('a', '1', () => gate, failures))).toBe(true);
     expect(queue.enqueue(job('b', '2', () => gate, failures))).toBe(true);
-    expect(queue.enqueue(job('c', '3', () => gate, failures))).toBe(false);
+    for (let k = 3; k <= 12; k++) expect(queue.enqueue(job('c', String(k), () => gate, failures))).toBe(false);
+    expect(queue.size).toBe(2);
     release();
     await queue.idle();
     await Promise.resolve();
-    expect(failures).toHaveLength(1);
+    expect(failures).toHaveLength(10);
     expect(failures[0]).toBeInstanceOf(QueueFullError);
+    expect(queue.rejected).toBe(10);
+    expect(lines.filter((l) => l.msg === 'CRM job rejected')).toHaveLength(1);
+
+    expect(queue.enqueue(job('d', 'after', async () => undefined))).toBe(true);
+    expect(lines.find((l) => l.msg === 'CRM queue has room again')).toMatchObject({ rejected: 10 });
+    await queue.idle();
   });
 
   it('opens the breaker after consecutive failures, fails fast while open, and closes after a good trial', async () => {

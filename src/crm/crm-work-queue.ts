@@ -96,6 +96,9 @@ export class CrmWorkQueue {
   private readonly timers = new Set<unknown>();
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
+  private rejectedTotal = 0;
+  /** Rejections since the queue last had room: only the first of a run is logged. */
+  private rejectedInARow = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -109,6 +112,11 @@ export class CrmWorkQueue {
     return this.pending;
   }
 
+  /** Jobs turned away since start (queue full or closed). */
+  get rejected(): number {
+    return this.rejectedTotal;
+  }
+
   get breaker(): BreakerState {
     // Reported as half-open once the cool-down is over, though the trial starts with the next attempt.
     if (this.state === 'open' && this.clock.now() - this.openedAt >= this.options.breakerCoolDownMs) return 'half-open';
@@ -119,10 +127,16 @@ export class CrmWorkQueue {
   enqueue(job: WorkJob): boolean {
     if (this.closed || this.pending >= this.options.maxPending) {
       const error = this.closed ? new Error('work queue closed') : new QueueFullError(this.options.maxPending);
-      this.logger.error({ job: job.name, err: error.message, pending: this.pending }, 'CRM job rejected');
+      this.rejectedTotal++;
+      // A remote that is down fills the queue and every later job bounces: one line, then a count.
+      if (this.rejectedInARow++ === 0) this.logger.error({ job: job.name, err: error.message, pending: this.pending }, 'CRM job rejected');
       // Asynchronously, so the caller of enqueue() is never re-entered.
       queueMicrotask(() => void this.settleFailed(job, error));
       return false;
+    }
+    if (this.rejectedInARow > 0) {
+      this.logger.warn({ rejected: this.rejectedInARow }, 'CRM queue has room again');
+      this.rejectedInARow = 0;
     }
     this.pending++;
     const lane = this.lanes.get(job.key);

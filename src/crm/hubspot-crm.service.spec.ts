@@ -3,7 +3,7 @@ import type { CallLogRepository } from '../call-log/call-record';
 import { FakeHubspot, type RecordedRequest } from '../../test/support/fake-hubspot';
 import type { CallSummaryForCrm } from './crm.port';
 import { REAL_TIMERS } from './crm-work-queue';
-import { HubspotCrmService, maskPhone, parseRetryAfter, splitName, type HubspotCrmOptions } from './hubspot-crm.service';
+import { HubspotCrmService, parseRetryAfter, splitName, type HubspotCrmOptions } from './hubspot-crm.service';
 
 const CALLER = '+15551234567';
 const LINE = '+15557654321';
@@ -255,10 +255,6 @@ describe('HubspotCrmService against a fake HubSpot', () => {
 });
 
 describe('helpers', () => {
-  it('masks phone numbers', () => {
-    expect(maskPhone(CALLER)).toBe('+1********67');
-    expect(maskPhone(undefined)).toBe('(none)');
-  });
   it('splits names on the last space', () => {
     expect(splitName('Mary Ann Smith')).toEqual({ firstname: 'Mary Ann', lastname: 'Smith' });
     expect(splitName('Cher')).toEqual({ firstname: 'Cher' });

@@ -31,13 +31,6 @@ const DEFAULT_OPTIONS: HubspotCrmOptions = {
 /** HubSpot-defined association type: call → contact. */
 export const CALL_TO_CONTACT_ASSOCIATION = 194;
 
-/** Keeps the country code and last two digits, enough to tell calls apart in logs. */
-export function maskPhone(phone: string | undefined): string {
-  if (!phone) return '(none)';
-  if (phone.length <= 5) return '*'.repeat(phone.length);
-  return phone.slice(0, 2) + '*'.repeat(phone.length - 4) + phone.slice(-2);
-}
-
 /** "Mary Ann Smith" → Mary Ann / Smith: the surname is the last word. */
 export function splitName(name: string): { firstname: string; lastname?: string } {
   const trimmed = name.trim().replace(/\s+/g, ' ');
@@ -209,9 +202,9 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
     if (contactId === undefined) {
       const created = (await this.request('POST', '/crm/v3/objects/contacts', { properties: { phone } })) as { id?: unknown };
       contactId = idOf(created, 'HubSpot contact create');
-      this.logger.info({ callSid, contactId, phone: maskPhone(phone) }, 'CRM contact created');
+      this.logger.info({ callSid, contactId, phone }, 'CRM contact created');
     } else {
-      this.logger.debug({ callSid, contactId, phone: maskPhone(phone) }, 'CRM contact found');
+      this.logger.debug({ callSid, contactId, phone }, 'CRM contact found');
     }
     // Re-read: the call may have been forgotten (bounded map) while the request ran.
     const current = this.calls.get(callSid);

@@ -6,6 +6,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { CallLogRepository, EMPTY_USAGE, type CallRecord } from '../call-log/call-record';
 import { SqlCallLogRepository } from '../call-log/sql-call-log.repository';
 import { AppConfig } from '../config/app-config';
+import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
 import { DatabaseModule } from './database.module';
 import { MigrationRunner } from './migration-runner';
@@ -29,7 +30,9 @@ class Lines {
 
 async function boot(settings: { dataDir: string; databaseUrl?: string }): Promise<{ app: TestingModule; logs: Lines }> {
   const logs = new Lines();
-  const config = { ...settings, logLevel: 'debug', version: '0.0.0-test' } as AppConfig;
+  const config = new AppConfig(
+    validateEnvironment({ DATA_DIR: settings.dataDir, LOG_LEVEL: 'debug', ...(settings.databaseUrl ? { DATABASE_URL: settings.databaseUrl } : {}) }),
+  );
 
   @Global()
   @Module({

@@ -86,6 +86,13 @@ describe('parseRealtimeEvent', () => {
   it('passes over events the bridge does not use', () => {
     expect(parseRealtimeEvent('{"type":"rate_limits.updated","rate_limits":[]}')).toEqual({ type: 'ignored', name: 'rate_limits.updated' });
   });
+
+  // Found by the fuzz test (call-bridge.fuzz.spec.ts): the beta-name lookup reached Object.prototype and threw.
+  it('reads inherited property names as plain unknown types', () => {
+    for (const type of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      expect(parseRealtimeEvent(JSON.stringify({ type, response: [], item_id: false }))).toEqual({ type: 'ignored', name: type });
+    }
+  });
 });
 
 describe('client events', () => {

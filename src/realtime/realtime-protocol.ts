@@ -97,7 +97,8 @@ export function parseRealtimeEvent(text: string): RealtimeServerEvent {
     return invalid('not JSON');
   }
   if (!isObject(ev) || typeof ev.type !== 'string') return invalid('event without a type');
-  const type = BETA_TO_GA[ev.type] ?? ev.type;
+  // Own keys only: a type such as "__proto__" must not reach Object.prototype.
+  const type = Object.hasOwn(BETA_TO_GA, ev.type) ? BETA_TO_GA[ev.type] : ev.type;
   switch (type) {
     case 'response.output_audio.delta':
     case 'response.output_audio_transcript.delta': {

@@ -398,6 +398,7 @@ describe('CallRecorder', () => {
       expectSilent(right, 8000, 24_000);
       expect(right.subarray(24_000, 24_160).equals(after)).toBe(true);
       expect(lines.filter((l) => l.msg === 'recording drops agent audio queued too far ahead')).toHaveLength(1);
+      expect(lines.find((l) => l.msg === 'recording saved')).toMatchObject({ agentAudioDroppedMs: 2000 });
     });
 
     it('ignores a caller timestamp far ahead of the call, warning once', async () => {

@@ -151,7 +151,8 @@ export class CallRecorder {
   /** End of Twilio's playback queue, in sample frames (may run past what is kept). */
   private agentEnd = 0;
   private batches = 0;
-  private warnedQueue = false;
+  /** Agent samples dropped at the maxAgentQueueMs bound: warned about once, counted in 'recording saved'. */
+  private agentDropped = 0;
   private warnedJump = false;
 
   constructor(
@@ -239,13 +240,13 @@ export class CallRecorder {
       const start = Math.max(Math.round(atMs * SAMPLES_PER_MS), this.agentEnd, this.cursor);
       this.agentEnd = start + mulaw.length;
       const keep = Math.min(mulaw.length, this.cursor + this.maxAgentQueue - start);
-      if (keep < mulaw.length && !this.warnedQueue) {
-        this.warnedQueue = true;
+      if (keep < mulaw.length && this.agentDropped === 0) {
         this.log.warn(
           { fileName: this.fileName, maxAgentQueueMs: this.opts.maxAgentQueueMs, writtenMs: this.writtenMs },
           'recording drops agent audio queued too far ahead',
         );
       }
+      if (keep < mulaw.length) this.agentDropped += mulaw.length - Math.max(keep, 0);
       if (keep > 0) this.agent.put(start - this.cursor, keep < mulaw.length ? mulaw.subarray(0, keep) : mulaw);
     } catch (err) {
       this.fail(err);
@@ -326,7 +327,7 @@ export class CallRecorder {
         const dataBytes = Math.min(this.cursor, end) * BLOCK_ALIGN;
         await finalizeWav(this.path, dataBytes);
         this.state = 'closed';
-        this.log.info({ fileName: this.fileName, how, durationMs: dataBytes / BLOCK_ALIGN / SAMPLES_PER_MS, bytes: WAV_HEADER_BYTES + dataBytes }, 'recording saved');
+        this.log.info({ fileName: this.fileName, how, durationMs: dataBytes / BLOCK_ALIGN / SAMPLES_PER_MS, bytes: WAV_HEADER_BYTES + dataBytes, agentAudioDroppedMs: this.agentDropped / SAMPLES_PER_MS }, 'recording saved');
       } else if (this.opened) {
         // Keep whatever reached the disk playable.
         await repairWav(this.path).catch(() => false);

@@ -12,11 +12,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 /**
- * A real MCP server (the SDK's McpServer over Streamable HTTP, stateless) on 127.0.0.1 with one
- * tool a plumbing business might expose: whether a ZIP code is in its service area.
+ * A real MCP server (the SDK's McpServer over Streamable HTTP, stateless) on 127.0.0.1 with the
+ * tools a plumbing business might expose: whether a ZIP code is in its service area, and the
+ * next free slot, which answers only once the test calls releaseSchedule() (a hung backend).
  */
 export async function startMcpServer(opts: { requiredHeader?: [string, string] } = {}) {
   const calls: Array<{ zip: string }> = [];
+  const scheduleCalls: string[] = [];
+  let releaseSchedule!: () => void;
+  const scheduleAnswers = new Promise<void>((resolve) => (releaseSchedule = resolve));
   const http = createServer((req, res) => {
     void (async () => {
       if (opts.requiredHeader && req.headers[opts.requiredHeader[0].toLowerCase()] !== opts.requiredHeader[1]) {
@@ -30,6 +34,15 @@ export async function startMcpServer(opts: { requiredHeader?: [string, string] }
         async ({ zip }) => {
           calls.push({ zip });
           return { content: [{ type: 'text', text: zip.startsWith('9') ? `${zip} is covered` : `${zip} is not covered` }] };
+        },
+      );
+      mcp.registerTool(
+        'next_free_slot',
+        { description: 'The next free appointment slot.', inputSchema: { day: z.string() } },
+        async ({ day }) => {
+          scheduleCalls.push(day);
+          await scheduleAnswers;
+          return { content: [{ type: 'text', text: `${day} at 9:00` }] };
         },
       );
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
@@ -47,6 +60,8 @@ export async function startMcpServer(opts: { requiredHeader?: [string, string] }
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
     calls,
+    scheduleCalls,
+    releaseSchedule,
     close: () =>
       new Promise<void>((resolve) => {
         http.closeAllConnections();

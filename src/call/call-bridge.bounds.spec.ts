@@ -1,0 +1,60 @@
+import { bridgeHarness, CALL_SID, STREAM_SID, type BridgeHarness } from '../../test/support/bridge-harness';
+
+/** What every queue inside a bridge holds at most, and what happens when a peer pushes past it. */
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function start(h: BridgeHarness): void {
+  h.twilio.receive(JSON.stringify({ event: 'connected' }));
+  h.twilio.receive(JSON.stringify({ event: 'start', start: { streamSid: STREAM_SID, callSid: CALL_SID, customParameters: {} } }));
+}
+
+function media(h: BridgeHarness, k: number): void {
+  const payload = Buffer.alloc(160, k % 256).toString('base64');
+  h.twilio.receive(JSON.stringify({ event: 'media', streamSid: STREAM_SID, media: { track: 'inbound', timestamp: String(k * 20), payload } }));
+}
+
+function sentTo(socket: { sent: string[] }, type: string): Array<Record<string, any>> {
+  return socket.sent.map((s) => JSON.parse(s) as Record<string, any>).filter((e) => e.type === type);
+}
+
+describe('CallBridge bounds', () => {
+  it('keeps only the newest early caller audio, as much as the connect timeout allows, logged once and counted', () => {
+    // OPENAI_CONNECT_TIMEOUT_MS=1000: room for (1000 + 2000) ms of audio, 150 frames.
+    const h = bridgeHarness();
+    start(h);
+    for (let k = 0; k < 400; k++) media(h, k);
+    const rt = h.connector.sockets[0];
+    rt.emitOpen();
+    const appended = sentTo(rt, 'input_audio_buffer.append');
+    expect(appended).toHaveLength(150);
+    expect(Buffer.from(appended[0].audio as string, 'base64')[0]).toBe(250 % 256);
+    expect(Buffer.from(appended[149].audio as string, 'base64')[0]).toBe(399 % 256);
+    expect(h.logs.filter((l) => l.msg === 'early caller audio over its bound; dropping the oldest')).toHaveLength(1);
+    h.twilio.peerClose();
+    expect(h.logs.find((l) => l.msg === 'call ended')).toMatchObject({ earlyAudioDropped: 250 });
+  });
+
+  it('refuses tool calls beyond its bound while outputs wait for their response, logged once and counted', async () => {
+    const h = bridgeHarness();
+    start(h);
+    const rt = h.connector.sockets[0];
+    rt.emitOpen();
+    rt.receive(JSON.stringify({ type: 'response.created', response: { id: 'r1' } }));
+    for (let k = 0; k < 40; k++) {
+      rt.receive(JSON.stringify({ type: 'response.function_call_arguments.done', response_id: 'r1', call_id: `c${k}`, name: 'note', arguments: '{}' }));
+    }
+    await settle();
+    expect(h.bridge['toolOutputs']).toHaveLength(16);
+    rt.receive(JSON.stringify({ type: 'response.done', response: { id: 'r1', status: 'completed' } }));
+    expect(sentTo(rt, 'conversation.item.create').map((e) => e.item.call_id)).toEqual(Array.from({ length: 16 }, (_, k) => `c${k}`));
+
+    // Room again once the outputs are out.
+    rt.receive(JSON.stringify({ type: 'response.function_call_arguments.done', response_id: 'r2', call_id: 'later', name: 'note', arguments: '{}' }));
+    await settle();
+    expect(sentTo(rt, 'conversation.item.create').map((e) => e.item.call_id)).toContain('later');
+    expect(h.logs.filter((l) => l.msg === 'too many tool calls pending; refusing more')).toHaveLength(1);
+    h.twilio.peerClose();
+    expect(h.logs.find((l) => l.msg === 'call ended')).toMatchObject({ toolCallsRefused: 24 });
+  });
+});

@@ -1,0 +1,90 @@
+import { CallBridge } from '../../src/call/call-bridge';
+import { CallRegistry } from '../../src/call/call-registry';
+import { CallLog } from '../../src/call-log/call-log.service';
+import { CallLogWriter } from '../../src/call-log/call-log-writer';
+import { CallLogRepository, type CallListPage, type CallRecord } from '../../src/call-log/call-record';
+import { ManualClock } from '../../src/common/clock';
+import { AppConfig } from '../../src/config/app-config';
+import { validateEnvironment } from '../../src/config/env.schema';
+import { NoopCrmService } from '../../src/crm/noop-crm.service';
+import { AppLogger } from '../../src/logging/app-logger';
+import { RealtimeClient, RealtimeConnector, type RealtimeListener } from '../../src/realtime/realtime-client';
+import { RecordingService } from '../../src/recording/recording.service';
+import { InMemorySessionStore } from '../../src/session/session-store';
+import { ToolRegistry } from '../../src/tools/tool-registry';
+import { FakeSocket } from './fake-socket';
+
+/** Call records kept in memory. */
+export class MemoryRepository extends CallLogRepository {
+  readonly rows = new Map<string, CallRecord>();
+  async save(record: CallRecord): Promise<void> {
+    this.rows.set(record.callSid, record);
+  }
+  async get(callSid: string): Promise<CallRecord | undefined> {
+    return this.rows.get(callSid);
+  }
+  async list(): Promise<CallListPage> {
+    return { items: [...this.rows.values()], total: this.rows.size };
+  }
+  async mergeCrm(): Promise<boolean> {
+    return false;
+  }
+}
+
+/** Opens every Realtime connection on a FakeSocket the test plays the server of. */
+export class FakeRealtimeConnector extends RealtimeConnector {
+  readonly sockets: FakeSocket[] = [];
+  override connect(listener: RealtimeListener): RealtimeClient {
+    const socket = new FakeSocket(false);
+    this.sockets.push(socket);
+    return new RealtimeClient(socket.ws, 'ga', listener, 60_000);
+  }
+}
+
+export const CALL_SID = 'CA' + 'a'.repeat(32);
+export const STREAM_SID = 'MZ' + 'b'.repeat(32);
+
+/**
+ * A CallBridge wired to in-memory services, a ManualClock and FakeSockets: the test plays Twilio
+ * (`twilio`) and the Realtime server (`connector.sockets`), and reads the bridge's log lines.
+ */
+export function bridgeHarness(env: Record<string, string> = {}) {
+  const config = new AppConfig(
+    validateEnvironment({ LOG_LEVEL: 'info', OPENAI_API_KEY: 'sk-test-0123456789', RECORDING_ENABLED: 'false', OPENAI_CONNECT_TIMEOUT_MS: '1000', ...env }),
+  );
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = new AppLogger(config, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const clock = new ManualClock();
+  const connector = new FakeRealtimeConnector(config);
+  const sessions = new InMemorySessionStore();
+  const registry = new CallRegistry(config);
+  const writer = new CallLogWriter(new MemoryRepository(), config, logger);
+  const tools = new ToolRegistry();
+  tools.register({ name: 'note', description: 'answers at once', parameters: { type: 'object' }, handler: async () => ({ noted: true }) });
+  tools.register({
+    name: 'hang_up',
+    description: 'waits for the agent to finish speaking, as end_call does',
+    parameters: { type: 'object' },
+    handler: async (_args, ctx) => {
+      await ctx.call.agentFinishedSpeaking();
+      ctx.call.markOutcome('hangup');
+      return { ok: true };
+    },
+  });
+  const bridge = new CallBridge({
+    config,
+    realtime: connector,
+    sessions,
+    crm: new NoopCrmService(),
+    clock,
+    logger,
+    registry,
+    callLog: new CallLog(writer, config, clock),
+    recordings: new RecordingService(config, logger),
+    tools,
+  });
+  const twilio = new FakeSocket();
+  bridge.attach(twilio.ws);
+  return { bridge, twilio, connector, sessions, registry, writer, clock, logs };
+}
+export type BridgeHarness = ReturnType<typeof bridgeHarness>;
