@@ -271,6 +271,10 @@ export class CallBridge implements LiveCall {
         this.end('twilio_stop');
         return;
       case 'dtmf':
+        if (!this.start) {
+          this.badFrame('dtmf before start');
+          return;
+        }
         this.seen();
         this.log.debug('dtmf received');
         return;

@@ -10,6 +10,7 @@ import { NoopCrmService } from '../../src/crm/noop-crm.service';
 import { AppLogger } from '../../src/logging/app-logger';
 import { RealtimeClient, RealtimeConnector, type RealtimeListener } from '../../src/realtime/realtime-client';
 import { RecordingService } from '../../src/recording/recording.service';
+import type { StreamTokens } from '../../src/security/stream-tokens';
 import { InMemorySessionStore } from '../../src/session/session-store';
 import { ToolRegistry } from '../../src/tools/tool-registry';
 import { FakeSocket } from './fake-socket';
@@ -82,9 +83,11 @@ export function bridgeHarness(env: Record<string, string> = {}) {
     callLog: new CallLog(writer, config, clock),
     recordings: new RecordingService(config, logger),
     tools,
+    // Admits every stream: the token check has its own tests (stream-tokens.spec, security e2e).
+    streamTokens: { redeem: (): null => null } as unknown as StreamTokens,
   });
   const twilio = new FakeSocket();
-  bridge.attach(twilio.ws);
+  bridge.attach(twilio.ws, twilio);
   return { bridge, twilio, connector, sessions, registry, writer, clock, logs };
 }
 export type BridgeHarness = ReturnType<typeof bridgeHarness>;

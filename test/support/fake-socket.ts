@@ -10,7 +10,12 @@ import WebSocket from 'ws';
  */
 export class FakeSocket extends EventEmitter {
   readyState: number;
+  /** Always 0: nothing here waits for a network. */
+  readonly bufferedAmount = 0;
   readonly sent: string[] = [];
+  /** As a TCP transport: how deep the cork is, and the messages sent while it was corked. */
+  corks = 0;
+  sentCorked = 0;
   /** Sends attempted while the socket was not open. */
   sentWhileClosed = 0;
   closedWith: { code: number; reason: string } | null = null;
@@ -31,6 +36,15 @@ export class FakeSocket extends EventEmitter {
       return;
     }
     this.sent.push(data);
+    if (this.corks > 0) this.sentCorked++;
+  }
+
+  cork(): void {
+    this.corks++;
+  }
+
+  uncork(): void {
+    this.corks--;
   }
 
   close(code = 1000, reason = ''): void {
