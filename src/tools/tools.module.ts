@@ -14,6 +14,6 @@ import { ToolRegistry } from './tool-registry';
     BuiltinTools,
     McpToolSource,
   ],
-  exports: [ToolRegistry, McpToolSource],
+  exports: [ToolRegistry, McpToolSource, TwilioCallControl],
 })
 export class ToolsModule {}
