@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CallLog } from '../call-log/call-log.service';
 import { Clock } from '../common/clock';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { CrmService } from '../crm/crm.port';
 import { AppLogger } from '../logging/app-logger';
@@ -8,6 +9,7 @@ import { RealtimeConnector } from '../realtime/realtime-client';
 import { RecordingService } from '../recording/recording.service';
 import { ToolRegistry } from '../tools/tool-registry';
 import { SessionStore } from '../session/session-store';
+import { TwilioCallControl } from '../twilio/twilio-call-control';
 import { CallBridge } from './call-bridge';
 import { CallRegistry } from './call-registry';
 
@@ -28,6 +30,8 @@ export class CallBridgeFactory {
     private readonly callLog: CallLog,
     private readonly recordings: RecordingService,
     private readonly tools: ToolRegistry,
+    private readonly scheduler: Scheduler,
+    private readonly callControl: TwilioCallControl,
   ) {}
 
   create(): CallBridge {
@@ -42,6 +46,8 @@ export class CallBridgeFactory {
       callLog: this.callLog,
       recordings: this.recordings,
       tools: this.tools,
+      scheduler: this.scheduler,
+      callControl: this.callControl,
     });
   }
 }
