@@ -103,6 +103,7 @@ export class CallBridge implements LiveCall {
   /** Bumped when the Realtime session is replaced: tool results of an older session are dropped. */
   private sessionGeneration = 0;
   private toolsRunning = 0;
+  private callerSpeaking = false;
   /** The reopened session speaks first, to pick the conversation up again. */
   private resumeAfterReopen = false;
   private readonly rollover: SessionRollover;
@@ -326,7 +327,8 @@ export class CallBridge implements LiveCall {
    */
   private tick(): void {
     const now = this.deps.clock.now();
-    const quiet = this.machine.state === 'listening' && this.toolsRunning === 0 && this.toolOutputs.length === 0;
+    // A rollover cuts neither side short: nobody speaks and no tool result is outstanding.
+    const quiet = this.machine.state === 'listening' && !this.callerSpeaking && this.toolsRunning === 0 && this.toolOutputs.length === 0;
     const step = this.rollover.check(now, this.link!.nextReady, quiet);
     if (step === 'prepare') this.link!.prepareNext();
     else if (step === 'switch') this.link!.switchToNext();
@@ -396,6 +398,7 @@ export class CallBridge implements LiveCall {
    */
   private sessionReplaced(): void {
     this.sessionGeneration++;
+    this.callerSpeaking = false;
     if (this.audioItemId !== null) this.finishItemAudio();
     this.machine.sessionReplaced();
     this.toolOutputs = [];
@@ -416,11 +419,15 @@ export class CallBridge implements LiveCall {
       case 'input_audio_buffer.speech_started':
         // audio_start_ms counts the input audio we appended, which began with the first caller frame.
         this.journal!.transcript.callerSpeechStarted(event.itemId, event.audioStartMs + (this.firstMediaMs ?? 0));
+        this.log.debug('caller speech started');
+        this.callerSpeaking = true;
         // Before the barge-in: the agent falling silent must not start the silence count.
         this.silence!.callerStarted();
         this.onSpeechStarted();
         return;
       case 'input_audio_buffer.speech_stopped':
+        this.log.debug('caller speech stopped');
+        this.callerSpeaking = false;
         this.silence!.callerStopped(this.deps.clock.now());
         return;
       case 'response.created':
