@@ -709,6 +709,8 @@ async function main() {
     DATA_DIR: tmpDir,
     LOG_LEVEL: 'warn',
     MAX_CONCURRENT_CALLS: String(N + 10),
+    // The simulated callers rarely speak: the silence check-in would add responses the bench does not expect.
+    SILENCE_PROMPT_SECONDS: '0',
   };
   const cmd = pin.ok ? ['taskset', ['-c', '0', process.execPath, MAIN]] : [process.execPath, [MAIN]];
   child = spawn(cmd[0], cmd[1], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

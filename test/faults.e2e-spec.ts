@@ -327,3 +327,40 @@ describe('a silent caller', () => {
     await rt.waitForClose();
   });
 });
+
+describe('a silent caller without Twilio REST credentials', () => {
+  let mock: MockRealtimeServer;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    mock = await MockRealtimeServer.start();
+    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, SILENCE_PROMPT_SECONDS: '12' });
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await mock.close();
+  });
+
+  it('is said goodbye to, then the stream is closed normally', async () => {
+    const config = t.app.get(AppConfig);
+    const { caller, rt } = await startCall(t, mock);
+    speak(rt, 1, 200, 'Thanks for calling.');
+    await agentHeardOut(t, caller, 1);
+    t.clock.skip(12_000);
+    caller.sendMedia(callerFrames(1)[0]);
+    await rt.waitFor('response.create', (e) => e.response?.instructions === config.operator.silencePrompt);
+    speak(rt, 2, 200, 'Are you still there?');
+    await agentHeardOut(t, caller, 2);
+    t.clock.skip(12_000);
+    caller.sendMedia(callerFrames(1, 1)[0]);
+    await rt.waitFor('response.create', (e) => e.response?.instructions === config.operator.silenceGoodbye);
+    speak(rt, 3, 400, 'Goodbye.');
+    expect((await caller.waitForClose()).code).toBe(1000);
+    expect(caller.playedMs()).toBeGreaterThanOrEqual(800);
+    await rt.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'caller_silent' });
+    await t.app.get(CallLogWriter).drained();
+    expect(await t.app.get(CallLogRepository).get(caller.callSid)).toMatchObject({ status: 'completed', endReason: 'caller_silent' });
+  });
+});
