@@ -290,6 +290,7 @@ describe('a silent caller', () => {
     // The goodbye plays in full before the hang-up.
     speak(rt, 3, 400, 'Goodbye.');
     const hangUp = await rest.waitForRequest((r) => r.callSid === caller.callSid);
+    expect(t.logs.find('goodbye to a silent caller played; ending the call', { callSid: caller.callSid })).toMatchObject({ restHangUp: true });
     expect(hangUp.form).toEqual({ Status: 'completed' });
     expect(caller.playedMs()).toBeGreaterThanOrEqual(800);
     caller.sendStop();
@@ -297,6 +298,35 @@ describe('a silent caller', () => {
     await t.logs.waitFor('call ended', { callSid: caller.callSid });
     await t.app.get(CallLogWriter).drained();
     expect(await t.app.get(CallLogRepository).get(caller.callSid)).toMatchObject({ status: 'completed', endReason: 'caller_silent' });
+  });
+
+  it('is not hung up on when they speak up during the goodbye', async () => {
+    const config = t.app.get(AppConfig);
+    const { caller, rt } = await startCall(t, mock);
+    speak(rt, 1, 200, 'Thanks for calling.');
+    await agentHeardOut(t, caller, 1);
+    t.clock.skip(12_000);
+    caller.sendMedia(callerFrames(1)[0]);
+    await rt.waitFor('response.create', (e) => e.response?.instructions === config.operator.silencePrompt);
+    speak(rt, 2, 200, 'Are you still there?');
+    await agentHeardOut(t, caller, 2);
+    t.clock.skip(12_000);
+    caller.sendMedia(callerFrames(1, 1)[0]);
+    await rt.waitFor('response.create', (e) => e.response?.instructions === config.operator.silenceGoodbye);
+    rt.responseCreated('resp_3');
+    rt.sendAudio('resp_3', 'item_3', Buffer.alloc(16_000, 0x2a));
+    await t.logs.waitForCount('agent state', { callSid: caller.callSid, to: 'speaking' }, 3);
+    rt.speechStarted(0);
+    await t.logs.waitFor('caller barged in', { callSid: caller.callSid });
+    rt.responseDone('resp_3', 'cancelled');
+    await t.logs.waitFor('agent state', { callSid: caller.callSid, to: 'listening', cause: 'response_done' });
+    // The hang-up would have been decided when the response ended, before this frame was handled.
+    await talk(caller, rt, callerFrames(1, 2));
+    expect(t.logs.find('goodbye to a silent caller played; ending the call', { callSid: caller.callSid })).toBeUndefined();
+    expect(rest.requests.filter((r) => r.callSid === caller.callSid)).toEqual([]);
+    caller.sendStop();
+    await rt.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'twilio_stop' });
   });
 
   it('starts over when the caller speaks', async () => {

@@ -423,6 +423,8 @@ export class CallBridge implements LiveCall {
         this.callerSpeaking = true;
         // Before the barge-in: the agent falling silent must not start the silence count.
         this.silence!.callerStarted();
+        // A caller who speaks up during the goodbye is not hung up on.
+        this.silenceGoodbye = null;
         this.onSpeechStarted();
         return;
       case 'input_audio_buffer.speech_stopped':
@@ -484,7 +486,9 @@ export class CallBridge implements LiveCall {
       return;
     }
     if (!this.greeted) {
+      // A drop before the greeting: the caller has heard nothing yet, so the new session greets.
       this.greeted = true;
+      this.resumeAfterReopen = false;
       this.link!.send(buildGreeting(this.deps.config.operator.greeting));
     } else if (this.resumeAfterReopen) {
       this.resumeAfterReopen = false;
@@ -658,7 +662,8 @@ export class CallBridge implements LiveCall {
    * </Connect> (the fallback: dial FALLBACK_PHONE_NUMBER, or apologise and hang up).
    */
   private endSilentCall(): void {
-    if (this.ended) return;
+    if (this.ended || this.silenceGoodbye !== 'speaking') return;
+    this.log.info({ restHangUp: this.deps.callControl.available }, 'goodbye to a silent caller played; ending the call');
     this.outcome = 'caller_silent';
     if (!this.deps.callControl.available) {
       this.end('caller_silent');

@@ -37,6 +37,17 @@ describe('SilenceMonitor', () => {
     expect(m.check(6 * LIMIT)).toBe('ask');
   });
 
+  it('starts over when the caller speaks up after the goodbye', () => {
+    const m = new SilenceMonitor(LIMIT, 0);
+    expect(m.check(LIMIT)).toBe('ask');
+    expect(m.check(2 * LIMIT)).toBeNull();
+    m.agentQuiet(2 * LIMIT);
+    expect(m.check(3 * LIMIT)).toBe('goodbye');
+    m.callerStarted();
+    m.callerStopped(4 * LIMIT);
+    expect(m.check(5 * LIMIT)).toBe('ask');
+  });
+
   it('waits for both sides to be quiet', () => {
     const m = new SilenceMonitor(LIMIT, 0);
     m.agentBusy();

@@ -4,7 +4,7 @@ export type SilenceAction = 'ask' | 'goodbye';
  * Watches for a caller who says nothing. Silence is counted only while neither side is talking:
  * from the end of the agent's audio as played at Twilio, or from the end of the caller's speech.
  * The first silence of `limitMs` asks whether the caller is still there; a second one, with no
- * speech in between, says goodbye. Caller speech starts the sequence over. Pure and clock-free:
+ * speech in between, says goodbye. Caller speech starts the sequence over, even after the goodbye. Pure and clock-free:
  * the caller passes the time in.
  */
 export class SilenceMonitor {
@@ -37,6 +37,7 @@ export class SilenceMonitor {
   callerStarted(): void {
     this.callerTalking = true;
     this.asked = false;
+    this.done = false;
     this.quietSince = null;
   }
 
