@@ -80,17 +80,55 @@ describe('Realtime connect faults', () => {
 });
 
 describe('a Realtime socket dropping mid-call', () => {
+  const ACCOUNT_SID = 'AC' + 'c'.repeat(32);
+  const AUTH_TOKEN = 'twilio-auth-token-0123456789';
   let mock: MockRealtimeServer;
+  let rest: FakeTwilioRest;
   let t: TestApp;
 
   beforeAll(async () => {
     mock = await MockRealtimeServer.start();
-    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, OPERATOR_COMPANY_NAME: 'Acme Plumbing', SILENCE_PROMPT_SECONDS: '0' });
+    rest = await FakeTwilioRest.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    t = await startApp({
+      OPENAI_API_KEY: TEST_API_KEY,
+      OPENAI_REALTIME_URL: mock.url,
+      OPERATOR_COMPANY_NAME: 'Acme Plumbing',
+      SILENCE_PROMPT_SECONDS: '0',
+      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      TWILIO_API_BASE_URL: rest.baseUrl,
+    });
   });
 
   afterAll(async () => {
     await t.close();
+    await rest.close();
     await mock.close();
+  });
+
+  it('drops the result of a tool the dead session asked for, while the tool itself completes', async () => {
+    const { caller, rt } = await startCall(t, mock);
+    // The agent says goodbye and calls end_call, which waits for the goodbye to play.
+    rt.responseCreated('resp_bye');
+    rt.sendAudio('resp_bye', 'item_bye', Buffer.alloc(3200, 0x2a));
+    rt.audioDone('resp_bye', 'item_bye');
+    rt.send({ type: 'response.function_call_arguments.done', response_id: 'resp_bye', item_id: 'fc', output_index: 1, call_id: 'c_end', name: 'end_call', arguments: '{}' });
+    await t.logs.waitFor('tool called', { callSid: caller.callSid, tool: 'end_call' });
+    rt.terminate();
+    const rt2 = await mock.nextConnection();
+    await rt2.waitFor('session.update');
+    // The goodbye already at Twilio plays out, then the call is hung up as asked.
+    const hangUp = await rest.waitForRequest((r) => r.callSid === caller.callSid);
+    expect(hangUp.form).toEqual({ Status: 'completed' });
+    expect(caller.playedMs()).toBeGreaterThanOrEqual(400);
+    await t.logs.waitFor('tool output dropped: the session that asked for it is gone', { callSid: caller.callSid, callId: 'c_end' });
+    await talk(caller, rt2, callerFrames(1));
+    expect(rt2.received.filter((e) => e.type === 'conversation.item.create')).toEqual([]);
+    caller.sendStop();
+    await rt2.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid });
+    await t.app.get(CallLogWriter).drained();
+    expect(await t.app.get(CallLogRepository).get(caller.callSid)).toMatchObject({ status: 'completed', endReason: 'hangup' });
   });
 
   it('is reopened with the session configuration and a summary, and the call carries on as one call', async () => {
