@@ -2,7 +2,7 @@ import { CallLogWriter } from '../src/call-log/call-log-writer';
 import { CallLogRepository } from '../src/call-log/call-record';
 import { CallRegistry } from '../src/call/call-registry';
 import { REOPEN_MIN_INTERVAL_MS } from '../src/call/realtime-link';
-import { ROLLOVER_PREPARE_MS } from '../src/call/session-rollover';
+import { ROLLOVER_MARGIN_MS, ROLLOVER_PREPARE_MS } from '../src/call/session-rollover';
 import { AppConfig } from '../src/config/app-config';
 import { callerFrames, frameIds, range } from './support/caller-frames';
 import { startCall, CALL_PARAMS } from './support/calls';
@@ -273,6 +273,47 @@ describe('the Realtime session cap', () => {
     await rt2.waitForClose();
     await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'twilio_stop' });
     expect(mock.connections).toHaveLength(2);
+  });
+});
+
+describe('the Realtime session cap while the agent keeps talking', () => {
+  let mock: MockRealtimeServer;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    mock = await MockRealtimeServer.start();
+    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, SESSION_TTL_MINUTES: '600', SILENCE_PROMPT_SECONDS: '0' });
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await mock.close();
+  });
+
+  it(`waits for a quiet moment, switching ${ROLLOVER_MARGIN_MS / 1000} s before the cap at the latest`, async () => {
+    const { caller, rt } = await startCall(t, mock);
+    rt.responseCreated('resp_long');
+    rt.sendAudio('resp_long', 'item_long', Buffer.alloc(3_000 * 8, 0x2a));
+    await t.logs.waitFor('agent state', { callSid: caller.callSid, to: 'speaking' });
+
+    t.clock.skip(60 * 60_000 - ROLLOVER_PREPARE_MS);
+    caller.sendMedia(callerFrames(1)[0]);
+    await t.logs.waitFor('next realtime session ready', { callSid: caller.callSid });
+    const rt2 = await mock.nextConnection();
+    // The agent is still speaking: the call stays on the old session.
+    await talk(caller, rt, callerFrames(1, 1));
+    expect(rt2.received).toEqual([]);
+
+    t.clock.skip(ROLLOVER_PREPARE_MS - ROLLOVER_MARGIN_MS);
+    caller.sendMedia(callerFrames(1, 2)[0]);
+    await rt2.waitFor('session.update');
+    expect(await rt.waitForClose()).toMatchObject({ code: 1000 });
+    await talk(caller, rt2, callerFrames(1, 3));
+    // The old session's response is not left pending; the audio already at Twilio plays on.
+    expect(t.logs.find('agent state', { callSid: caller.callSid, from: 'speaking', to: 'listening' })).toBeUndefined();
+    await t.logs.waitFor('agent state', { callSid: caller.callSid, from: 'speaking', to: 'listening', cause: 'mark_echoed' });
+    caller.sendStop();
+    await rt2.waitForClose();
   });
 });
 
