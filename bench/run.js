@@ -753,6 +753,8 @@ async function startRelay(kind, mock, pin, N) {
       MAX_CONCURRENT_CALLS: String(N + 10),
       // The bench's webhooks are unsigned (no TWILIO_AUTH_TOKEN): all of them come from one address.
       RATE_LIMIT_TWILIO_UNSIGNED_PER_MINUTE: '1000000',
+      // The simulated callers send stamped frames, not speech: nothing here is a silent caller.
+      SILENCE_PROMPT_SECONDS: '0',
     });
     args = [MAIN];
     if (OPTS.profile) {

@@ -167,12 +167,14 @@ describe.each<RealtimeShape>(['ga', 'beta'])('a call through the bridge (%s Real
     await rt.waitForClose();
   });
 
-  it('closes the Twilio stream when the Realtime socket drops, so Twilio runs the fallback', async () => {
+  it('closes the Twilio stream when the Realtime socket drops and cannot be reopened, so Twilio runs the fallback', async () => {
     const { caller, rt } = await startCall(t, mock);
+    mock.acceptConnections = false;
     rt.terminate();
     const closed = await caller.waitForClose();
+    mock.acceptConnections = true;
     expect(closed.code).toBe(1011);
-    await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'realtime_closed' });
+    await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'realtime_reopen_failed' });
     expect(t.app.get(CallRegistry).activeCalls).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CallLog } from '../call-log/call-log.service';
 import { Clock } from '../common/clock';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { CrmService } from '../crm/crm.port';
 import { AppLogger } from '../logging/app-logger';
@@ -9,6 +10,7 @@ import { RecordingService } from '../recording/recording.service';
 import { StreamTokens } from '../security/stream-tokens';
 import { ToolRegistry } from '../tools/tool-registry';
 import { SessionStore } from '../session/session-store';
+import { TwilioCallControl } from '../twilio/twilio-call-control';
 import { CallBridge } from './call-bridge';
 import { CallRegistry } from './call-registry';
 
@@ -30,6 +32,8 @@ export class CallBridgeFactory {
     private readonly recordings: RecordingService,
     private readonly tools: ToolRegistry,
     private readonly streamTokens: StreamTokens,
+    private readonly scheduler: Scheduler,
+    private readonly callControl: TwilioCallControl,
   ) {}
 
   create(): CallBridge {
@@ -45,6 +49,8 @@ export class CallBridgeFactory {
       recordings: this.recordings,
       tools: this.tools,
       streamTokens: this.streamTokens,
+      scheduler: this.scheduler,
+      callControl: this.callControl,
     });
   }
 }

@@ -191,8 +191,8 @@ function checkState(h: Harness): void {
     expect(activeResponse).toBeNull();
     expect(hasPendingAudio).toBe(false);
   }
-  expect(h.bridge['toolOutputs'].length).toBeLessThanOrEqual(h.bridge['pendingToolCalls']);
-  expect(h.bridge['pendingToolCalls']).toBeLessThanOrEqual(16);
+  expect(h.bridge['toolsRunning']).toBeGreaterThanOrEqual(0);
+  expect(h.bridge['toolsRunning'] + h.bridge['toolOutputs'].length).toBeLessThanOrEqual(16);
 }
 
 /** Every media frame to Twilio is one whole 20 ms mu-law frame (160 bytes). */

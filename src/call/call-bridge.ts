@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Clock } from '../common/clock';
+import type { Scheduler } from '../common/scheduler';
 import { wsText } from '../common/ws-text';
 import type { CallJournal, CallLog } from '../call-log/call-log.service';
 import type { AppConfig } from '../config/app-config';
 import type { CrmService } from '../crm/crm.port';
 import type { AppLogger } from '../logging/app-logger';
-import type { RealtimeClient, RealtimeConnector } from '../realtime/realtime-client';
+import type { RealtimeConnector } from '../realtime/realtime-client';
 import type { CallRecorder } from '../recording/call-recorder';
 import type { RecordingService } from '../recording/recording.service';
 import { STREAM_TOKEN_PARAMETER, type StreamTokens } from '../security/stream-tokens';
@@ -16,6 +17,7 @@ import {
   buildFunctionOutput,
   buildGoodbye,
   buildGreeting,
+  buildInstructedResponse,
   buildResponseCreate,
   buildSessionUpdate,
   buildTruncate,
@@ -27,12 +29,17 @@ import type { CallDirection, SessionStore } from '../session/session-store';
 import type { CallSummaryForCrm, JobRequest } from '../crm/crm.port';
 import type { ToolCallContext } from '../tools/tool';
 import type { ToolRegistry } from '../tools/tool-registry';
+import type { TwilioCallControl } from '../twilio/twilio-call-control';
 import { parseTwilioFrame, TwilioOutbound, type TwilioStart } from '../twilio/twilio-protocol';
 import type { CallRegistry, LiveCall } from './call-registry';
 import { CallTimeline } from './call-timeline';
+import { buildConversationSummary } from './conversation-summary';
 import { InterruptionStateMachine, type AgentState, type StateCause } from './interruption-state-machine';
 import { BYTES_PER_MS, FRAME_MS, OutboundAudioFramer } from './outbound-audio-framer';
+import { CONNECT_RETRY_BACKOFF_MS, RealtimeLink, type LinkChange, type LinkClosed } from './realtime-link';
 import { SendBackpressure, SendVerdict } from './send-backpressure';
+import { SessionRollover } from './session-rollover';
+import { SilenceMonitor, type SilenceAction } from './silence-monitor';
 
 /** Everything a bridge needs, gathered by CallBridgeFactory from DI. */
 export interface CallBridgeDeps {
@@ -46,6 +53,8 @@ export interface CallBridgeDeps {
   readonly callLog: CallLog;
   readonly recordings: RecordingService;
   readonly tools: ToolRegistry;
+  readonly scheduler: Scheduler;
+  readonly callControl: TwilioCallControl;
   readonly streamTokens: StreamTokens;
 }
 
@@ -86,7 +95,7 @@ const CLOSE_FAILURE = 1011;
 export class CallBridge implements LiveCall {
   private twilio: WebSocket | null = null;
   private twilioTransport: CorkableTransport | null = null;
-  private realtime: RealtimeClient | null = null;
+  private link: RealtimeLink | null = null;
   private out: TwilioOutbound | null = null;
   private start: TwilioStart | null = null;
   private log: Logger;
@@ -102,18 +111,28 @@ export class CallBridge implements LiveCall {
   private recorder: CallRecorder | null = null;
   /** Tool results waiting for the response that asked for them to finish. */
   private toolOutputs: Array<{ responseId: string; callId: string; output: string }> = [];
-  private pendingToolCalls = 0;
   private toolCallsRefused = 0;
   private responseWanted = false;
   private speechWaiters: Array<() => void> = [];
-  private outcome: 'hangup' | 'transferred' | 'shutdown' | null = null;
+  private outcome: 'hangup' | 'transferred' | 'caller_silent' | 'shutdown' | null = null;
   /** Shutdown's goodbye: asked for once no response is in progress, then the response saying it. */
   private goodbye: { text: string; asked: boolean; responseId: string | null; played: () => void } | null = null;
-  /** Twilio timestamp of the first caller frame: where the Realtime input audio timeline begins. */
+  /** Twilio timestamp of the first caller frame sent to the current session: where its input audio timeline begins. */
   private firstMediaMs: number | null = null;
+  /** Bumped when the Realtime session is replaced: tool results of an older session are dropped. */
+  private sessionGeneration = 0;
+  private toolsRunning = 0;
+  private callerSpeaking = false;
+  /** The reopened session speaks first, to pick the conversation up again. */
+  private resumeAfterReopen = false;
+  private readonly rollover: SessionRollover;
+  private silence: SilenceMonitor | null = null;
+  /** The goodbye to a silent caller: asked for, then being spoken. */
+  private silenceGoodbye: 'requested' | 'speaking' | null = null;
 
-  /** Caller audio received before the Realtime socket opened, sent in order once it does. */
+  /** Caller audio received while no Realtime socket is open (connecting, reopening), sent in order once one is. */
   private early: string[] = [];
+  private earlyFirstMs = 0;
   private earlyBytes = 0;
   private earlyDropped = 0;
   private readonly earlyMaxBytes: number;
@@ -138,8 +157,9 @@ export class CallBridge implements LiveCall {
   constructor(private readonly deps: CallBridgeDeps) {
     this.log = deps.logger.child({ component: 'call' });
     this.machine = new InterruptionStateMachine(deps.clock, (from, to, cause) => this.onTransition(from, to, cause));
-    // Enough for the whole Realtime connect timeout at real-time pace, so genuine audio is never dropped.
-    this.earlyMaxBytes = (deps.config.openai.connectTimeoutMs + 2_000) * BYTES_PER_MS;
+    // Enough for a connect, its retry and the pause between at real-time pace, so genuine audio is never dropped.
+    this.earlyMaxBytes = (2 * deps.config.openai.connectTimeoutMs + CONNECT_RETRY_BACKOFF_MS + 2_000) * BYTES_PER_MS;
+    this.rollover = new SessionRollover(deps.config.openai.sessionMaxMs);
     this.backpressure = new SendBackpressure(deps.config.calls.sendBufferMaxBytes, deps.config.calls.sendStallTimeoutMs, deps.clock);
   }
 
@@ -165,7 +185,7 @@ export class CallBridge implements LiveCall {
   }
 
   sayGoodbye(goodbye: string): Promise<void> {
-    if (this.ended || !this.realtime?.isOpen) return Promise.resolve();
+    if (this.ended || !this.link?.isOpen) return Promise.resolve();
     this.outcome = 'shutdown';
     return new Promise((played) => {
       this.goodbye = { text: goodbye, asked: false, responseId: null, played };
@@ -178,10 +198,10 @@ export class CallBridge implements LiveCall {
     if (this.ended) return;
     this.ended = true;
     this.machine.end();
-    this.realtime?.close(CLOSE_NORMAL, 'call ended');
-    // Twilio ended it (hang-up, transfer), or shutdown did on purpose: anything else is our
-    // failure. Whenever we close, Twilio runs the fallback TwiML.
-    const normal = reason === 'twilio_stop' || reason === 'twilio_closed' || reason === 'shutdown';
+    this.link?.close(CLOSE_NORMAL, 'call ended');
+    // Twilio ended it (hang-up, transfer), a silent caller was said goodbye to, or shutdown ended
+    // it on purpose: anything else is our failure. Whenever we close, Twilio runs the fallback TwiML.
+    const normal = reason === 'twilio_stop' || reason === 'twilio_closed' || reason === 'caller_silent' || reason === 'shutdown';
     if (this.twilio && this.twilio.readyState === WebSocket.OPEN) {
       this.twilio.close(normal ? CLOSE_NORMAL : CLOSE_FAILURE, reason.slice(0, 100));
     }
@@ -255,10 +275,14 @@ export class CallBridge implements LiveCall {
         }
         this.seen();
         this.timeline!.media(frame.timestamp);
-        this.firstMediaMs ??= frame.timestamp;
-        if (this.realtime?.isOpen) this.realtime.send(appendAudioFrame(frame.payload));
-        else this.bufferEarly(frame.payload);
+        if (this.link!.isOpen) {
+          this.firstMediaMs ??= frame.timestamp;
+          this.link!.send(appendAudioFrame(frame.payload));
+        } else {
+          this.bufferEarly(frame.payload, frame.timestamp);
+        }
         this.recorder?.callerAudio(frame.timestamp, Buffer.from(frame.payload, 'base64'));
+        this.tick();
         return;
       case 'mark':
         this.machine.markEchoed(frame.name);
@@ -325,11 +349,17 @@ export class CallBridge implements LiveCall {
       this.recorder?.fileName ?? null,
     );
     this.log.info({ direction: this.direction(), from, to }, 'call started');
-    this.realtime = this.deps.realtime.connect({
-      onOpen: () => this.onRealtimeOpen(),
-      onEvent: (event) => this.onRealtimeEvent(event),
-      onClosed: (info) => this.onRealtimeClosed(info),
-    });
+    this.silence = new SilenceMonitor(this.deps.config.operator.silencePromptMs, this.deps.clock.now());
+    this.link = new RealtimeLink(
+      { connector: this.deps.realtime, scheduler: this.deps.scheduler, clock: this.deps.clock, log: this.log },
+      {
+        onSessionOpen: (change) => this.onSessionOpen(change),
+        onEvent: (event) => this.onRealtimeEvent(event),
+        onReconnecting: (closed) => this.onRealtimeReconnecting(closed),
+        onLost: (closed) => this.onRealtimeLost(closed),
+      },
+    );
+    this.link.connect();
   }
 
   private direction(): CallDirection {
@@ -345,7 +375,23 @@ export class CallBridge implements LiveCall {
       .catch((err: unknown) => this.log.error({ err }, 'session touch failed'));
   }
 
-  private bufferEarly(payload: string): void {
+  /**
+   * Clock-driven decisions, checked on each caller frame: Twilio sends one every 20 ms, silence
+   * included, so no timer is needed.
+   */
+  private tick(): void {
+    const now = this.deps.clock.now();
+    // A rollover cuts neither side short: nobody speaks and no tool result is outstanding.
+    const quiet = this.machine.state === 'listening' && !this.callerSpeaking && this.toolsRunning === 0 && this.toolOutputs.length === 0;
+    const step = this.rollover.check(now, this.link!.nextReady, quiet);
+    if (step === 'prepare') this.link!.prepareNext();
+    else if (step === 'switch') this.link!.switchToNext();
+    const silence = this.silence!.check(now);
+    if (silence !== null) this.onSilence(silence);
+  }
+
+  private bufferEarly(payload: string, timestampMs: number): void {
+    if (this.early.length === 0) this.earlyFirstMs = timestampMs;
     this.early.push(payload);
     this.earlyBytes += Buffer.byteLength(payload, 'base64');
     // Only reachable by a peer sending faster than real time: the connect timeout ends a
@@ -364,23 +410,55 @@ export class CallBridge implements LiveCall {
 
   // ---- Realtime side -----------------------------------------------------------------------
 
-  private onRealtimeOpen(): void {
+  /**
+   * A Realtime socket became current: the call's first, one reopened after a drop, or the next
+   * session at a rollover. A later session gets the same configuration plus what was said so far.
+   */
+  private onSessionOpen(change: LinkChange): void {
     if (this.ended) return;
     const { config } = this.deps;
-    this.realtime!.send(
+    if (change === 'rolled_over') this.sessionReplaced();
+    const instructions =
+      change === 'connected' ? config.operator.instructions : `${config.operator.instructions}\n\n${this.conversationSummary()}`;
+    this.link!.send(
       buildSessionUpdate(config.openai.api, {
         model: config.openai.model,
-        instructions: config.operator.instructions,
+        instructions,
         voice: config.openai.voice,
         transcriptionModel: config.openai.transcriptionModel,
         vad: config.openai.vad,
         tools: this.deps.tools.available(),
       }),
     );
-    for (const payload of this.early) this.realtime!.send(appendAudioFrame(payload));
-    this.log.info({ bufferedFrames: this.early.length, shape: config.openai.api }, 'realtime connected');
+    this.firstMediaMs = this.early.length > 0 ? this.earlyFirstMs : null;
+    for (const payload of this.early) this.link!.send(appendAudioFrame(payload));
+    this.log.info(
+      { bufferedFrames: this.early.length, shape: config.openai.api, change },
+      change === 'connected' ? 'realtime connected' : 'realtime session replaced',
+    );
     this.early = [];
     this.earlyBytes = 0;
+    this.rollover.sessionStarted(this.deps.clock.now());
+  }
+
+  private conversationSummary(): string {
+    const journal = this.journal!;
+    return buildConversationSummary(journal.transcript.turns(), journal.getDetail('jobRequest') as JobRequest | undefined);
+  }
+
+  /**
+   * The old session's work in flight is gone with it: its response will not finish and its tool
+   * calls cannot be answered. Audio already at Twilio plays on.
+   */
+  private sessionReplaced(): void {
+    this.sessionGeneration++;
+    this.callerSpeaking = false;
+    if (this.audioItemId !== null) this.finishItemAudio();
+    this.machine.sessionReplaced();
+    this.toolOutputs = [];
+    this.responseWanted = false;
+    this.firstMediaMs = null;
+    this.checkSpeechDone();
   }
 
   private onRealtimeEvent(event: RealtimeServerEvent): void {
@@ -395,11 +473,26 @@ export class CallBridge implements LiveCall {
       case 'input_audio_buffer.speech_started':
         // audio_start_ms counts the input audio we appended, which began with the first caller frame.
         this.journal!.transcript.callerSpeechStarted(event.itemId, event.audioStartMs + (this.firstMediaMs ?? 0));
+        this.log.debug('caller speech started');
+        this.callerSpeaking = true;
+        // Before the barge-in: the agent falling silent must not start the silence count.
+        this.silence!.callerStarted();
+        // A caller who speaks up during the goodbye is not hung up on.
+        this.silenceGoodbye = null;
         this.onSpeechStarted();
+        return;
+      case 'input_audio_buffer.speech_stopped':
+        this.log.debug('caller speech stopped');
+        this.callerSpeaking = false;
+        this.silence!.callerStopped(this.deps.clock.now());
         return;
       case 'response.created':
         this.machine.responseCreated(event.responseId);
         if (this.goodbye?.asked && this.goodbye.responseId === null) this.goodbye.responseId = event.responseId;
+        if (this.silenceGoodbye === 'requested') {
+          this.silenceGoodbye = 'speaking';
+          void this.agentFinishedSpeaking().then(() => this.endSilentCall());
+        }
         return;
       case 'response.done':
         this.machine.responseDone(event.responseId);
@@ -448,9 +541,15 @@ export class CallBridge implements LiveCall {
       this.end('realtime_misconfigured');
       return;
     }
-    if (this.greeted) return;
-    this.greeted = true;
-    this.realtime!.send(buildGreeting(this.deps.config.operator.greeting));
+    if (!this.greeted) {
+      // A drop before the greeting: the caller has heard nothing yet, so the new session greets.
+      this.greeted = true;
+      this.resumeAfterReopen = false;
+      this.link!.send(buildGreeting(this.deps.config.operator.greeting));
+    } else if (this.resumeAfterReopen) {
+      this.resumeAfterReopen = false;
+      this.link!.send(buildInstructedResponse(this.deps.config.operator.reconnectInstruction));
+    }
   }
 
   private onAgentAudio(responseId: string, itemId: string, delta: string): void {
@@ -517,8 +616,8 @@ export class CallBridge implements LiveCall {
     if (this.twilio?.readyState === WebSocket.OPEN) this.twilio.send(this.out!.clear());
     this.recorder?.agentCleared(this.timeline!.now());
     this.journal!.transcript.agentTruncated(bargeIn.truncate.itemId, bargeIn.truncate.audioEndMs);
-    this.realtime!.send(buildTruncate(bargeIn.truncate.itemId, bargeIn.truncate.audioEndMs));
-    if (bargeIn.cancelResponseId) this.realtime!.send(buildCancel(bargeIn.cancelResponseId));
+    this.link!.send(buildTruncate(bargeIn.truncate.itemId, bargeIn.truncate.audioEndMs));
+    if (bargeIn.cancelResponseId) this.link!.send(buildCancel(bargeIn.cancelResponseId));
     this.log.info(
       { itemId: bargeIn.truncate.itemId, audioEndMs: bargeIn.truncate.audioEndMs, cancelled: bargeIn.cancelResponseId },
       'caller barged in',
@@ -530,11 +629,10 @@ export class CallBridge implements LiveCall {
    * result goes back once the response that called it is done, then a new response is asked for.
    */
   private onFunctionCall(responseId: string, callId: string, name: string, args: string): void {
-    if (this.pendingToolCalls >= MAX_PENDING_TOOL_CALLS) {
+    if (this.toolsRunning + this.toolOutputs.length >= MAX_PENDING_TOOL_CALLS) {
       if (this.toolCallsRefused++ === 0) this.log.warn({ tool: name, callId, max: MAX_PENDING_TOOL_CALLS }, 'too many tool calls pending; refusing more');
       return;
     }
-    this.pendingToolCalls++;
     const start = this.start!;
     const journal = this.journal!;
     const ctx: ToolCallContext = {
@@ -555,7 +653,10 @@ export class CallBridge implements LiveCall {
       getDetail: (key) => journal.getDetail(key),
     };
     this.log.info({ tool: name, callId }, 'tool called');
+    const generation = this.sessionGeneration;
+    this.toolsRunning++;
     void this.deps.tools.run(name, args, ctx).then((outcome) => {
+      this.toolsRunning--;
       let parsedArgs: unknown = args;
       try {
         parsedArgs = JSON.parse(args);
@@ -566,30 +667,33 @@ export class CallBridge implements LiveCall {
       journal.checkpoint();
       this.log.info({ tool: name, callId, ok: outcome.ok, error: outcome.error, durationMs: outcome.durationMs }, 'tool finished');
       if (this.ended) return;
+      if (generation !== this.sessionGeneration) {
+        this.log.info({ tool: name, callId }, 'tool output dropped: the session that asked for it is gone');
+        return;
+      }
       this.toolOutputs.push({ responseId, callId, output: outcome.output });
       this.flushToolOutputs();
     });
   }
 
   private flushToolOutputs(): void {
-    if (this.ended || !this.realtime?.isOpen) return;
+    if (this.ended || !this.link?.isOpen) return;
     const active = this.machine.activeResponse;
     const ready = this.toolOutputs.filter((o) => o.responseId !== active);
     if (ready.length > 0) {
       this.toolOutputs = this.toolOutputs.filter((o) => o.responseId === active);
-      for (const o of ready) this.realtime.send(buildFunctionOutput(o.callId, o.output));
-      this.pendingToolCalls -= ready.length;
+      for (const o of ready) this.link.send(buildFunctionOutput(o.callId, o.output));
       this.responseWanted = true;
     }
     // One response.create at a time: with a response in progress the server would refuse it.
     if (this.goodbye && !this.goodbye.asked && active === null) {
       this.goodbye.asked = true;
       this.responseWanted = false;
-      this.realtime.send(buildGoodbye(this.goodbye.text));
+      this.link.send(buildGoodbye(this.goodbye.text));
     }
     if (this.responseWanted && active === null) {
       this.responseWanted = false;
-      this.realtime.send(buildResponseCreate());
+      this.link.send(buildResponseCreate());
     }
   }
 
@@ -609,15 +713,53 @@ export class CallBridge implements LiveCall {
     for (const resolve of waiters) resolve();
   }
 
-  private onRealtimeClosed(info: { code: number; reason: string; opened: boolean }): void {
+  private onRealtimeReconnecting(closed: LinkClosed): void {
+    if (this.ended) return;
+    this.log.warn({ code: closed.code, reason: closed.reason.slice(0, 200) }, 'realtime connection dropped; reopening');
+    this.sessionReplaced();
+    this.resumeAfterReopen = true;
+  }
+
+  private onRealtimeLost(closed: LinkClosed): void {
     if (this.ended) return;
     // Closing the Twilio stream makes Twilio run the fallback TwiML: the caller is never left in silence.
-    this.log.error({ code: info.code, reason: info.reason.slice(0, 200), opened: info.opened }, 'realtime connection lost');
-    this.end(info.opened ? 'realtime_closed' : 'realtime_connect_failed');
+    this.log.error({ code: closed.code, reason: closed.reason.slice(0, 200), opened: closed.opened, change: closed.change }, 'realtime connection lost');
+    if (closed.opened) this.end('realtime_closed');
+    else this.end(closed.change === 'connected' ? 'realtime_connect_failed' : 'realtime_reopen_failed');
+  }
+
+  private onSilence(action: SilenceAction): void {
+    const { operator } = this.deps.config;
+    this.log.info({ action, silentForMs: operator.silencePromptMs }, 'caller silent');
+    // Mid-reconnect there is nobody to speak; the reopened session picks up the conversation instead.
+    if (!this.link!.isOpen) return;
+    this.link!.send(buildInstructedResponse(action === 'ask' ? operator.silencePrompt : operator.silenceGoodbye));
+    if (action === 'goodbye') this.silenceGoodbye = 'requested';
+  }
+
+  /**
+   * The goodbye to a silent caller has played: hang up through Twilio's REST API, as end_call does.
+   * Without REST credentials the stream is closed instead, and Twilio runs the TwiML after
+   * </Connect> (the fallback: dial FALLBACK_PHONE_NUMBER, or apologise and hang up).
+   */
+  private endSilentCall(): void {
+    if (this.ended || this.silenceGoodbye !== 'speaking') return;
+    this.log.info({ restHangUp: this.deps.callControl.available }, 'goodbye to a silent caller played; ending the call');
+    this.outcome = 'caller_silent';
+    if (!this.deps.callControl.available) {
+      this.end('caller_silent');
+      return;
+    }
+    this.deps.callControl.hangUp(this.start!.callSid).catch((err: unknown) => {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'hang-up of a silent caller failed; closing the stream');
+      this.end('caller_silent');
+    });
   }
 
   private onTransition(from: AgentState, to: AgentState, cause: StateCause): void {
     this.log.info({ from, to, cause }, 'agent state');
+    if (to === 'listening') this.silence?.agentQuiet(this.deps.clock.now());
+    else if (from === 'listening') this.silence?.agentBusy();
     if (this.start && to !== 'ended') {
       this.deps.sessions.setState(this.start.callSid, to).catch((err: unknown) => this.log.error({ err }, 'session state write failed'));
     }

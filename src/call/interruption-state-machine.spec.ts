@@ -726,3 +726,25 @@ describe('InterruptionStateMachine', () => {
     });
   });
 });
+
+describe('sessionReplaced', () => {
+  it('forgets the old session\'s response, keeps audio playing at Twilio pending until it is echoed', () => {
+    const c = setup();
+    c.m.responseCreated('r1');
+    const mark = send(c, 'r1', 'i1', 200, 200);
+    c.m.sessionReplaced();
+    expect(c.m.activeResponse).toBeNull();
+    expect(c.m.state).toBe('speaking');
+    c.m.markEchoed(mark);
+    expect(c.m.state).toBe('listening');
+    expect(c.transitions[c.transitions.length - 1]).toEqual(['speaking', 'listening', 'mark_echoed']);
+  });
+
+  it('returns a responding agent to listening', () => {
+    const c = setup();
+    c.m.responseCreated('r1');
+    c.m.sessionReplaced();
+    expect(c.m.state).toBe('listening');
+    expect(c.transitions[c.transitions.length - 1]).toEqual(['responding', 'listening', 'session_replaced']);
+  });
+});

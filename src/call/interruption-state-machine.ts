@@ -17,6 +17,7 @@ export type StateCause =
   | 'mark_echoed'
   | 'response_done'
   | 'speech_started'
+  | 'session_replaced'
   | 'call_ended';
 
 export type TransitionListener = (from: AgentState, to: AgentState, cause: StateCause) => void;
@@ -190,6 +191,16 @@ export class InterruptionStateMachine {
     }
     this.update('speech_started');
     return decision;
+  }
+
+  /**
+   * The Realtime session was replaced (reopened after a drop, or rolled over): the old session's
+   * response will never finish. Audio already sent to Twilio plays on and its marks still count.
+   */
+  sessionReplaced(): void {
+    if (this.ended) return;
+    this.activeResponseId = null;
+    this.update('session_replaced');
   }
 
   end(): void {

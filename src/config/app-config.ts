@@ -55,6 +55,8 @@ export class AppConfig {
     readonly voice: string;
     readonly transcriptionModel: string | undefined;
     readonly connectTimeoutMs: number;
+    /** The Realtime API ends a session at this age; calls move to a fresh session before it. */
+    readonly sessionMaxMs: number;
     readonly vad: { threshold: number; prefixPaddingMs: number; silenceDurationMs: number };
   };
 
@@ -64,6 +66,12 @@ export class AppConfig {
     readonly greeting: string;
     /** Said when shutdown ends a call in progress. */
     readonly shutdownGoodbye: string;
+    /** How the agent picks up again on a reopened connection, instead of greeting anew. */
+    readonly reconnectInstruction: string;
+    readonly silencePrompt: string;
+    readonly silenceGoodbye: string;
+    /** Caller silence before the agent asks whether they are still there; 0: never. */
+    readonly silencePromptMs: number;
   };
 
   readonly sessions: { readonly ttlMinutes: number; readonly sweepIntervalMs: number };
@@ -135,6 +143,7 @@ export class AppConfig {
           ? env.OPENAI_TRANSCRIPTION_MODEL
           : undefined,
       connectTimeoutMs: env.OPENAI_CONNECT_TIMEOUT_MS,
+      sessionMaxMs: env.REALTIME_SESSION_MAX_MINUTES * 60_000,
       vad: {
         threshold: env.VAD_THRESHOLD,
         prefixPaddingMs: env.VAD_PREFIX_PADDING_MS,
@@ -153,6 +162,15 @@ export class AppConfig {
         env.OPERATOR_SHUTDOWN_GOODBYE ?? "I'm sorry, I have to end this call now. Please call {{COMPANY_NAME}} back in a minute. Goodbye.",
         company,
       ),
+      reconnectInstruction:
+        env.OPERATOR_RECONNECT_INSTRUCTION ??
+        'The line dropped for a moment. Say briefly "Sorry, I lost you for a moment", then carry on from where the conversation left off.',
+      silencePrompt:
+        env.OPERATOR_SILENCE_PROMPT ?? 'The caller has said nothing for a while. Ask briefly whether they are still there.',
+      silenceGoodbye:
+        env.OPERATOR_SILENCE_GOODBYE ??
+        'The caller has still said nothing. Say a short, friendly goodbye and that they are welcome to call back. Ask nothing more.',
+      silencePromptMs: env.SILENCE_PROMPT_SECONDS * 1000,
     };
     this.sessions = {
       ttlMinutes: env.SESSION_TTL_MINUTES,

@@ -71,6 +71,9 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(500) @Max(60_000)
   OPENAI_CONNECT_TIMEOUT_MS = 10_000;
 
+  @Type(() => Number) @IsInt() @Min(5) @Max(24 * 60)
+  REALTIME_SESSION_MAX_MINUTES = 60;
+
   @Type(() => Number) @Min(0) @Max(1)
   VAD_THRESHOLD = 0.5;
 
@@ -88,6 +91,18 @@ export class EnvironmentVariables {
 
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(500)
   OPERATOR_GREETING?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(500)
+  OPERATOR_RECONNECT_INSTRUCTION?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(500)
+  OPERATOR_SILENCE_PROMPT?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(500)
+  OPERATOR_SILENCE_GOODBYE?: string;
+
+  @Type(() => Number) @IsInt() @Min(0) @Max(600)
+  SILENCE_PROMPT_SECONDS = 15;
 
   @Type(() => Number) @Min(1) @Max(24 * 60)
   SESSION_TTL_MINUTES = 30;

@@ -247,6 +247,11 @@ export function buildGreeting(greeting: string): Record<string, unknown> {
   };
 }
 
+/** A response that follows a one-off instruction (a check-in, a goodbye, picking up after a reconnect). */
+export function buildInstructedResponse(instructions: string): Record<string, unknown> {
+  return { type: 'response.create', response: { instructions } };
+}
+
 export function buildTruncate(itemId: string, audioEndMs: number): Record<string, unknown> {
   return { type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs };
 }

@@ -4,6 +4,7 @@ import { CallLog } from '../../src/call-log/call-log.service';
 import { CallLogWriter } from '../../src/call-log/call-log-writer';
 import { CallLogRepository, type CallListPage, type CallRecord } from '../../src/call-log/call-record';
 import { ManualClock } from '../../src/common/clock';
+import { ManualScheduler } from '../../src/common/scheduler';
 import { AppConfig } from '../../src/config/app-config';
 import { validateEnvironment } from '../../src/config/env.schema';
 import { NoopCrmService } from '../../src/crm/noop-crm.service';
@@ -13,6 +14,7 @@ import { RecordingService } from '../../src/recording/recording.service';
 import type { StreamTokens } from '../../src/security/stream-tokens';
 import { InMemorySessionStore } from '../../src/session/session-store';
 import { ToolRegistry } from '../../src/tools/tool-registry';
+import { TwilioRestCallControl } from '../../src/twilio/twilio-call-control';
 import { FakeSocket } from './fake-socket';
 
 /** Call records kept in memory. */
@@ -56,6 +58,7 @@ export function bridgeHarness(env: Record<string, string> = {}) {
   const logs: Array<Record<string, unknown>> = [];
   const logger = new AppLogger(config, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const clock = new ManualClock();
+  const scheduler = new ManualScheduler();
   const connector = new FakeRealtimeConnector(config);
   const sessions = new InMemorySessionStore();
   const registry = new CallRegistry(config);
@@ -83,11 +86,13 @@ export function bridgeHarness(env: Record<string, string> = {}) {
     callLog: new CallLog(writer, config, clock),
     recordings: new RecordingService(config, logger),
     tools,
+    scheduler,
+    callControl: new TwilioRestCallControl(config, logger),
     // Admits every stream: the token check has its own tests (stream-tokens.spec, security e2e).
     streamTokens: { redeem: (): null => null } as unknown as StreamTokens,
   });
   const twilio = new FakeSocket();
   bridge.attach(twilio.ws, twilio);
-  return { bridge, twilio, connector, sessions, registry, writer, clock, logs };
+  return { bridge, twilio, connector, sessions, registry, writer, clock, scheduler, logs };
 }
 export type BridgeHarness = ReturnType<typeof bridgeHarness>;

@@ -424,6 +424,20 @@ describe.each<RealtimeShape>(['ga', 'beta'])('MockRealtimeServer (%s shape)', (s
     await expect(server.nextConnection(30)).rejects.toThrow(/connection #3.*2 connection\(s\), 2 already returned/);
   });
 
+  it('holds only as many upgrades as asked, answering later ones at once', async () => {
+    const server = await MockRealtimeServer.start({ shape });
+    cleanups.push(() => server.close());
+    server.holdConnections(1);
+    const held = track(new Peer(new WebSocket(`${server.url}?model=held`), 'type'));
+    await server.waitForHeldConnection();
+    const answered = track(new Peer(new WebSocket(`${server.url}?model=answered`), 'type'));
+    await answered.waitFor('session.created');
+    expect(server.connections.map((c) => c.model)).toEqual(['answered']);
+    server.releaseConnections();
+    await held.waitFor('session.created');
+    expect(server.connections.map((c) => c.model)).toEqual(['answered', 'held']);
+  });
+
   it('refuses upgrades with HTTP 503 while not accepting connections', async () => {
     const server = await MockRealtimeServer.start({ shape, acceptConnections: false });
     cleanups.push(() => server.close());

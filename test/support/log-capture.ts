@@ -28,11 +28,25 @@ export class LogCapture {
     );
   }
 
+  /** Resolves once `count` lines with message `msg` and matching fields have been logged; returns the last. */
+  waitForCount(msg: string, fields: Record<string, unknown>, count: number, timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<LogLine> {
+    return this.waiters.until(
+      `${count} log lines "${msg}" with ${JSON.stringify(fields)}`,
+      () => this.matching(msg, fields)[count - 1],
+      () => `${this.matching(msg, fields).length} such line(s)`,
+      timeoutMs,
+    );
+  }
+
   find(msg: string, fields: Record<string, unknown> = {}, skip?: Set<LogLine>): LogLine | undefined {
     const line = this.lines.find(
       (l) => l.msg === msg && !skip?.has(l) && Object.entries(fields).every(([k, v]) => JSON.stringify(l[k]) === JSON.stringify(v)),
     );
     return line;
+  }
+
+  private matching(msg: string, fields: Record<string, unknown>): LogLine[] {
+    return this.lines.filter((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => JSON.stringify(l[k]) === JSON.stringify(v)));
   }
 
   all(msg: string): LogLine[] {

@@ -82,6 +82,8 @@ export class MockRealtimeServer {
   private closing: Promise<void> | undefined;
   /** Upgrades waiting while connections are held (to keep a client in its connecting state). */
   private held: Array<() => void> | null = null;
+  /** How many more upgrades are held; later ones are answered as usual. */
+  private holdRemaining = 0;
 
   private constructor(
     private readonly http: Server,
@@ -123,9 +125,13 @@ export class MockRealtimeServer {
     this.nextIndex = 0;
   }
 
-  /** Leaves new upgrade requests unanswered until releaseConnections(). */
-  holdConnections(): void {
+  /**
+   * Leaves new upgrade requests unanswered until releaseConnections(); only the next `count` of
+   * them when given (e.g. 1: the first connect hangs, a retry gets through).
+   */
+  holdConnections(count = Number.POSITIVE_INFINITY): void {
     this.held ??= [];
+    this.holdRemaining = count;
   }
 
   /** Resolves once an upgrade request is being held. */
@@ -169,7 +175,8 @@ export class MockRealtimeServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== PATH) return refuse(socket, 404, 'Not Found');
     if (!this.acceptConnections) return refuse(socket, 503, 'Service Unavailable');
-    if (this.held) {
+    if (this.held && this.holdRemaining > 0) {
+      this.holdRemaining--;
       this.held.push(() => this.accept(req, socket, head, url));
       this.waiters.notify();
       return;

@@ -1,0 +1,175 @@
+import pino from 'pino';
+import { LogCapture } from '../../test/support/log-capture';
+import { MockRealtimeServer } from '../../test/support/mock-realtime-server';
+import { Waiters } from '../../test/support/wait';
+import { ManualClock } from '../common/clock';
+import { ManualScheduler } from '../common/scheduler';
+import { AppConfig } from '../config/app-config';
+import { validateEnvironment } from '../config/env.schema';
+import { RealtimeConnector } from '../realtime/realtime-client';
+import type { RealtimeServerEvent } from '../realtime/realtime-protocol';
+import { CONNECT_RETRY_BACKOFF_MS, REOPEN_MIN_INTERVAL_MS, RealtimeLink, type LinkClosed, type LinkChange } from './realtime-link';
+
+type Report =
+  | { kind: 'open'; change: LinkChange }
+  | { kind: 'event'; event: RealtimeServerEvent }
+  | { kind: 'reconnecting'; closed: LinkClosed }
+  | { kind: 'lost'; closed: LinkClosed };
+
+describe('RealtimeLink', () => {
+  let mock: MockRealtimeServer;
+  let clock: ManualClock;
+  let scheduler: ManualScheduler;
+  let reports: Report[];
+  let waiters: Waiters;
+  let link: RealtimeLink;
+  let logs: LogCapture;
+
+  function until<K extends Report['kind']>(kind: K, nth = 1): Promise<Extract<Report, { kind: K }>> {
+    return waiters.until(
+      `report #${nth} "${kind}"`,
+      () => reports.filter((r): r is Extract<Report, { kind: K }> => r.kind === kind)[nth - 1],
+      () => reports.map((r) => r.kind).join(', ') || '(nothing)',
+    );
+  }
+
+  function serverError(code: string): Promise<RealtimeServerEvent> {
+    return waiters.until(
+      `error event ${code}`,
+      () => reports.find((r): r is Extract<Report, { kind: 'event' }> => r.kind === 'event' && r.event.type === 'error' && r.event.code === code)?.event,
+      () => reports.map((r) => (r.kind === 'event' ? r.event.type : r.kind)).join(', '),
+    );
+  }
+
+  beforeEach(async () => {
+    mock = await MockRealtimeServer.start();
+    const config = new AppConfig(validateEnvironment({ OPENAI_API_KEY: 'sk-test-0123456789', OPENAI_REALTIME_URL: mock.url }));
+    clock = new ManualClock();
+    scheduler = new ManualScheduler();
+    reports = [];
+    waiters = new Waiters('RealtimeLink listener');
+    logs = new LogCapture();
+    const report = (r: Report) => {
+      reports.push(r);
+      waiters.notify();
+    };
+    link = new RealtimeLink(
+      { connector: new RealtimeConnector(config), scheduler, clock, log: pino({ level: 'info' }, logs) },
+      {
+        onSessionOpen: (change) => report({ kind: 'open', change }),
+        onEvent: (event) => report({ kind: 'event', event }),
+        onReconnecting: (closed) => report({ kind: 'reconnecting', closed }),
+        onLost: (closed) => report({ kind: 'lost', closed }),
+      },
+    );
+  });
+
+  afterEach(async () => {
+    link.close();
+    await mock.close();
+  });
+
+  it('retries a refused first connect once, after the backoff', async () => {
+    mock.acceptConnections = false;
+    link.connect();
+    await logs.waitFor('realtime connect failed; retrying', { code: 4503 });
+    expect(scheduler.pending).toBe(1);
+    expect(link.isOpen).toBe(false);
+    mock.acceptConnections = true;
+    scheduler.advance(CONNECT_RETRY_BACKOFF_MS - 1);
+    expect(mock.connections).toHaveLength(0);
+    scheduler.advance(1);
+    expect(await until('open')).toEqual({ kind: 'open', change: 'connected' });
+    expect(link.isOpen).toBe(true);
+    expect(reports.some((r) => r.kind === 'lost')).toBe(false);
+  });
+
+  it('gives up when the retry fails too', async () => {
+    mock.acceptConnections = false;
+    link.connect();
+    await logs.waitFor('realtime connect failed; retrying', { code: 4503 });
+    expect(scheduler.pending).toBe(1);
+    scheduler.advance(CONNECT_RETRY_BACKOFF_MS);
+    const lost = await until('lost');
+    expect(lost.closed).toMatchObject({ opened: false, change: 'connected', code: 4503 });
+    expect(scheduler.pending).toBe(0);
+  });
+
+  it('reopens a dropped socket, passes on only the current socket\'s events, and bounds reopening', async () => {
+    link.connect();
+    await until('open');
+    const first = await mock.nextConnection();
+    first.terminate();
+    expect((await until('reconnecting')).closed).toMatchObject({ opened: true, change: 'connected' });
+    expect(await until('open', 2)).toEqual({ kind: 'open', change: 'reopened' });
+    const second = await mock.nextConnection();
+    second.error('from_second');
+    await serverError('from_second');
+    expect(link.send({ type: 'ping_second' })).toBe(true);
+    await second.waitFor('ping_second');
+
+    // A second drop soon after the reopen is not reopened.
+    clock.advance(REOPEN_MIN_INTERVAL_MS - 1);
+    second.terminate();
+    expect((await until('lost')).closed).toMatchObject({ opened: true, change: 'reopened' });
+    expect(mock.connections).toHaveLength(2);
+  });
+
+  it('reopens again once the interval has passed', async () => {
+    link.connect();
+    await until('open');
+    (await mock.nextConnection()).terminate();
+    await until('open', 2);
+    clock.advance(REOPEN_MIN_INTERVAL_MS);
+    (await mock.nextConnection()).terminate();
+    expect(await until('open', 3)).toEqual({ kind: 'open', change: 'reopened' });
+    expect(reports.filter((r) => r.kind === 'reconnecting')).toHaveLength(2);
+  });
+
+  it('reports a reopen that fails to connect as lost, without a retry', async () => {
+    link.connect();
+    await until('open');
+    mock.acceptConnections = false;
+    (await mock.nextConnection()).terminate();
+    expect((await until('lost')).closed).toMatchObject({ opened: false, change: 'reopened' });
+    expect(scheduler.pending).toBe(0);
+  });
+
+  it('switches to the next session only once it is open, closing the old socket without a report', async () => {
+    link.connect();
+    await until('open');
+    const old = await mock.nextConnection();
+    expect(link.switchToNext()).toBe(false);
+    link.prepareNext();
+    link.prepareNext();
+    const next = await mock.nextConnection();
+    await logs.waitFor('next realtime session ready');
+    expect(link.nextReady).toBe(true);
+    // Until the switch the old socket is the current one.
+    link.send({ type: 'before_switch' });
+    await old.waitFor('before_switch');
+    expect(link.switchToNext()).toBe(true);
+    expect(await until('open', 2)).toEqual({ kind: 'open', change: 'rolled_over' });
+    expect(await old.waitForClose()).toMatchObject({ code: 1000 });
+    link.send({ type: 'after_switch' });
+    await next.waitFor('after_switch');
+    expect(next.received.some((e) => e.type === 'before_switch')).toBe(false);
+    expect(mock.connections).toHaveLength(2);
+    // The old socket's close is neither a drop nor a loss; the new one's events come through.
+    next.error('from_next');
+    await serverError('from_next');
+    // The next socket's session.created came before the switch: not the call's business.
+    expect(reports.filter((r) => r.kind === 'event' && r.event.type === 'session.created')).toHaveLength(1);
+    expect(reports.filter((r) => r.kind === 'reconnecting' || r.kind === 'lost')).toEqual([]);
+  });
+
+  it('reports nothing once closed', async () => {
+    link.connect();
+    await until('open');
+    const conn = await mock.nextConnection();
+    link.close();
+    await conn.waitForClose();
+    expect(link.isOpen).toBe(false);
+    expect(reports.filter((r) => r.kind !== 'event')).toEqual([{ kind: 'open', change: 'connected' }]);
+  });
+});

@@ -1,0 +1,164 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../common/clock';
+import type { ScheduledTask, Scheduler } from '../common/scheduler';
+import type { RealtimeClient, RealtimeConnector } from '../realtime/realtime-client';
+import type { RealtimeServerEvent } from '../realtime/realtime-protocol';
+
+/** How the current socket came to be: the call's first, one reopened after a drop, or a rollover. */
+export type LinkChange = 'connected' | 'reopened' | 'rolled_over';
+
+/** Connect attempts for a call's first socket: the first and one retry. */
+const CONNECT_ATTEMPTS = 2;
+/** Pause before the retry: a refused or timed-out connect is seldom fixed by an instant retry. */
+export const CONNECT_RETRY_BACKOFF_MS = 500;
+/**
+ * A drop reopens the socket at most once in this window: a second drop soon after the first means
+ * the link is unreliable, and the fallback serves the caller better than repeated gaps.
+ */
+export const REOPEN_MIN_INTERVAL_MS = 10 * 60_000;
+
+export interface LinkClosed {
+  readonly code: number;
+  readonly reason: string;
+  /** Whether the socket had opened. */
+  readonly opened: boolean;
+  /** What the lost socket was for. */
+  readonly change: LinkChange;
+}
+
+export interface RealtimeLinkListener {
+  /** A socket became the call's current one and is open: its session needs configuring. */
+  onSessionOpen(change: LinkChange): void;
+  /** A server event of the current socket, in arrival order. Events of other sockets never arrive here. */
+  onEvent(event: RealtimeServerEvent): void;
+  /** The current socket dropped mid-call and a new one is opening: whatever was in flight on it is gone. */
+  onReconnecting(closed: LinkClosed): void;
+  /** No socket is left and none will be opened: the call cannot go on. */
+  onLost(closed: LinkClosed): void;
+}
+
+export interface RealtimeLinkDeps {
+  readonly connector: RealtimeConnector;
+  readonly scheduler: Scheduler;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/**
+ * A call's connection to the Realtime API, across sockets: the first connect gets one retry, a
+ * mid-call drop is reopened (at most once per REOPEN_MIN_INTERVAL_MS), and a rollover opens the
+ * next session's socket ahead of time and swaps it in on request. Only the current socket's events
+ * reach the listener, and a socket closed on purpose (replaced, or the call ended) reports nothing.
+ */
+export class RealtimeLink {
+  private current: RealtimeClient | null = null;
+  private next: RealtimeClient | null = null;
+  private nextOpen = false;
+  private retry: ScheduledTask | null = null;
+  private lastReopenAt = Number.NEGATIVE_INFINITY;
+  private closed = false;
+
+  constructor(
+    private readonly deps: RealtimeLinkDeps,
+    private readonly listener: RealtimeLinkListener,
+  ) {}
+
+  /** The current socket is open: sends go through. */
+  get isOpen(): boolean {
+    return this.current !== null && this.current.isOpen;
+  }
+
+  /** The next session's socket is open and can be switched to. */
+  get nextReady(): boolean {
+    return this.nextOpen;
+  }
+
+  /** Sends on the current socket (prepared JSON string on the hot path, or an event object). */
+  send(event: string | Record<string, unknown>): boolean {
+    return this.current !== null && this.current.send(event);
+  }
+
+  /** Opens the call's first socket. */
+  connect(): void {
+    this.current = this.open('connected', CONNECT_ATTEMPTS);
+  }
+
+  /** Starts opening the next session's socket, unless one is already under way. */
+  prepareNext(): void {
+    if (this.closed || this.next) return;
+    this.deps.log.info('opening the next realtime session ahead of the session cap');
+    this.next = this.open('rolled_over', 1);
+  }
+
+  /** Makes the ready next socket current and closes the old one quietly. False when none is ready. */
+  switchToNext(): boolean {
+    if (!this.next || !this.nextOpen) return false;
+    const old = this.current;
+    this.current = this.next;
+    this.next = null;
+    this.nextOpen = false;
+    old?.close(1000, 'session rolled over');
+    this.listener.onSessionOpen('rolled_over');
+    return true;
+  }
+
+  /** Closes every socket; nothing is reported afterwards. */
+  close(code = 1000, reason = 'call ended'): void {
+    this.closed = true;
+    this.retry?.cancel();
+    this.retry = null;
+    this.current?.close(code, reason);
+    this.next?.close(code, reason);
+    this.current = null;
+    this.next = null;
+    this.nextOpen = false;
+  }
+
+  private open(change: LinkChange, attempts: number): RealtimeClient {
+    const client: RealtimeClient = this.deps.connector.connect({
+      onOpen: () => {
+        if (client === this.next) {
+          this.nextOpen = true;
+          this.deps.log.info('next realtime session ready');
+        } else if (client === this.current) this.listener.onSessionOpen(change);
+      },
+      onEvent: (event) => {
+        if (client === this.current) this.listener.onEvent(event);
+      },
+      onClosed: (info) => this.onClosed(client, { ...info, change }, attempts),
+    });
+    return client;
+  }
+
+  private onClosed(client: RealtimeClient, closed: LinkClosed, attempts: number): void {
+    if (this.closed) return;
+    if (client === this.next) {
+      this.next = null;
+      this.nextOpen = false;
+      this.deps.log.warn({ code: closed.code, reason: closed.reason.slice(0, 200) }, 'next realtime session lost before the switch');
+      return;
+    }
+    if (client !== this.current) return;
+    this.current = null;
+    if (!closed.opened && attempts > 1) {
+      this.deps.log.warn({ code: closed.code, reason: closed.reason.slice(0, 200), retryInMs: CONNECT_RETRY_BACKOFF_MS }, 'realtime connect failed; retrying');
+      this.retry = this.deps.scheduler.after(CONNECT_RETRY_BACKOFF_MS, () => {
+        this.retry = null;
+        if (!this.closed) this.current = this.open(closed.change, attempts - 1);
+      });
+      return;
+    }
+    const now = this.deps.clock.now();
+    if (closed.opened && now - this.lastReopenAt >= REOPEN_MIN_INTERVAL_MS) {
+      this.lastReopenAt = now;
+      // A next socket opened for a rollover has no summary of what follows; a fresh one is simpler.
+      this.next?.close(1000, 'replaced by a reopen');
+      this.next = null;
+      this.nextOpen = false;
+      this.listener.onReconnecting(closed);
+      if (!this.closed) this.current = this.open('reopened', 1);
+      return;
+    }
+    this.listener.onLost(closed);
+  }
+}
