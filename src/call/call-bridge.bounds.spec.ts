@@ -20,19 +20,20 @@ function sentTo(socket: { sent: string[] }, type: string): Array<Record<string, 
 
 describe('CallBridge bounds', () => {
   it('keeps only the newest early caller audio, as much as the connect timeout allows, logged once and counted', () => {
-    // OPENAI_CONNECT_TIMEOUT_MS=1000: room for (1000 + 2000) ms of audio, 150 frames.
+    // OPENAI_CONNECT_TIMEOUT_MS=1000: room for a connect, its retry and the pause between
+    // (1000 + 500 + 1000) plus 2000 ms of audio: 225 frames.
     const h = bridgeHarness();
     start(h);
     for (let k = 0; k < 400; k++) media(h, k);
     const rt = h.connector.sockets[0];
     rt.emitOpen();
     const appended = sentTo(rt, 'input_audio_buffer.append');
-    expect(appended).toHaveLength(150);
-    expect(Buffer.from(appended[0].audio as string, 'base64')[0]).toBe(250 % 256);
-    expect(Buffer.from(appended[149].audio as string, 'base64')[0]).toBe(399 % 256);
+    expect(appended).toHaveLength(225);
+    expect(Buffer.from(appended[0].audio as string, 'base64')[0]).toBe(175 % 256);
+    expect(Buffer.from(appended[224].audio as string, 'base64')[0]).toBe(399 % 256);
     expect(h.logs.filter((l) => l.msg === 'early caller audio over its bound; dropping the oldest')).toHaveLength(1);
     h.twilio.peerClose();
-    expect(h.logs.find((l) => l.msg === 'call ended')).toMatchObject({ earlyAudioDropped: 250 });
+    expect(h.logs.find((l) => l.msg === 'call ended')).toMatchObject({ earlyAudioDropped: 175 });
   });
 
   it('refuses tool calls beyond its bound while outputs wait for their response, logged once and counted', async () => {
