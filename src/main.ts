@@ -10,7 +10,8 @@ async function main(): Promise<void> {
   configureApp(app);
   // SIGTERM/SIGINT run Nest's shutdown hooks: stop taking calls, drain the live ones, flush the
   // call log; then exit 0, as a finished shutdown is not a crash (re-raising the signal would give 143).
-  app.enableShutdownHooks([], { useProcessExit: true });
+  // Only those two: Nest's default list includes SIGUSR2 and others that diagnostics use.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const config = app.get(AppConfig);
   await app.listen(config.port, config.host);
   app.get(AppLogger).root.info(
