@@ -469,6 +469,39 @@ describe('CallRecorder', () => {
       expect(failures()[0]).toMatchObject({ err: { code: 'EBACKLOG' } });
     });
 
+    it('never reuses a write buffer the disk has not taken yet', async () => {
+      const written: Buffer[] = []; // each chunk as it was when written
+      const taken: Buffer[] = []; // and as it was when the disk took it
+      const held: Array<() => void> = [];
+      const slow = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          taken.push(Buffer.from(chunk));
+          held.push(cb);
+        },
+      });
+      const write = slow.write.bind(slow) as (chunk: Buffer) => boolean;
+      slow.write = ((chunk: Buffer) => {
+        written.push(Buffer.from(chunk));
+        return write(chunk);
+      }) as typeof slow.write;
+      const rec = recorder({ openStream: () => slow, batchMs: 200 });
+      for (let t = 0; t < 10_000; t += 20) {
+        feedCaller(rec, t, t + 20);
+        // Batches every 200 ms, and the disk takes a write now and then: some find it idle, most busy.
+        if (t % 700 === 0) held.shift()?.();
+      }
+      const finished = rec.finish(10_000);
+      while (held.length > 0 || taken.length < written.length) {
+        held.shift()?.();
+        await tick();
+      }
+      slow.emit('close');
+      await finished;
+      expect(written.length).toBeGreaterThan(5);
+      expect(taken).toHaveLength(written.length);
+      taken.forEach((chunk, i) => expect(chunk.equals(written[i])).toBe(true));
+    });
+
     it('leaves a playable file when the disk fails mid-call', async () => {
       let written = 0;
       const real = createWriteStream(path, { flags: 'wx' });

@@ -40,6 +40,8 @@ const MAX_TIMELINE_MS = 24 * 3_600_000;
 const CHUNK_SAMPLES = 1000 * SAMPLES_PER_MS;
 /** An empty track buffer larger than this is replaced by a small one. */
 const SHRINK_ABOVE_BYTES = 16 * 1024;
+/** Growth step of a track buffer: one second of audio. */
+const GROW_BY_BYTES = 1000 * SAMPLES_PER_MS;
 /** Slack for caller frames that arrive a little ahead of the newest one. */
 const CALLER_SLACK_BYTES = 4 * 160;
 
@@ -103,7 +105,9 @@ class Track {
       this.buf.copyWithin(0, this.head, this.head + this.len);
       this.buf.fill(MULAW_SILENCE, this.len, this.head + this.len);
     } else {
-      const next = Buffer.alloc(Math.max(need, this.buf.length) * 2, MULAW_SILENCE);
+      // Room for what is needed plus a second: an answer arriving ahead of playback grows the
+      // buffer a second at a time rather than doubling it.
+      const next = Buffer.alloc(need + GROW_BY_BYTES, MULAW_SILENCE);
       this.buf.copy(next, 0, this.head, this.head + this.len);
       this.buf = next;
     }
@@ -144,6 +148,8 @@ export class CallRecorder {
 
   private readonly caller: Track;
   private readonly agent = new Track(4 * 1024);
+  /** The interleaved bytes of the last write, reused once written. */
+  private scratch: Buffer | null = null;
   /** Sample frames written to the file. */
   private cursor = 0;
   /** End of the newest caller audio, in sample frames. */
@@ -298,7 +304,7 @@ export class CallRecorder {
   private writeChunk(n: number): void {
     const left = this.caller.take(n);
     const right = this.agent.take(n);
-    const out = Buffer.allocUnsafe(n * BLOCK_ALIGN);
+    const out = this.writeBuffer(n * BLOCK_ALIGN);
     for (let i = 0, j = 0; i < n; i++, j += 2) {
       out[j] = left[i];
       out[j + 1] = right[i];
@@ -306,6 +312,17 @@ export class CallRecorder {
     this.cursor += n;
     this.batches++;
     this.stream!.write(out);
+  }
+
+  /**
+   * The buffer for the next write: the last one again once the disk has taken it (a write a second
+   * leaves it long done), so a call does not churn a new one through the allocator every second.
+   */
+  private writeBuffer(bytes: number): Buffer {
+    if (this.scratch === null || this.scratch.length < bytes || this.stream!.writableLength > 0) {
+      this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.batchSamples * BLOCK_ALIGN));
+    }
+    return this.scratch.subarray(0, bytes);
   }
 
   private async settle(end: number, how: 'finished' | 'aborted'): Promise<void> {
@@ -320,6 +337,7 @@ export class CallRecorder {
         }
         this.caller.dispose();
         this.agent.dispose();
+        this.scratch = null;
         if (this.isClosing()) this.stream!.end();
       }
       await this.streamClosed;
@@ -363,6 +381,7 @@ export class CallRecorder {
     this.log.error({ err, fileName: this.fileName }, 'recording failed; the rest of this call is not recorded');
     this.caller.dispose();
     this.agent.dispose();
+    this.scratch = null;
     this.stream?.destroy();
   }
 }
