@@ -130,6 +130,7 @@ describe.each(backends)('the call log on %s', (_name, backend) => {
     await rt.waitForClose();
     await t.logs.waitFor('call ended', { callSid: caller.callSid });
     await t.app.get(CallLogWriter).drained();
+    await t.logs.waitFor('recording saved', { callSid: caller.callSid });
 
     const res = await api(`/api/calls/${caller.callSid}`);
     expect(res.status).toBe(200);

@@ -9,6 +9,7 @@ import { CallRegistry } from '../src/call/call-registry';
 import { AppConfig } from '../src/config/app-config';
 import { validateEnvironment } from '../src/config/env.schema';
 import { RealtimeConnector, type RealtimeClient, type RealtimeListener } from '../src/realtime/realtime-client';
+import { RecordingService } from '../src/recording/recording.service';
 import { SessionStore } from '../src/session/session-store';
 import { CALL_PARAMS } from './support/calls';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
@@ -120,6 +121,7 @@ describe('Twilio sockets cut without a stop frame', () => {
   it('finalises every call: no Realtime socket, registry entry, session, timer or memory left', async () => {
     await cutBatch(); // warms up code paths, caches and pools
     await t.app.get(CallLogWriter).drained();
+    await t.app.get(RecordingService).settled();
     const baseMemory = memoryAfterGc();
     const baseResources = resources();
 
@@ -148,6 +150,7 @@ describe('Twilio sockets cut without a stop frame', () => {
     await connector.allClosed();
     await Promise.all(mock.connections.map((rt) => rt.waitForClose()));
     await t.app.get(CallLogWriter).drained();
+    await t.app.get(RecordingService).settled();
 
     const memoryGrowth = memoryAfterGc() - baseMemory;
     expect(bridges.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);

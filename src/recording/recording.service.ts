@@ -70,6 +70,11 @@ export class RecordingService implements OnModuleInit, BeforeApplicationShutdown
     return recorder;
   }
 
+  /** Resolves once every recording started so far has been finished and closed. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.open].map((recorder) => recorder.closed));
+  }
+
   /**
    * Calls have ended by now (their modules are destroyed first) and their recorders are
    * finishing: wait for the files to be complete. One still open belongs to no call: close it.
