@@ -4,8 +4,8 @@ export type SilenceAction = 'ask' | 'goodbye';
  * Watches for a caller who says nothing. Silence is counted only while neither side is talking:
  * from the end of the agent's audio as played at Twilio, or from the end of the caller's speech.
  * The first silence of `limitMs` asks whether the caller is still there; a second one, with no
- * speech in between, says goodbye. Caller speech starts the sequence over, even after the goodbye. Pure and clock-free:
- * the caller passes the time in.
+ * speech in between, says goodbye. Caller speech starts the sequence over, even after the
+ * goodbye. Pure and clock-free: the caller passes the time in.
  */
 export class SilenceMonitor {
   private quietSince: number | null;

@@ -8,9 +8,9 @@ export function maskPhone(phone: string | undefined): string {
 }
 
 /**
- * A phone number written any common way: E.164, digits only, or national with spaces, dots,
- * dashes and parentheses, or URL-encoded (%2B); 7 to 15 digits, not part of a longer word or id (a call SID's digits
- * follow letters, so they are left alone). A false positive only masks a harmless number.
+ * A phone number written any common way: E.164, digits only, national with spaces, dots, dashes
+ * and parentheses, or URL-encoded (%2B); 7 to 15 digits, not part of a longer word or id (a call
+ * SID's digits follow letters, so they are left alone). A false positive only masks a harmless number.
  */
 const PHONE_IN_TEXT = /(?<![\w+(])(?:[+(]|%2[Bb])?\d(?:[ ().-]{0,2}\d){6,14}(?!\w)/g;
 
