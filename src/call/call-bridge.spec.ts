@@ -1,4 +1,6 @@
+import WebSocket from 'ws';
 import { bridgeHarness, CALL_SID, STREAM_SID } from '../../test/support/bridge-harness';
+import { START_TIMEOUT_MS } from './call-bridge';
 
 describe('CallBridge', () => {
   it('sends all the frames and the mark cut from one delta while the socket is corked, then uncorks it', () => {
@@ -23,5 +25,27 @@ describe('CallBridge', () => {
     h.clock.advance(10_000);
     expect(() => h.twilio.receive(JSON.stringify({ event: 'dtmf', dtmf: { digit: '5' } }))).not.toThrow();
     expect(h.logs.find((l) => l.msg === 'ignored a malformed Twilio frame')).toMatchObject({ reason: 'dtmf before start' });
+  });
+
+  it('closes a connection that sends no start frame in time, freeing its call slot', () => {
+    const h = bridgeHarness();
+    h.twilio.receive(JSON.stringify({ event: 'connected' }));
+    expect(h.registry.activeCalls).toBe(1);
+    h.scheduler.advance(START_TIMEOUT_MS - 1);
+    expect(h.twilio.readyState).toBe(WebSocket.OPEN);
+    h.scheduler.advance(1);
+    expect(h.twilio.closedWith).toMatchObject({ code: 1011, reason: 'no_start' });
+    expect(h.registry.activeCalls).toBe(0);
+    expect(h.connector.sockets).toHaveLength(0);
+    expect(h.logs.find((l) => l.msg === 'media stream sent no start frame: closing it')).toBeDefined();
+  });
+
+  it('keeps a call whose start frame came in time', () => {
+    const h = bridgeHarness();
+    h.twilio.receive(JSON.stringify({ event: 'start', start: { streamSid: STREAM_SID, callSid: CALL_SID, customParameters: {} } }));
+    h.scheduler.advance(START_TIMEOUT_MS * 2);
+    expect(h.twilio.readyState).toBe(WebSocket.OPEN);
+    expect(h.registry.activeCalls).toBe(1);
+    expect(h.scheduler.pending).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Clock } from '../common/clock';
-import type { Scheduler } from '../common/scheduler';
+import type { ScheduledTask, Scheduler } from '../common/scheduler';
 import { wsText } from '../common/ws-text';
 import type { CallJournal, CallLog } from '../call-log/call-log.service';
 import type { AppConfig } from '../config/app-config';
@@ -78,6 +78,11 @@ const MAX_LOGGED_BAD_FRAMES = 5;
  * refused (no output), so a model calling tools in a loop cannot pile up work or outputs.
  */
 const MAX_PENDING_TOOL_CALLS = 16;
+/**
+ * A connection that has not sent a valid `start` by then is closed. Twilio sends it right after
+ * connecting; until then the socket holds a call slot, so an idle or hostile one must not keep it.
+ */
+export const START_TIMEOUT_MS = 10_000;
 /** lastSeenAt is written to the session store at most this often. */
 const TOUCH_INTERVAL_MS = 5_000;
 
@@ -126,6 +131,7 @@ export class CallBridge implements LiveCall {
   /** The reopened session speaks first, to pick the conversation up again. */
   private resumeAfterReopen = false;
   private readonly rollover: SessionRollover;
+  private startDeadline: ScheduledTask | null = null;
   private silence: SilenceMonitor | null = null;
   /** The goodbye to a silent caller: asked for, then being spoken. */
   private silenceGoodbye: 'requested' | 'speaking' | null = null;
@@ -179,6 +185,12 @@ export class CallBridge implements LiveCall {
     this.twilio = socket;
     this.twilioTransport = transport;
     this.deps.registry.add(this);
+    this.startDeadline = this.deps.scheduler.after(START_TIMEOUT_MS, () => {
+      this.startDeadline = null;
+      if (this.start || this.ended) return;
+      this.log.warn({ afterMs: START_TIMEOUT_MS, malformedFrames: this.badFrames }, 'media stream sent no start frame: closing it');
+      this.end('no_start');
+    });
     socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.onTwilioFrame(data, isBinary));
     socket.on('close', () => this.end('twilio_closed'));
     socket.on('error', (err) => this.log.warn({ err: err.message }, 'twilio socket error'));
@@ -197,6 +209,8 @@ export class CallBridge implements LiveCall {
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.startDeadline?.cancel();
+    this.startDeadline = null;
     this.machine.end();
     this.link?.close(CLOSE_NORMAL, 'call ended');
     // Twilio ended it (hang-up, transfer), a silent caller was said goodbye to, or shutdown ended
@@ -324,6 +338,8 @@ export class CallBridge implements LiveCall {
       return;
     }
     this.start = start;
+    this.startDeadline?.cancel();
+    this.startDeadline = null;
     this.out = new TwilioOutbound(start.streamSid);
     this.startedAt = this.deps.clock.epochMs();
     this.lastTouch = this.deps.clock.now();
