@@ -295,7 +295,7 @@ export class CallBridge implements LiveCall {
         } else {
           this.bufferEarly(frame.payload, frame.timestamp);
         }
-        this.recorder?.callerAudio(frame.timestamp, Buffer.from(frame.payload, 'base64'));
+        this.recorder?.callerAudioBase64(frame.timestamp, frame.payload);
         this.tick();
         return;
       case 'mark':

@@ -96,6 +96,28 @@ describe('CallRecorder', () => {
     await rec.finish(0);
   });
 
+  it('records caller frames given as base64 exactly as the same frames decoded', async () => {
+    const other = join(dir, 'CA' + 'f'.repeat(32) + '.wav');
+    const fromBuffers = new CallRecorder(path, logger, { batchMs: 200 });
+    const fromBase64 = new CallRecorder(other, logger, { batchMs: 200 });
+    const feed = (t: number, frame: Buffer): void => {
+      fromBuffers.callerAudio(t, frame);
+      fromBase64.callerAudioBase64(t, frame.toString('base64'));
+    };
+    for (let t = 0; t < 3000; t += 20) {
+      feed(t, audio(FRAME, t + 1));
+      if (t === 1500) feed(10, audio(FRAME, 7)); // late: already written
+      if (t === 2000) feed(fromBuffers.writtenMs - 10, audio(FRAME, 9)); // half written already
+      if (t === 2500) feed(t + 10, audio(FRAME + 80, 11)); // overlapping, longer
+      if (t === 2600) feed(10 * 60_000, audio(FRAME, 13)); // far ahead: ignored
+    }
+    fromBuffers.agentAudio(400, audio(4000, 5));
+    fromBase64.agentAudio(400, audio(4000, 5));
+    await Promise.all([fromBuffers.finish(3000), fromBase64.finish(3000)]);
+    expect(readFileSync(other).equals(readFileSync(path))).toBe(true);
+    expect(channels(other).samples).toBe(24_000);
+  });
+
   describe('alignment', () => {
     it('puts a caller frame stamped t at sample t*8 of the left channel and nowhere else', async () => {
       const rec = recorder();

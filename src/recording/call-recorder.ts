@@ -72,6 +72,13 @@ class Track {
     if (rel + data.length > this.len) this.len = rel + data.length;
   }
 
+  /** As put(), decoding `base64` (of `length` bytes) straight into place: nothing is allocated. */
+  putBase64(rel: number, base64: string, length: number): void {
+    this.reserve(rel + length);
+    this.buf.write(base64, this.head + rel, length, 'base64');
+    if (rel + length > this.len) this.len = rel + length;
+  }
+
   /** Silences everything from `rel` samples after the cursor on. */
   truncate(rel: number): void {
     if (rel >= this.len) return;
@@ -214,27 +221,56 @@ export class CallRecorder {
 
   /** A caller frame at its Twilio media timestamp. */
   callerAudio(timestampMs: number, mulaw: Buffer): void {
-    if (this.state !== 'recording') return;
+    const start = this.callerStart(timestampMs, mulaw.length);
+    if (start < 0) return;
     try {
-      if (!(timestampMs >= 0 && timestampMs <= MAX_TIMELINE_MS)) return;
-      const start = Math.round(timestampMs * SAMPLES_PER_MS);
-      const end = start + mulaw.length;
-      // Late or repeated: that stretch is on disk already.
-      if (end <= this.cursor) return;
-      if (start - Math.max(this.callerEnd, this.cursor) > this.maxCallerJump) {
-        if (!this.warnedJump) {
-          this.warnedJump = true;
-          this.log.warn({ fileName: this.fileName, timestampMs, writtenMs: this.writtenMs }, 'recording ignores caller audio stamped far ahead of the call');
-        }
-        return;
-      }
       const skip = Math.max(0, this.cursor - start);
       this.caller.put(start + skip - this.cursor, skip > 0 ? mulaw.subarray(skip) : mulaw);
-      if (end > this.callerEnd) this.callerEnd = end;
-      this.pump();
+      this.callerPlaced(start + mulaw.length);
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * A caller frame as Twilio sent it, base64: decoded straight into the recording's buffer, so the
+   * audio path allocates nothing per frame for the recording.
+   */
+  callerAudioBase64(timestampMs: number, base64: string): void {
+    const length = Buffer.byteLength(base64, 'base64');
+    const start = this.callerStart(timestampMs, length);
+    if (start < 0) return;
+    try {
+      const skip = Math.max(0, this.cursor - start);
+      // Partly written already (late or repeated): rare, so the simple way.
+      if (skip > 0) this.caller.put(start + skip - this.cursor, Buffer.from(base64, 'base64').subarray(skip));
+      else this.caller.putBase64(start - this.cursor, base64, length);
+      this.callerPlaced(start + length);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Where a caller frame of `length` samples at `timestampMs` starts, or -1 when it is not kept. */
+  private callerStart(timestampMs: number, length: number): number {
+    if (this.state !== 'recording') return -1;
+    if (!(timestampMs >= 0 && timestampMs <= MAX_TIMELINE_MS)) return -1;
+    const start = Math.round(timestampMs * SAMPLES_PER_MS);
+    // Late or repeated: that stretch is on disk already.
+    if (start + length <= this.cursor) return -1;
+    if (start - Math.max(this.callerEnd, this.cursor) > this.maxCallerJump) {
+      if (!this.warnedJump) {
+        this.warnedJump = true;
+        this.log.warn({ fileName: this.fileName, timestampMs, writtenMs: this.writtenMs }, 'recording ignores caller audio stamped far ahead of the call');
+      }
+      return -1;
+    }
+    return start;
+  }
+
+  private callerPlaced(end: number): void {
+    if (end > this.callerEnd) this.callerEnd = end;
+    this.pump();
   }
 
   /** Agent audio as sent to Twilio at timeline time `atMs`; Twilio queues it after what it is playing. */
