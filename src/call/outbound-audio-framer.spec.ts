@@ -1,21 +1,6 @@
 import fc from 'fast-check';
+import { testAudio as bytes } from '../../test/support/test-audio';
 import { BYTES_PER_MS, FRAME_BYTES, FRAME_MS, OutboundAudioFramer } from './outbound-audio-framer';
-
-/** Deterministic, non-repeating-looking bytes so that any reordering or duplication shows. */
-function bytes(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    // xorshift32
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 function collector(): { frames: Buffer[]; sink: (frame: Buffer) => void } {
   const frames: Buffer[] = [];

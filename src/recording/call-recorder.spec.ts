@@ -5,27 +5,13 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { testAudio as audio } from '../../test/support/test-audio';
 import { CallRecorder, type CallRecorderOptions } from './call-recorder';
 import { parseWavHeader } from './wav';
 
 const SID = 'CA0123456789abcdef0123456789abcdef';
 const FRAME = 160;
 const SILENT = 0xff;
-
-/** Audio bytes that are never mu-law silence and differ per seed, so misplaced audio shows. */
-function audio(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x % 0xff;
-  }
-  return out;
-}
 
 type LogLine = { level: string; msg: string; [key: string]: unknown };
 
