@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnAp
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { raceTimeout } from '../common/race-timeout';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { CallLogRepository, type CallRecord } from './call-record';
@@ -99,11 +100,6 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
 
   /** After the calls have ended, before the database closes: write what is pending, spool the rest. */
   async beforeApplicationShutdown(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.options.shutdownFlushMs);
-      timer.unref();
-    });
     // Retry everything now rather than at its backoff time.
     for (const [callSid, entry] of this.pending) {
       if (entry.timer) {
@@ -112,8 +108,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
         void this.write(callSid, entry);
       }
     }
-    await Promise.race([this.drained(), deadline]);
-    clearTimeout(timer);
+    await raceTimeout(this.drained(), this.options.shutdownFlushMs);
     for (const [callSid, entry] of [...this.pending]) {
       if (entry.timer) clearTimeout(entry.timer);
       await this.spool(callSid, entry.record);

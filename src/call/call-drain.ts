@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { TwilioCallControl } from '../twilio/twilio-call-control';
@@ -39,7 +40,7 @@ export class CallDrain {
       for (const call of this.registry.live()) call.end('shutdown');
       return;
     }
-    if (await within(this.registry.whenEmpty(), drainTimeoutMs)) {
+    if ((await raceTimeout(this.registry.whenEmpty(), drainTimeoutMs)) !== TIMED_OUT) {
       this.log.info('drained: every call has ended');
       return;
     }
@@ -49,30 +50,17 @@ export class CallDrain {
   }
 
   private async endWithGoodbye(call: LiveCall): Promise<void> {
-    await within(call.sayGoodbye(this.config.operator.shutdownGoodbye), GOODBYE_MAX_MS);
+    await raceTimeout(call.sayGoodbye(this.config.operator.shutdownGoodbye), GOODBYE_MAX_MS);
     const { callSid } = call;
     if (callSid && this.control.available && this.registry.has(call)) {
       try {
         await this.control.hangUp(callSid);
         // Twilio's stop frame ends the call; the bound covers a stop that never comes.
-        await within(this.registry.whenGone(call), HANGUP_MAX_MS);
+        await raceTimeout(this.registry.whenGone(call), HANGUP_MAX_MS);
       } catch (err) {
         this.log.warn({ callSid, err: err instanceof Error ? err.message : String(err) }, 'hang-up failed: closing the stream');
       }
     }
     if (this.registry.has(call)) call.end('shutdown');
-  }
-}
-
-/** True when `work` settled within `ms`. */
-async function within(work: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([work.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
+import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import { MigrationRunner } from '../database/migration-runner';
 import { SqlClient } from '../database/sql-client';
 
@@ -21,7 +22,9 @@ export class DatabaseHealthIndicator {
     const session = this.indicators.check('database');
     const backend = this.sql.kind;
     try {
-      await withTimeout(this.sql.query('SELECT 1'), DATABASE_HEALTH_TIMEOUT_MS);
+      if ((await raceTimeout(this.sql.query('SELECT 1'), DATABASE_HEALTH_TIMEOUT_MS)) === TIMED_OUT) {
+        throw new Error(`no answer within ${DATABASE_HEALTH_TIMEOUT_MS} ms`);
+      }
     } catch (err) {
       return session.degraded({ backend, message: err instanceof Error ? err.message : String(err) });
     }
@@ -29,17 +32,5 @@ export class DatabaseHealthIndicator {
       return session.degraded({ backend, message: `schema not migrated: ${this.migrations.pendingReason}` });
     }
     return session.up({ backend });
-  }
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,4 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
+import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import type { ToolCallContext, ToolDefinition, ToolProvider } from './tool';
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 10_000;
@@ -78,22 +79,14 @@ export class ToolRegistry {
       return done(false, { error: 'Invalid arguments.', problems }, 'invalid_arguments');
     }
     const timeoutMs = tool.timeoutMs ?? this.defaultTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await Promise.race([
-        tool.handler(args as Record<string, unknown>, ctx),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ToolTimeout()), timeoutMs);
-        }),
-      ]);
-      return done(true, result ?? { ok: true });
-    } catch (err) {
-      if (err instanceof ToolTimeout) {
+      const result = await raceTimeout(tool.handler(args as Record<string, unknown>, ctx), timeoutMs);
+      if (result === TIMED_OUT) {
         return done(false, { error: `The tool did not answer within ${timeoutMs} ms. Tell the caller and carry on.` }, 'timeout');
       }
+      return done(true, result ?? { ok: true });
+    } catch (err) {
       return done(false, { error: err instanceof Error ? err.message.slice(0, 300) : 'The tool failed.' }, 'failed');
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -118,8 +111,6 @@ export class ToolRegistry {
     return validate;
   }
 }
-
-class ToolTimeout extends Error {}
 
 function safeJson(value: unknown): string {
   try {
