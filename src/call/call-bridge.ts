@@ -282,12 +282,13 @@ export class CallBridge implements LiveCall {
     }
     const frame = parseTwilioFrame(text);
     switch (frame.event) {
-      case 'media':
+      case 'media': {
         if (!this.start) {
           this.badFrame('media before start');
           return;
         }
-        this.seen();
+        const now = this.deps.clock.now();
+        this.seen(now);
         this.timeline!.media(frame.timestamp);
         if (this.link!.isOpen) {
           this.firstMediaMs ??= frame.timestamp;
@@ -296,8 +297,9 @@ export class CallBridge implements LiveCall {
           this.bufferEarly(frame.payload, frame.timestamp);
         }
         this.recorder?.callerAudioBase64(frame.timestamp, frame.payload);
-        this.tick();
+        this.tick(now);
         return;
+      }
       case 'mark':
         this.machine.markEchoed(frame.name);
         if (this.speechWaiters.length > 0) this.checkSpeechDone();
@@ -313,7 +315,7 @@ export class CallBridge implements LiveCall {
           this.badFrame('dtmf before start');
           return;
         }
-        this.seen();
+        this.seen(this.deps.clock.now());
         this.log.debug('dtmf received');
         return;
       case 'connected':
@@ -382,8 +384,7 @@ export class CallBridge implements LiveCall {
     return this.start?.customParameters.direction?.startsWith('outbound') ? 'outbound' : 'inbound';
   }
 
-  private seen(): void {
-    const now = this.deps.clock.now();
+  private seen(now: number): void {
     if (now - this.lastTouch < TOUCH_INTERVAL_MS) return;
     this.lastTouch = now;
     this.deps.sessions
@@ -395,8 +396,7 @@ export class CallBridge implements LiveCall {
    * Clock-driven decisions, checked on each caller frame: Twilio sends one every 20 ms, silence
    * included, so no timer is needed.
    */
-  private tick(): void {
-    const now = this.deps.clock.now();
+  private tick(now: number): void {
     // A rollover cuts neither side short: nobody speaks and no tool result is outstanding.
     const quiet = this.machine.state === 'listening' && !this.callerSpeaking && this.toolsRunning === 0 && this.toolOutputs.length === 0;
     const step = this.rollover.check(now, this.link!.nextReady, quiet);

@@ -80,12 +80,8 @@ export class RecordingService implements OnModuleInit, BeforeApplicationShutdown
    * finishing: wait for the files to be complete. One still open belongs to no call: close it.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all(
-      [...this.open].map((recorder) => {
-        recorder.abort();
-        return recorder.closed;
-      }),
-    );
+    for (const recorder of this.open) recorder.abort();
+    await this.settled();
   }
 
   /**
