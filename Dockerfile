@@ -3,9 +3,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 
 COPY package.json package-lock.json ./
-# npm install honours package-lock.json; npm ci would reject a lock file written where only
-# this platform's optional binaries were available.
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 
 COPY . .
 RUN npm run build
@@ -18,7 +16,7 @@ ENV NODE_ENV=production \
     PORT=8080
 
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 COPY --from=build /app/dist ./dist
