@@ -7,6 +7,7 @@ import { CrmModule } from './crm/crm.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { ProfileModule } from './profile/profile.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { SecurityModule } from './security/security.module';
 import { SessionModule } from './session/session.module';
@@ -17,6 +18,7 @@ import { TwilioModule } from './twilio/twilio.module';
     AppConfigModule,
     LoggingModule,
     CommonModule,
+    ProfileModule,
     DatabaseModule,
     CallLogModule,
     RealtimeModule,

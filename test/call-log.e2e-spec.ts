@@ -244,6 +244,7 @@ describe.each(backends)('the call log on %s', (_name, backend) => {
           costUsd: 0,
           recording: null,
           details: {},
+          profile: 'default',
         };
         seeded.push(record);
         await repo.save(record);

@@ -5,7 +5,8 @@ import { Writable } from 'node:stream';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
-import { CallLogRepository, EMPTY_USAGE, type CallListPage, type CallRecord } from './call-record';
+import { callRecord } from '../../test/support/call-records';
+import { CallLogRepository, type CallListPage, type CallRecord } from './call-record';
 import { CallLogWriter } from './call-log-writer';
 
 /** An in-memory repository whose database can be switched off. */
@@ -38,24 +39,8 @@ class FlakyRepository extends CallLogRepository {
   }
 }
 
-const record = (over: Partial<CallRecord> = {}): CallRecord => ({
-  callSid: 'CA0123456789abcdef0123456789abcdef',
-  streamSid: 'MZ0123456789abcdef0123456789abcdef',
-  direction: 'inbound',
-  from: '+15551230000',
-  to: '+15557650000',
-  status: 'in-progress',
-  startedAt: '2026-11-22T10:00:00.000Z',
-  endedAt: null,
-  durationMs: null,
-  endReason: null,
-  transcript: [],
-  usage: EMPTY_USAGE,
-  costUsd: 0,
-  recording: null,
-  details: {},
-  ...over,
-});
+const record = (over: Partial<CallRecord> = {}): CallRecord =>
+  callRecord({ status: 'in-progress', endedAt: null, durationMs: null, endReason: null, ...over });
 
 describe('CallLogWriter', () => {
   let dataDir: string;

@@ -13,6 +13,8 @@ export interface CallIdentity {
   readonly direction: 'inbound' | 'outbound';
   readonly from: string;
   readonly to: string;
+  /** The profile that answered (CallProfile.id). */
+  readonly profile: string;
 }
 
 /** One call's entry in the call log while it is live: accumulates, and hands snapshots to the writer. */

@@ -55,6 +55,8 @@ export interface CallRecord {
   readonly recording: string | null;
   /** Free-form facts the call produced: the job request, the tool calls, a summary. */
   readonly details: Readonly<Record<string, unknown>>;
+  /** Id of the business profile that answered (CallProfile.id); null on records older than profiles. */
+  readonly profile: string | null;
   /**
    * What reached the CRM, written only by the CRM side (never by call snapshots, so a late
    * snapshot cannot erase it). A job request without `crm.jobRequest.status === 'synced'` has

@@ -1,31 +1,15 @@
 import { MigrationRunner, runMigrations } from '../database/migration-runner';
 import { MIGRATIONS } from '../database/migrations';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
-import { EMPTY_USAGE, type CallRecord } from './call-record';
+import { callRecord } from '../../test/support/call-records';
+import type { CallRecord } from './call-record';
 import { SqlCallLogRepository } from './sql-call-log.repository';
 
 // Starting an embedded PostgreSQL (WASM) takes a few seconds, more on a busy machine.
 jest.setTimeout(30_000);
 
 function record(overrides: Partial<CallRecord> = {}): CallRecord {
-  return {
-    callSid: 'CA0001',
-    streamSid: null,
-    direction: 'inbound',
-    from: '+15550000001',
-    to: '+15559990000',
-    status: 'completed',
-    startedAt: '2026-03-01T10:00:00.000Z',
-    endedAt: '2026-03-01T10:02:00.000Z',
-    durationMs: 120_000,
-    endReason: 'caller-hangup',
-    transcript: [],
-    usage: EMPTY_USAGE,
-    costUsd: 0,
-    recording: null,
-    details: {},
-    ...overrides,
-  };
+  return callRecord({ callSid: 'CA0001', streamSid: null, from: '+15550000001', to: '+15559990000', ...overrides });
 }
 
 const full: CallRecord = {
@@ -57,6 +41,7 @@ const full: CallRecord = {
   costUsd: 0.123457,
   recording: 'CAfull.wav',
   details: { job: { kind: 'leak', urgent: true, notes: ['basement', "it's bad"] }, summary: 'Flooded basement', crm: null },
+  profile: 'plumbing-north',
 };
 
 describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {

@@ -29,6 +29,7 @@ interface CallRow {
   cost_usd: number;
   recording: string | null;
   details: unknown;
+  profile: string | null;
   crm: unknown;
 }
 
@@ -48,6 +49,7 @@ const COLUMNS = [
   'cost_usd',
   'recording',
   'details',
+  'profile',
 ] as const;
 
 const WRITTEN_COLUMNS = COLUMNS.join(', ');
@@ -103,6 +105,7 @@ export class SqlCallLogRepository extends CallLogRepository {
       record.costUsd,
       record.recording,
       JSON.stringify(record.details),
+      record.profile,
     ]);
   }
 
@@ -166,6 +169,7 @@ function toRecord(row: CallRow): CallRecord {
     costUsd: row.cost_usd,
     recording: row.recording,
     details: row.details as Record<string, unknown>,
+    profile: row.profile,
     crm: (row.crm ?? {}) as Record<string, unknown>,
   };
 }

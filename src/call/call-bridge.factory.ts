@@ -12,6 +12,7 @@ import { ToolRegistry } from '../tools/tool-registry';
 import { SessionStore } from '../session/session-store';
 import { TwilioCallControl } from '../twilio/twilio-call-control';
 import { CallBridge } from './call-bridge';
+import { CallProfileResolver } from '../profile/call-profile.resolver';
 import { CallRegistry } from './call-registry';
 
 /**
@@ -34,6 +35,7 @@ export class CallBridgeFactory {
     private readonly streamTokens: StreamTokens,
     private readonly scheduler: Scheduler,
     private readonly callControl: TwilioCallControl,
+    private readonly profiles: CallProfileResolver,
   ) {}
 
   create(): CallBridge {
@@ -51,6 +53,7 @@ export class CallBridgeFactory {
       streamTokens: this.streamTokens,
       scheduler: this.scheduler,
       callControl: this.callControl,
+      profiles: this.profiles,
     });
   }
 }

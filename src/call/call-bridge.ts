@@ -31,6 +31,8 @@ import type { ToolCallContext } from '../tools/tool';
 import type { ToolRegistry } from '../tools/tool-registry';
 import type { TwilioCallControl } from '../twilio/twilio-call-control';
 import { parseTwilioFrame, TwilioOutbound, type TwilioStart } from '../twilio/twilio-protocol';
+import type { CallProfile } from '../profile/call-profile';
+import type { CallProfileResolver } from '../profile/call-profile.resolver';
 import type { CallRegistry, LiveCall } from './call-registry';
 import { CallTimeline } from './call-timeline';
 import { buildConversationSummary } from './conversation-summary';
@@ -56,6 +58,7 @@ export interface CallBridgeDeps {
   readonly scheduler: Scheduler;
   readonly callControl: TwilioCallControl;
   readonly streamTokens: StreamTokens;
+  readonly profiles: CallProfileResolver;
 }
 
 /** The TCP socket under the Twilio WebSocket: corked while a delta's frames are queued. */
@@ -103,6 +106,7 @@ export class CallBridge implements LiveCall {
   private link: RealtimeLink | null = null;
   private out: TwilioOutbound | null = null;
   private start: TwilioStart | null = null;
+  private profile: CallProfile | null = null;
   private log: Logger;
   private readonly machine: InterruptionStateMachine;
   private readonly framer = new OutboundAudioFramer();
@@ -196,8 +200,9 @@ export class CallBridge implements LiveCall {
     socket.on('error', (err) => this.log.warn({ err: err.message }, 'twilio socket error'));
   }
 
-  sayGoodbye(goodbye: string): Promise<void> {
-    if (this.ended || !this.link?.isOpen) return Promise.resolve();
+  sayGoodbye(): Promise<void> {
+    if (this.ended || !this.link?.isOpen || !this.profile) return Promise.resolve();
+    const goodbye = this.profile.shutdownGoodbye;
     this.outcome = 'shutdown';
     return new Promise((played) => {
       this.goodbye = { text: goodbye, asked: false, responseId: null, played };
@@ -348,6 +353,7 @@ export class CallBridge implements LiveCall {
     this.timeline = new CallTimeline(this.deps.clock);
     const from = start.customParameters.from ?? '';
     const to = start.customParameters.to ?? '';
+    this.profile = this.deps.profiles.resolve(to);
     this.deps.sessions
       .save({
         callSid: start.callSid,
@@ -363,11 +369,11 @@ export class CallBridge implements LiveCall {
     this.deps.crm.callStarted({ callSid: start.callSid, from, to });
     this.recorder = this.deps.recordings.start(start.callSid);
     this.journal = this.deps.callLog.open(
-      { callSid: start.callSid, streamSid: start.streamSid, direction: this.direction(), from, to },
+      { callSid: start.callSid, streamSid: start.streamSid, direction: this.direction(), from, to, profile: this.profile.id },
       this.recorder?.fileName ?? null,
     );
     this.log.info({ direction: this.direction(), from, to }, 'call started');
-    this.silence = new SilenceMonitor(this.deps.config.operator.silencePromptMs, this.deps.clock.now());
+    this.silence = new SilenceMonitor(this.deps.config.calls.silencePromptMs, this.deps.clock.now());
     this.link = new RealtimeLink(
       { connector: this.deps.realtime, scheduler: this.deps.scheduler, clock: this.deps.clock, log: this.log },
       {
@@ -435,15 +441,15 @@ export class CallBridge implements LiveCall {
     const { config } = this.deps;
     if (change === 'rolled_over') this.sessionReplaced();
     const instructions =
-      change === 'connected' ? config.operator.instructions : `${config.operator.instructions}\n\n${this.conversationSummary()}`;
+      change === 'connected' ? this.profile!.instructions : `${this.profile!.instructions}\n\n${this.conversationSummary()}`;
     this.link!.send(
       buildSessionUpdate(config.openai.api, {
         model: config.openai.model,
         instructions,
-        voice: config.openai.voice,
+        voice: this.profile!.voice,
         transcriptionModel: config.openai.transcriptionModel,
         vad: config.openai.vad,
-        tools: this.deps.tools.available(),
+        tools: this.deps.tools.available(this.profile!),
       }),
     );
     this.firstMediaMs = this.early.length > 0 ? this.earlyFirstMs : null;
@@ -561,10 +567,10 @@ export class CallBridge implements LiveCall {
       // A drop before the greeting: the caller has heard nothing yet, so the new session greets.
       this.greeted = true;
       this.resumeAfterReopen = false;
-      this.link!.send(buildGreeting(this.deps.config.operator.greeting));
+      this.link!.send(buildGreeting(this.profile!.greeting));
     } else if (this.resumeAfterReopen) {
       this.resumeAfterReopen = false;
-      this.link!.send(buildInstructedResponse(this.deps.config.operator.reconnectInstruction));
+      this.link!.send(buildInstructedResponse(this.profile!.reconnectInstruction));
     }
   }
 
@@ -656,6 +662,7 @@ export class CallBridge implements LiveCall {
       streamSid: start.streamSid,
       from: start.customParameters.from ?? '',
       to: start.customParameters.to ?? '',
+      profile: this.profile!,
       call: {
         agentFinishedSpeaking: () => this.agentFinishedSpeaking(),
         markOutcome: (outcome) => {
@@ -745,8 +752,8 @@ export class CallBridge implements LiveCall {
   }
 
   private onSilence(action: SilenceAction): void {
-    const { operator } = this.deps.config;
-    this.log.info({ action, silentForMs: operator.silencePromptMs }, 'caller silent');
+    const operator = this.profile!;
+    this.log.info({ action, silentForMs: this.deps.config.calls.silencePromptMs }, 'caller silent');
     // Mid-reconnect there is nobody to speak; the reopened session picks up the conversation instead.
     if (!this.link!.isOpen) return;
     this.link!.send(buildInstructedResponse(action === 'ask' ? operator.silencePrompt : operator.silenceGoodbye));

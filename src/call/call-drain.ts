@@ -50,7 +50,7 @@ export class CallDrain {
   }
 
   private async endWithGoodbye(call: LiveCall): Promise<void> {
-    await raceTimeout(call.sayGoodbye(this.config.operator.shutdownGoodbye), GOODBYE_MAX_MS);
+    await raceTimeout(call.sayGoodbye(), GOODBYE_MAX_MS);
     const { callSid } = call;
     if (callSid && this.control.available && this.registry.has(call)) {
       try {

@@ -11,7 +11,7 @@ export interface LiveCall {
    * Shutdown has reached this call: the agent says `goodbye`. Resolves once it has played at
    * Twilio, or the call has ended, whichever comes first; the call itself goes on.
    */
-  sayGoodbye(goodbye: string): Promise<void>;
+  sayGoodbye(): Promise<void>;
 }
 
 /** The calls this instance is carrying, and whether it takes new ones. */

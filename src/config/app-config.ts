@@ -52,7 +52,6 @@ export class AppConfig {
     readonly realtimeUrl: string;
     readonly model: string;
     readonly api: RealtimeApiShape;
-    readonly voice: string;
     readonly transcriptionModel: string | undefined;
     readonly connectTimeoutMs: number;
     /** The Realtime API ends a session at this age; calls move to a fresh session before it. */
@@ -60,8 +59,12 @@ export class AppConfig {
     readonly vad: { threshold: number; prefixPaddingMs: number; silenceDurationMs: number };
   };
 
+  /** The business the agent speaks for: read only by the profile resolver (src/profile). */
   readonly operator: {
     readonly companyName: string;
+    readonly voice: string;
+    readonly transferNumber: string | undefined;
+    readonly fallbackNumber: string | undefined;
     readonly instructions: string;
     readonly greeting: string;
     /** Said when shutdown ends a call in progress. */
@@ -70,15 +73,12 @@ export class AppConfig {
     readonly reconnectInstruction: string;
     readonly silencePrompt: string;
     readonly silenceGoodbye: string;
-    /** Caller silence before the agent asks whether they are still there; 0: never. */
-    readonly silencePromptMs: number;
   };
 
   readonly sessions: { readonly ttlMinutes: number; readonly sweepIntervalMs: number };
 
   readonly calls: {
     readonly publicBaseUrl: string | undefined;
-    readonly fallbackPhoneNumber: string | undefined;
     readonly maxConcurrent: number;
     readonly wsMaxPayloadBytes: number;
     /** Agent audio is dropped while this much is waiting to be sent to Twilio. */
@@ -87,6 +87,8 @@ export class AppConfig {
     readonly sendStallTimeoutMs: number;
     /** On shutdown, how long calls in progress may go on before the agent says goodbye. */
     readonly drainTimeoutMs: number;
+    /** Caller silence before the agent asks whether they are still there; 0: never. */
+    readonly silencePromptMs: number;
   };
 
   readonly hubspot: { readonly enabled: boolean; readonly accessToken: string | undefined; readonly baseUrl: string };
@@ -95,8 +97,6 @@ export class AppConfig {
     readonly accountSid: string | undefined;
     readonly authToken: string | undefined;
     readonly apiBaseUrl: string;
-    /** Where transfer_to_human sends the call; the tool is offered only with REST credentials too. */
-    readonly transferNumber: string | undefined;
   };
 
   readonly tools: {
@@ -137,7 +137,6 @@ export class AppConfig {
       model: env.OPENAI_REALTIME_MODEL,
       // Preview models only speak the beta shape; everything else defaults to GA.
       api: env.OPENAI_REALTIME_API ?? (env.OPENAI_REALTIME_MODEL.includes('preview') ? 'beta' : 'ga'),
-      voice: env.OPENAI_VOICE,
       transcriptionModel:
         env.OPENAI_TRANSCRIPTION_MODEL && env.OPENAI_TRANSCRIPTION_MODEL !== 'none'
           ? env.OPENAI_TRANSCRIPTION_MODEL
@@ -152,6 +151,9 @@ export class AppConfig {
     };
     this.operator = {
       companyName: company,
+      voice: env.OPENAI_VOICE,
+      transferNumber: env.OPERATOR_TRANSFER_NUMBER,
+      fallbackNumber: env.FALLBACK_PHONE_NUMBER,
       instructions: fillCompanyName(promptTemplate, company).trim(),
       greeting: fillCompanyName(
         env.OPERATOR_GREETING ??
@@ -170,7 +172,6 @@ export class AppConfig {
       silenceGoodbye:
         env.OPERATOR_SILENCE_GOODBYE ??
         'The caller has still said nothing. Say a short, friendly goodbye and that they are welcome to call back. Ask nothing more.',
-      silencePromptMs: env.SILENCE_PROMPT_SECONDS * 1000,
     };
     this.sessions = {
       ttlMinutes: env.SESSION_TTL_MINUTES,
@@ -178,19 +179,18 @@ export class AppConfig {
     };
     this.calls = {
       publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
-      fallbackPhoneNumber: env.FALLBACK_PHONE_NUMBER,
       maxConcurrent: env.MAX_CONCURRENT_CALLS,
       wsMaxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
       sendBufferMaxBytes: env.TWILIO_SEND_BUFFER_MAX_BYTES,
       sendStallTimeoutMs: env.TWILIO_SEND_STALL_TIMEOUT_MS,
       drainTimeoutMs: env.DRAIN_TIMEOUT_SECONDS * 1000,
+      silencePromptMs: env.SILENCE_PROMPT_SECONDS * 1000,
     };
     this.hubspot = { enabled: env.HUBSPOT_ENABLED, accessToken: env.HUBSPOT_ACCESS_TOKEN, baseUrl: env.HUBSPOT_BASE_URL.replace(/\/+$/, '') };
     this.twilio = {
       accountSid: env.TWILIO_ACCOUNT_SID,
       authToken: env.TWILIO_AUTH_TOKEN,
       apiBaseUrl: env.TWILIO_API_BASE_URL.replace(/\/+$/, ''),
-      transferNumber: env.OPERATOR_TRANSFER_NUMBER,
     };
     this.tools = {
       timeoutMs: env.TOOL_TIMEOUT_MS,

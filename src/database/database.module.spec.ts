@@ -65,6 +65,7 @@ const call: CallRecord = {
   costUsd: 0.01,
   recording: null,
   details: {},
+  profile: 'default',
 };
 
 describe('DatabaseModule', () => {

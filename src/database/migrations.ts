@@ -46,4 +46,10 @@ export const MIGRATIONS: readonly Migration[] = [
     // Its own column: written by the CRM side only, so call snapshots never overwrite it.
     sql: `ALTER TABLE calls ADD COLUMN crm jsonb NOT NULL DEFAULT '{}';`,
   },
+  {
+    version: 3,
+    name: 'calls profile',
+    // Which business profile answered; null on calls recorded before profiles existed.
+    sql: `ALTER TABLE calls ADD COLUMN profile text;`,
+  },
 ];

@@ -16,13 +16,11 @@ export class BuiltinTools implements OnModuleInit {
     private readonly control: TwilioCallControl,
   ) {}
 
-  /** Call control needs Twilio REST credentials (and transfer a number): without them it is not offered. */
+  /** Call control needs Twilio REST credentials (and transfer a number in the call's profile): without them it is not offered. */
   onModuleInit(): void {
     this.registry.register(saveJobRequestTool(this.crm, this.config.tools.defaultPhoneRegion));
     if (!this.control.available) return;
     this.registry.register(endCallTool(this.control));
-    if (this.config.twilio.transferNumber) {
-      this.registry.register(transferToHumanTool(this.control, this.config.twilio.transferNumber));
-    }
+    this.registry.register(transferToHumanTool(this.control));
   }
 }

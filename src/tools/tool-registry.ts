@@ -1,5 +1,6 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
+import type { CallProfile } from '../profile/call-profile';
 import type { ToolCallContext, ToolDefinition, ToolProvider } from './tool';
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 10_000;
@@ -47,9 +48,9 @@ export class ToolRegistry {
     this.providers.push(provider);
   }
 
-  /** The tools to offer the model now. */
-  available(): RealtimeTool[] {
-    return [...this.all().values()].map((tool) => ({
+  /** The tools to offer the model now, on a call answered for `profile`. */
+  available(profile: CallProfile): RealtimeTool[] {
+    return [...this.all().values()].filter((tool) => tool.offeredTo?.(profile) ?? true).map((tool) => ({
       type: 'function',
       name: tool.name,
       description: tool.description,
@@ -66,7 +67,7 @@ export class ToolRegistry {
       durationMs: Math.round(performance.now() - started),
     });
     const tool = this.all().get(name);
-    if (!tool) return done(false, { error: `There is no tool named ${name}.` }, 'unknown_tool');
+    if (!tool || !(tool.offeredTo?.(ctx.profile) ?? true)) return done(false, { error: `There is no tool named ${name}.` }, 'unknown_tool');
     const validate = this.check(tool);
     let args: unknown;
     try {

@@ -1,3 +1,5 @@
+import type { CallProfile } from '../profile/call-profile';
+
 /** What a tool can do to the live call besides returning a result to the model. */
 export interface LiveCallControl {
   /** Resolves once the agent's audio sent so far has played to the caller (its last mark echoed). */
@@ -11,6 +13,8 @@ export interface ToolCallContext {
   readonly streamSid: string;
   readonly from: string;
   readonly to: string;
+  /** The business the call is answered for. */
+  readonly profile: CallProfile;
   readonly call: LiveCallControl;
   /** Attaches a fact to the call record's details (e.g. the job request). */
   setDetail(key: string, value: unknown): void;
@@ -26,6 +30,8 @@ export interface ToolDefinition {
   readonly parameters: JsonSchema;
   /** Default 10 s. */
   readonly timeoutMs?: number;
+  /** Whether calls answered for `profile` are offered this tool; unset, every call is. */
+  offeredTo?(profile: CallProfile): boolean;
   /** Arguments are already validated against `parameters`. The result is sent to the model as JSON. */
   handler(args: Record<string, unknown>, ctx: ToolCallContext): Promise<unknown>;
 }

@@ -1,15 +1,11 @@
-import { AppConfig } from '../config/app-config';
-import { validateEnvironment } from '../config/env.schema';
+import { testProfile } from '../../test/support/profiles';
 import { streamUrl, TwimlBuilder } from './twiml.builder';
-
-const config = (env: Record<string, string> = {}) =>
-  new AppConfig(validateEnvironment({ OPERATOR_COMPANY_NAME: 'Acme Plumbing', ...env }));
 
 const params = { callSid: 'CA0123456789abcdef0123456789abcdef', from: '+15551230000', to: '+15557650000', direction: 'inbound', streamToken: '1900000000.nonce.mac' };
 
 describe('TwimlBuilder', () => {
   it('connects the call to a bidirectional stream with the call parameters, fallback after </Connect>', () => {
-    const xml = new TwimlBuilder(config()).connect('wss://op.example.com/twilio/stream', params);
+    const xml = new TwimlBuilder().connect('wss://op.example.com/twilio/stream', params, testProfile());
     expect(xml).toBe(
       '<?xml version="1.0" encoding="UTF-8"?><Response>' +
         '<Connect><Stream url="wss://op.example.com/twilio/stream">' +
@@ -25,19 +21,19 @@ describe('TwimlBuilder', () => {
   });
 
   it('dials the fallback number when one is configured', () => {
-    const xml = new TwimlBuilder(config({ FALLBACK_PHONE_NUMBER: '+15550001111' })).fallback();
+    const xml = new TwimlBuilder().fallback(testProfile({ fallbackNumber: '+15550001111' }));
     expect(xml).toBe('<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+15550001111</Dial></Response>');
   });
 
   it('apologises in the company name and hangs up without a fallback number', () => {
-    const xml = new TwimlBuilder(config()).fallback();
+    const xml = new TwimlBuilder().fallback(testProfile());
     expect(xml).toContain("<Say>Sorry, Acme Plumbing can't take your call right now.");
     expect(xml).toContain('<Hangup/>');
     expect(xml).not.toContain('<Connect>');
   });
 
   it('escapes the company name', () => {
-    expect(new TwimlBuilder(config({ OPERATOR_COMPANY_NAME: 'Smith & <Sons>' })).fallback()).toContain('Smith &amp; &lt;Sons&gt;');
+    expect(new TwimlBuilder().fallback(testProfile({ companyName: 'Smith & <Sons>' }))).toContain('Smith &amp; &lt;Sons&gt;');
   });
 });
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import twilio from 'twilio';
-import { AppConfig } from '../config/app-config';
+import { fallbackApology, type CallProfile } from '../profile/call-profile';
 
 type VoiceResponse = InstanceType<typeof twilio.twiml.VoiceResponse>;
 
@@ -47,38 +47,33 @@ export function firstHeaderValue(v: string | string[] | undefined): string | und
 /** Builds the TwiML the voice webhook answers with, using the twilio package. */
 @Injectable()
 export class TwimlBuilder {
-  constructor(private readonly config: AppConfig) {}
-
   /**
    * Connects the call to our media stream. The fallback follows </Connect>: Twilio runs it only
    * if we close the stream (the agent failed), never after the caller hangs up.
    */
-  connect(url: string, params: StreamParameters): string {
+  connect(url: string, params: StreamParameters, profile: CallProfile): string {
     const response = new twilio.twiml.VoiceResponse();
     const stream = response.connect().stream({ url });
     for (const name of ['callSid', 'from', 'to', 'direction', 'streamToken'] as const) {
       if (params[name]) stream.parameter({ name, value: params[name] });
     }
-    this.appendFallback(response);
+    this.appendFallback(response, profile);
     return response.toString();
   }
 
   /** The call is not taken by the agent: dial the fallback number, or apologise and hang up. */
-  fallback(): string {
+  fallback(profile: CallProfile): string {
     const response = new twilio.twiml.VoiceResponse();
-    this.appendFallback(response);
+    this.appendFallback(response, profile);
     return response.toString();
   }
 
-  private appendFallback(response: VoiceResponse): void {
-    const { fallbackPhoneNumber } = this.config.calls;
-    if (fallbackPhoneNumber) {
-      response.dial(fallbackPhoneNumber);
+  private appendFallback(response: VoiceResponse, profile: CallProfile): void {
+    if (profile.fallbackNumber) {
+      response.dial(profile.fallbackNumber);
       return;
     }
-    response.say(
-      `Sorry, ${this.config.operator.companyName} can't take your call right now. Please call back in a few minutes.`,
-    );
+    response.say(fallbackApology(profile));
     response.hangup();
   }
 }

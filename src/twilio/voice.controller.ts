@@ -5,6 +5,8 @@ import { CallLog } from '../call-log/call-log.service';
 import { CallRegistry } from '../call/call-registry';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import type { CallProfile } from '../profile/call-profile';
+import { CallProfileResolver } from '../profile/call-profile.resolver';
 import { StreamTokens } from '../security/stream-tokens';
 import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
 import { CALL_SID } from './twilio-protocol';
@@ -31,6 +33,7 @@ export class VoiceController {
     private readonly config: AppConfig,
     private readonly callLog: CallLog,
     private readonly streamTokens: StreamTokens,
+    private readonly profiles: CallProfileResolver,
     @Inject(AppLogger) logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'voice-webhook' });
@@ -55,26 +58,27 @@ export class VoiceController {
     const from = param(req, 'From');
     const to = param(req, 'To');
     const direction = param(req, 'Direction') || 'inbound';
+    const profile = this.profiles.resolve(to);
     const refusal = this.registry.refusal();
     if (refusal) {
       this.log.warn({ callSid, refusal }, 'call not taken by the agent: answering with the fallback');
-      return this.fallback(callSid, from, to, direction, refusal);
+      return this.fallback(profile, callSid, from, to, direction, refusal);
     }
     const url = streamUrl(this.config.calls.publicBaseUrl, req.headers);
     if (!url) {
       this.log.error({ callSid }, 'no usable host for the stream URL (set PUBLIC_BASE_URL): answering with the fallback');
-      return this.fallback(callSid, from, to, direction, 'no_stream_host');
+      return this.fallback(profile, callSid, from, to, direction, 'no_stream_host');
     }
     // Without a real Call SID there is no token: the stream it opens would be refused anyway.
     const streamToken = callSid ? this.streamTokens.mint(callSid) : '';
-    return this.twiml.connect(url, { callSid, from, to, direction, streamToken });
+    return this.twiml.connect(url, { callSid, from, to, direction, streamToken }, profile);
   }
 
-  private fallback(callSid: string, from: string, to: string, direction: string, reason: string): string {
+  private fallback(profile: CallProfile, callSid: string, from: string, to: string, direction: string, reason: string): string {
     // Only a real Call SID gets a record: anything else is not a call Twilio placed.
     if (callSid) {
-      this.callLog.fallback({ callSid, from, to, direction: direction.startsWith('outbound') ? 'outbound' : 'inbound' }, reason);
+      this.callLog.fallback({ callSid, from, to, direction: direction.startsWith('outbound') ? 'outbound' : 'inbound', profile: profile.id }, reason);
     }
-    return this.twiml.fallback();
+    return this.twiml.fallback(profile);
   }
 }

@@ -13,6 +13,7 @@ import { RealtimeClient, RealtimeConnector, type RealtimeListener } from '../../
 import { RecordingService } from '../../src/recording/recording.service';
 import type { StreamTokens } from '../../src/security/stream-tokens';
 import { InMemorySessionStore } from '../../src/session/session-store';
+import { EnvironmentProfileResolver } from '../../src/profile/call-profile.resolver';
 import { ToolRegistry } from '../../src/tools/tool-registry';
 import { TwilioRestCallControl } from '../../src/twilio/twilio-call-control';
 import { FakeSocket } from './fake-socket';
@@ -90,6 +91,7 @@ export function bridgeHarness(env: Record<string, string> = {}) {
     callControl: new TwilioRestCallControl(config, logger),
     // Admits every stream: the token check has its own tests (stream-tokens.spec, security e2e).
     streamTokens: { redeem: (): null => null } as unknown as StreamTokens,
+    profiles: new EnvironmentProfileResolver(config),
   });
   const twilio = new FakeSocket();
   bridge.attach(twilio.ws, twilio);

@@ -4,15 +4,18 @@ import type { ToolDefinition } from '../tool';
 /** Long enough for the agent to finish its last sentence before the call moves. */
 const CALL_CONTROL_TIMEOUT_MS = 30_000;
 
-/** transfer_to_human: after the agent's last sentence has played, the live call dials a person. */
-export function transferToHumanTool(control: TwilioCallControl, transferNumber: string): ToolDefinition {
+/** transfer_to_human: after the agent's last sentence has played, the live call dials the profile's transfer number. */
+export function transferToHumanTool(control: TwilioCallControl): ToolDefinition {
   return {
     name: 'transfer_to_human',
     description:
       'Transfer the caller to a person on the team. First tell the caller you are transferring them; the transfer happens once you have finished speaking.',
     parameters: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 300 } } },
     timeoutMs: CALL_CONTROL_TIMEOUT_MS,
+    offeredTo: (profile) => profile.transferNumber !== undefined,
     async handler(_args, ctx) {
+      const transferNumber = ctx.profile.transferNumber;
+      if (transferNumber === undefined) throw new Error('No transfer number is configured for this line.');
       await ctx.call.agentFinishedSpeaking();
       // Marked first: Twilio stops the stream as soon as the update lands.
       ctx.call.markOutcome('transferred');
