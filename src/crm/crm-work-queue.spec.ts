@@ -1,22 +1,29 @@
 import pino from 'pino';
-import { BreakerOpenError, CrmWorkQueue, JobError, QueueFullError, type QueueTimers, type WorkJob } from './crm-work-queue';
+import type { Logger } from 'pino';
+import { ManualClock } from '../common/clock';
+import { Scheduler, type ScheduledTask } from '../common/scheduler';
+import { BreakerOpenError, CrmWorkQueue, JobError, QueueFullError, type WorkJob, type WorkQueueOptions } from './crm-work-queue';
 
 const silent = pino({ level: 'silent' });
 
-/** Records each requested delay and fires it on the next tick, so tests never wait out backoff. */
-function fastTimers(): QueueTimers & { delays: number[]; t: number } {
-  const timers = {
-    delays: [] as number[],
-    t: 0,
-    now: () => timers.t,
-    setTimeout: (fn: () => void, ms: number) => {
-      timers.delays.push(ms);
-      return setTimeout(fn, 0);
-    },
-    clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
-    random: () => 0.5,
-  };
-  return timers;
+/**
+ * Records each requested delay and runs the task on the next turn of the event loop, so tests
+ * never wait out a backoff; the delays themselves are asserted.
+ */
+class ImmediateScheduler extends Scheduler {
+  readonly delays: number[] = [];
+  after(ms: number, run: () => void): ScheduledTask {
+    this.delays.push(ms);
+    const timer = setImmediate(run);
+    return { cancel: () => clearImmediate(timer) };
+  }
+}
+
+/** A queue on a hand-moved clock and the immediate scheduler, with jitter fixed at its middle. */
+function makeQueue(logger: Logger = silent, options: Partial<WorkQueueOptions> = {}) {
+  const clock = new ManualClock();
+  const scheduler = new ImmediateScheduler();
+  return { queue: new CrmWorkQueue(logger, options, clock, scheduler, () => 0.5), clock, scheduler };
 }
 
 function job(key: string, name: string, run: () => Promise<void>, failures: Error[] = []): WorkJob {
@@ -25,7 +32,7 @@ function job(key: string, name: string, run: () => Promise<void>, failures: Erro
 
 describe('CrmWorkQueue', () => {
   it('runs the jobs of one key in order, even when an earlier one is slower', async () => {
-    const queue = new CrmWorkQueue(silent, {}, fastTimers());
+    const { queue } = makeQueue();
     const order: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -43,8 +50,7 @@ describe('CrmWorkQueue', () => {
   });
 
   it('retries transient failures with exponential backoff, then reports the final failure', async () => {
-    const timers = fastTimers();
-    const queue = new CrmWorkQueue(silent, { maxAttempts: 4, baseDelayMs: 100, breakerThreshold: 100 }, timers);
+    const { queue, scheduler } = makeQueue(silent, { maxAttempts: 4, baseDelayMs: 100, breakerThreshold: 100 });
     const failures: Error[] = [];
     let runs = 0;
     queue.enqueue(job('a', 'flaky', async () => {
@@ -54,24 +60,43 @@ describe('CrmWorkQueue', () => {
     await queue.idle();
     expect(runs).toBe(4);
     // random() = 0.5 → three quarters of 100, 200, 400.
-    expect(timers.delays).toEqual([75, 150, 300]);
+    expect(scheduler.delays).toEqual([75, 150, 300]);
     expect(failures.map((e) => e.message)).toEqual(['503']);
   });
 
   it('waits as long as Retry-After says', async () => {
-    const timers = fastTimers();
-    const queue = new CrmWorkQueue(silent, { baseDelayMs: 100 }, timers);
+    const { queue, scheduler } = makeQueue(silent, { baseDelayMs: 100 });
     let runs = 0;
     queue.enqueue(job('a', 'limited', async () => {
       if (++runs === 1) throw new JobError('429', true, 7000);
     }));
     await queue.idle();
     expect(runs).toBe(2);
-    expect(timers.delays).toEqual([7000]);
+    expect(scheduler.delays).toEqual([7000]);
+  });
+
+  it('cancels a retry waiting for its backoff on close', async () => {
+    const tasks: Array<{ ms: number; cancelled: boolean }> = [];
+    let scheduled!: () => void;
+    const retryScheduled = new Promise<void>((resolve) => (scheduled = resolve));
+    // Holds its tasks: only close() can settle them.
+    const holding = new (class extends Scheduler {
+      after(ms: number): ScheduledTask {
+        const task = { ms, cancelled: false };
+        tasks.push(task);
+        scheduled();
+        return { cancel: () => (task.cancelled = true) };
+      }
+    })();
+    const queue = new CrmWorkQueue(silent, { baseDelayMs: 100 }, new ManualClock(), holding, () => 0);
+    queue.enqueue(job('a', 'flaky', () => Promise.reject(new JobError('503', true))));
+    await retryScheduled;
+    queue.close();
+    expect(tasks).toEqual([{ ms: 50, cancelled: true }]);
   });
 
   it('does not retry a failure that is not retryable', async () => {
-    const queue = new CrmWorkQueue(silent, {}, fastTimers());
+    const { queue } = makeQueue();
     const failures: Error[] = [];
     let runs = 0;
     queue.enqueue(job('a', 'bad request', async () => {
@@ -86,7 +111,7 @@ describe('CrmWorkQueue', () => {
   it('rejects jobs beyond its bound and runs their failure handler, logging a run of rejections once and counting them', async () => {
     const lines: Array<{ msg: string; rejected?: number }> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
-    const queue = new CrmWorkQueue(logger, { maxPending: 2 }, fastTimers());
+    const { queue } = makeQueue(logger, { maxPending: 2 });
     const failures: Error[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -108,8 +133,7 @@ describe('CrmWorkQueue', () => {
   });
 
   it('opens the breaker after consecutive failures, fails fast while open, and closes after a good trial', async () => {
-    const timers = fastTimers();
-    const queue = new CrmWorkQueue(silent, { maxAttempts: 1, breakerThreshold: 3, breakerCoolDownMs: 1000 }, timers);
+    const { queue, clock } = makeQueue(silent, { maxAttempts: 1, breakerThreshold: 3, breakerCoolDownMs: 1000 });
     const failures: Error[] = [];
     for (let i = 0; i < 3; i++) queue.enqueue(job(`k${i}`, 'failing', () => Promise.reject(new JobError('500', true)), failures));
     await queue.idle();
@@ -121,7 +145,7 @@ describe('CrmWorkQueue', () => {
     expect(ran).toBe(false);
     expect(failures[3]).toBeInstanceOf(BreakerOpenError);
 
-    timers.t += 1000;
+    clock.advance(1000);
     expect(queue.breaker).toBe('half-open');
     queue.enqueue(job('y', 'trial', async () => void (ran = true), failures));
     await queue.idle();
@@ -130,11 +154,10 @@ describe('CrmWorkQueue', () => {
   });
 
   it('reopens when the half-open trial fails', async () => {
-    const timers = fastTimers();
-    const queue = new CrmWorkQueue(silent, { maxAttempts: 1, breakerThreshold: 1, breakerCoolDownMs: 1000 }, timers);
+    const { queue, clock } = makeQueue(silent, { maxAttempts: 1, breakerThreshold: 1, breakerCoolDownMs: 1000 });
     queue.enqueue(job('a', 'failing', () => Promise.reject(new Error('down'))));
     await queue.idle();
-    timers.t += 1000;
+    clock.advance(1000);
     queue.enqueue(job('b', 'trial', () => Promise.reject(new Error('still down'))));
     await queue.idle();
     expect(queue.breaker).toBe('open');

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { Clock } from '../common/clock';
+import type { ScheduledTask, Scheduler } from '../common/scheduler';
 
 /**
  * A failure that says whether trying again can help. Anything else a job throws (network error,
@@ -28,20 +30,8 @@ export interface WorkJob {
   onSettled?(): void;
 }
 
-export interface QueueTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  /** In [0, 1), for jitter. */
-  random(): number;
-}
-
-export const REAL_TIMERS: QueueTimers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  random: () => Math.random(),
-};
+/** In [0, 1), for the backoff's jitter; injectable so tests get fixed delays. */
+export type Random = () => number;
 
 export interface WorkQueueOptions {
   /** Jobs queued, running or waiting to retry, across all keys. */
@@ -93,7 +83,8 @@ export class CrmWorkQueue {
   private state: BreakerState = 'closed';
   private openedAt = 0;
   private trialInFlight = false;
-  private readonly timers = new Set<unknown>();
+  /** Retries waiting for their backoff, cancelled on close(). */
+  private readonly retries = new Set<ScheduledTask>();
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
   private rejectedTotal = 0;
@@ -102,8 +93,12 @@ export class CrmWorkQueue {
 
   constructor(
     private readonly logger: Logger,
-    options: Partial<WorkQueueOptions> = {},
-    private readonly clock: QueueTimers = REAL_TIMERS,
+    options: Partial<WorkQueueOptions>,
+    /** Monotonic time for the breaker's cool-down. */
+    private readonly clock: Clock,
+    /** Retry backoff waits. */
+    private readonly scheduler: Scheduler,
+    private readonly random: Random = Math.random,
   ) {
     this.options = { ...DEFAULT_QUEUE_OPTIONS, ...options };
   }
@@ -158,8 +153,8 @@ export class CrmWorkQueue {
   /** Stops retry timers; queued jobs are abandoned (shutdown). */
   close(): void {
     this.closed = true;
-    for (const handle of this.timers) this.clock.clearTimeout(handle);
-    this.timers.clear();
+    for (const retry of this.retries) retry.cancel();
+    this.retries.clear();
   }
 
   private attempt(job: WorkJob, attempt: number): void {
@@ -189,11 +184,11 @@ export class CrmWorkQueue {
         }
         const delayMs = retryAfterMs ?? this.backoff(attempt);
         this.logger.warn({ job: job.name, attempt, err: error.message, delayMs }, 'CRM job attempt failed; retrying');
-        const handle = this.clock.setTimeout(() => {
-          this.timers.delete(handle);
+        const retry = this.scheduler.after(delayMs, () => {
+          this.retries.delete(retry);
           this.attempt(job, attempt + 1);
-        }, delayMs);
-        this.timers.add(handle);
+        });
+        this.retries.add(retry);
       },
     );
   }
@@ -201,7 +196,7 @@ export class CrmWorkQueue {
   /** Full-range exponential backoff with jitter in its upper half, so retries of many calls spread out. */
   private backoff(attempt: number): number {
     const ceiling = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(ceiling / 2 + (ceiling / 2) * this.clock.random());
+    return Math.round(ceiling / 2 + (ceiling / 2) * this.random());
   }
 
   private admit(): 'run' | 'trial' | 'reject' {

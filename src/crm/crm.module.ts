@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
 import { CallLogRepository } from '../call-log/call-record';
+import { Clock } from '../common/clock';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { CrmService } from './crm.port';
-import { HubspotCrmService } from './hubspot-crm.service';
+import { HubspotCrmService, type HubspotCrmOptions } from './hubspot-crm.service';
 import { NoopCrmService } from './noop-crm.service';
 
 /** Options for HubspotCrmService that tests override (timeouts, retry delays). */
@@ -15,17 +17,20 @@ export const HUBSPOT_CRM_OPTIONS = Symbol('HUBSPOT_CRM_OPTIONS');
     { provide: HUBSPOT_CRM_OPTIONS, useValue: null },
     {
       provide: CrmService,
-      inject: [AppConfig, AppLogger, CallLogRepository, { token: HUBSPOT_CRM_OPTIONS, optional: true }],
+      // Clock and Scheduler come from the global CommonModule: the queue's backoff and breaker run on the app's one clock.
+      inject: [AppConfig, AppLogger, CallLogRepository, Clock, Scheduler, { token: HUBSPOT_CRM_OPTIONS, optional: true }],
       useFactory: (
         config: AppConfig,
         logger: AppLogger,
         repository: CallLogRepository,
-        options?: ConstructorParameters<typeof HubspotCrmService>[3] | null,
+        clock: Clock,
+        scheduler: Scheduler,
+        options?: Partial<HubspotCrmOptions> | null,
       ): CrmService => {
         const { enabled, accessToken, baseUrl } = config.hubspot;
         // Config validation requires the token whenever HubSpot is enabled.
         if (!enabled || !accessToken) return new NoopCrmService();
-        return new HubspotCrmService({ accessToken, baseUrl }, logger.child({ component: 'crm' }), repository, options ?? {});
+        return new HubspotCrmService({ accessToken, baseUrl }, logger.child({ component: 'crm' }), repository, clock, scheduler, options ?? {});
       },
     },
   ],

@@ -1,6 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { CallLogRepository } from '../call-log/call-record';
+import { Clock, ManualClock } from '../common/clock';
+import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger, LOG_DESTINATION } from '../logging/app-logger';
@@ -12,12 +14,24 @@ import { NoopCrmService } from './noop-crm.service';
 
 const CALL = { callSid: 'CA1', from: '+15551234567', to: '+15557654321' };
 
+/** Stands in for the global scheduler: records each delay, runs the task on the next turn of the event loop. */
+class ImmediateScheduler extends Scheduler {
+  readonly delays: number[] = [];
+  after(ms: number, run: () => void): ScheduledTask {
+    this.delays.push(ms);
+    const timer = setImmediate(run);
+    return { cancel: () => clearImmediate(timer) };
+  }
+}
+
 describe('CrmModule', () => {
   let fake: FakeHubspot;
+  let scheduler: ImmediateScheduler;
   let closeApp: (() => Promise<void>) | undefined;
 
   beforeEach(async () => {
     fake = await FakeHubspot.start();
+    scheduler = new ImmediateScheduler();
   });
   afterEach(async () => {
     await closeApp?.();
@@ -27,7 +41,7 @@ describe('CrmModule', () => {
 
   async function boot(env: Record<string, string>): Promise<CrmService> {
     const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'silent', HUBSPOT_BASE_URL: fake.baseUrl, ...env }));
-    // Stands in for the global config, logging and database modules.
+    // Stands in for the global config, logging, database and common modules.
     @Global()
     @Module({
       providers: [
@@ -35,8 +49,10 @@ describe('CrmModule', () => {
         { provide: LOG_DESTINATION, useValue: { write: () => undefined } },
         AppLogger,
         { provide: CallLogRepository, useValue: { mergeCrm: async () => true } },
+        { provide: Clock, useValue: new ManualClock() },
+        { provide: Scheduler, useValue: scheduler },
       ],
-      exports: [AppConfig, AppLogger, CallLogRepository],
+      exports: [AppConfig, AppLogger, CallLogRepository, Clock, Scheduler],
     })
     class GlobalsModule {}
     const moduleRef = await Test.createTestingModule({ imports: [GlobalsModule, CrmModule] }).compile();
@@ -68,12 +84,14 @@ describe('CrmModule', () => {
     expect(fake.requests).toEqual([]);
   });
 
-  it('provides HubSpot when enabled', async () => {
+  it('provides HubSpot when enabled, retrying on the global scheduler', async () => {
     const crm = await boot({ HUBSPOT_ENABLED: 'true', HUBSPOT_ACCESS_TOKEN: fake.token });
     expect(crm).toBeInstanceOf(HubspotCrmService);
+    fake.failNext(1, 429, { retryAfter: 3 });
     crm.callStarted(CALL);
-    const [search] = await fake.waitForRequests(1);
-    expect(search.path).toBe('/crm/v3/objects/contacts/search');
+    const searches = await fake.waitForRequests(2, (r) => r.path === '/crm/v3/objects/contacts/search');
+    expect(searches.map((r) => r.status)).toEqual([429, 200]);
+    expect(scheduler.delays).toEqual([3000]);
     await (crm as HubspotCrmService).idle();
   });
 });

@@ -1,8 +1,9 @@
 import pino from 'pino';
 import type { CallLogRepository } from '../call-log/call-record';
+import { ManualClock } from '../common/clock';
+import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { FakeHubspot, type RecordedRequest } from '../../test/support/fake-hubspot';
 import type { CallSummaryForCrm } from './crm.port';
-import { REAL_TIMERS } from './crm-work-queue';
 import { HubspotCrmService, parseRetryAfter, splitName, type HubspotCrmOptions } from './hubspot-crm.service';
 
 const CALLER = '+15551234567';
@@ -25,22 +26,35 @@ class FakeCallLog {
 
 const path = (r: RecordedRequest) => `${r.method} ${r.path}`;
 
+/** Records each requested delay and runs the task on the next turn of the event loop: no test waits out a backoff. */
+class ImmediateScheduler extends Scheduler {
+  readonly delays: number[] = [];
+  after(ms: number, run: () => void): ScheduledTask {
+    this.delays.push(ms);
+    const timer = setImmediate(run);
+    return { cancel: () => clearImmediate(timer) };
+  }
+}
+
 describe('HubspotCrmService against a fake HubSpot', () => {
   let fake: FakeHubspot;
   let repo: FakeCallLog;
   let service: HubspotCrmService;
-  let clockOffset: number;
+  // The breaker reads this clock, so a test can skip its cool-down without sleeping.
+  let clock: ManualClock;
+  let scheduler: ImmediateScheduler;
 
   function build(options: Partial<HubspotCrmOptions> = {}): HubspotCrmService {
     service = new HubspotCrmService(
       { accessToken: fake.token, baseUrl: fake.baseUrl },
       pino({ level: 'silent' }),
       repo as unknown as CallLogRepository,
+      clock,
+      scheduler,
       {
         requestTimeoutMs: 2000,
         markDelayMs: 5,
-        // The breaker reads this clock, so a test can skip its cool-down without sleeping.
-        timers: { ...REAL_TIMERS, now: () => Date.now() + clockOffset },
+        random: () => 0.5,
         ...options,
         queue: { baseDelayMs: 10, maxDelayMs: 50, breakerThreshold: 100, breakerCoolDownMs: 60_000, ...options.queue },
       },
@@ -51,7 +65,8 @@ describe('HubspotCrmService against a fake HubSpot', () => {
   beforeEach(async () => {
     fake = await FakeHubspot.start();
     repo = new FakeCallLog();
-    clockOffset = 0;
+    clock = new ManualClock();
+    scheduler = new ImmediateScheduler();
     build();
   });
 
@@ -172,14 +187,26 @@ describe('HubspotCrmService against a fake HubSpot', () => {
     expect(bodyText).toContain('[transcript cut]');
   });
 
-  it('honours Retry-After on 429', async () => {
-    fake.failNext(1, 429, { retryAfter: 1 });
+  it('honours Retry-After on 429, waiting on the injected scheduler', async () => {
+    fake.failNext(1, 429, { retryAfter: 7 });
     service.callStarted({ callSid: 'CA1', from: CALLER, to: LINE });
     const [first, second] = await fake.waitForRequests(2, (r) => r.path === '/crm/v3/objects/contacts/search');
     expect(first.status).toBe(429);
-    // Timers may fire a millisecond early against the wall clock.
-    expect(second.at - first.at).toBeGreaterThanOrEqual(995);
+    expect(second.status).toBe(200);
+    expect(scheduler.delays).toEqual([7000]);
     await service.idle();
+  });
+
+  it('stamps the crm state with the injected clock, and waits for the call record on the scheduler', async () => {
+    clock.advance(90_000);
+    repo.missing.set('CA1', 2);
+    service.jobRequested({ callSid: 'CA1', from: CALLER }, { problem: 'drip' });
+    await service.idle();
+    // ManualClock's epoch starts at 2026-01-01T00:00:00Z.
+    expect(repo.merges).toEqual([
+      { callSid: 'CA1', patch: { jobRequest: { status: 'synced', contactId: expect.any(String), at: '2026-01-01T00:01:30.000Z' } } },
+    ]);
+    expect(scheduler.delays).toEqual([5, 5]);
   });
 
   it('does not retry a 4xx other than 429', async () => {
@@ -208,7 +235,7 @@ describe('HubspotCrmService against a fake HubSpot', () => {
     expect(repo.merges.at(-1)?.patch.jobRequest).toMatchObject({ status: 'failed', error: 'circuit breaker open' });
 
     fake.recover();
-    clockOffset = 60_000;
+    clock.advance(60_000);
     // The half-open trial: search misses, contact is created, the breaker closes.
     service.callStarted({ callSid: 'CA10', from: CALLER, to: LINE });
     await service.idle();

@@ -1,8 +1,10 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { CallLogRepository } from '../call-log/call-record';
+import type { Clock } from '../common/clock';
+import type { Scheduler } from '../common/scheduler';
 import { CrmService, type CallSummaryForCrm, type JobRequest } from './crm.port';
-import { CrmWorkQueue, JobError, REAL_TIMERS, type QueueTimers, type WorkQueueOptions } from './crm-work-queue';
+import { CrmWorkQueue, JobError, type Random, type WorkQueueOptions } from './crm-work-queue';
 
 export interface HubspotCrmOptions {
   /** Per HTTP request; a hung HubSpot must not hold a call's lane forever. */
@@ -15,7 +17,8 @@ export interface HubspotCrmOptions {
   readonly maxTrackedCalls: number;
   /** hs_call_body is a rich-text property; the transcript is cut to keep it under HubSpot's limit. */
   readonly maxBodyChars: number;
-  readonly timers: QueueTimers;
+  /** Jitter of the queue's retry backoff. */
+  readonly random: Random;
 }
 
 const DEFAULT_OPTIONS: HubspotCrmOptions = {
@@ -25,7 +28,7 @@ const DEFAULT_OPTIONS: HubspotCrmOptions = {
   markDelayMs: 500,
   maxTrackedCalls: 2000,
   maxBodyChars: 60_000,
-  timers: REAL_TIMERS,
+  random: Math.random,
 };
 
 /** HubSpot-defined association type: call → contact. */
@@ -91,13 +94,16 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
     private readonly settings: { readonly accessToken: string; readonly baseUrl: string },
     private readonly logger: Logger,
     private readonly repository: CallLogRepository,
+    private readonly clock: Clock,
+    private readonly scheduler: Scheduler,
     options: Partial<HubspotCrmOptions> = {},
   ) {
     super();
     this.options = { ...DEFAULT_OPTIONS, ...options };
     this.baseUrl = settings.baseUrl.replace(/\/+$/, '');
-    this.queue = new CrmWorkQueue(logger, this.options.queue, this.options.timers);
+    this.queue = new CrmWorkQueue(logger, this.options.queue, clock, scheduler, this.options.random);
   }
+
 
   /** For tests and shutdown: resolves once all queued CRM work has settled. */
   idle(): Promise<void> {
@@ -133,10 +139,10 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
           await this.request('PATCH', `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}`, {
             properties: this.jobProperties(job),
           });
-          await this.mark(call.callSid, { jobRequest: { status: 'synced', contactId, at: new Date().toISOString() } });
+          await this.mark(call.callSid, { jobRequest: { status: 'synced', contactId, at: this.stamp() } });
         },
         onFailure: (error) =>
-          this.mark(call.callSid, { jobRequest: { status: 'failed', error: error.message, at: new Date().toISOString() } }),
+          this.mark(call.callSid, { jobRequest: { status: 'failed', error: error.message, at: this.stamp() } }),
       });
     });
   }
@@ -159,10 +165,10 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
             ],
           })) as { id?: unknown };
           const engagementId = idOf(created, 'HubSpot call create');
-          await this.mark(summary.callSid, { callLogged: { status: 'synced', engagementId, at: new Date().toISOString() } });
+          await this.mark(summary.callSid, { callLogged: { status: 'synced', engagementId, at: this.stamp() } });
         },
         onFailure: (error) =>
-          this.mark(summary.callSid, { callLogged: { status: 'failed', error: error.message, at: new Date().toISOString() } }),
+          this.mark(summary.callSid, { callLogged: { status: 'failed', error: error.message, at: this.stamp() } }),
         // The call's last job: its contact id is no longer needed.
         onSettled: () => this.calls.delete(summary.callSid),
       });
@@ -272,6 +278,11 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
     return (head + transcript).slice(0, this.options.maxBodyChars);
   }
 
+  /** Wall-clock time for the crm state on the call record. */
+  private stamp(): string {
+    return new Date(this.clock.epochMs()).toISOString();
+  }
+
   /** Writes the call record's crm state, waiting a little when the record is not written yet. */
   private async mark(callSid: string, patch: Record<string, unknown>): Promise<void> {
     for (let attempt = 1; attempt <= this.options.markAttempts; attempt++) {
@@ -281,7 +292,7 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
         this.logger.warn({ callSid, attempt, err: error instanceof Error ? error.message : String(error) }, 'CRM state write failed');
       }
       if (attempt < this.options.markAttempts) {
-        await new Promise<void>((resolve) => this.options.timers.setTimeout(resolve, this.options.markDelayMs));
+        await new Promise<void>((resolve) => this.scheduler.after(this.options.markDelayMs, resolve));
       }
     }
     this.logger.error({ callSid, keys: Object.keys(patch) }, 'CRM state could not be written to the call record');
@@ -320,7 +331,7 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
       }
       const status = response.status;
       const retryable = status === 429 || status >= 500;
-      const retryAfterMs = retryable ? parseRetryAfter(response.headers.get('retry-after'), Date.now()) : undefined;
+      const retryAfterMs = retryable ? parseRetryAfter(response.headers.get('retry-after'), this.clock.epochMs()) : undefined;
       throw new JobError(`${what} → ${status}${category}`, retryable, retryAfterMs);
     }
     try {
