@@ -1,9 +1,17 @@
 import {
   appendAudioFrame,
+  buildCancel,
+  buildFunctionOutput,
+  buildGoodbye,
   buildGreeting,
+  buildInstructedResponse,
+  buildResponseCreate,
   buildSessionUpdate,
+  buildTruncate,
   isMuLaw,
   parseRealtimeEvent,
+  type FunctionTool,
+  type RealtimeClientEvent,
   type SessionSettings,
 } from './realtime-protocol';
 
@@ -124,17 +132,84 @@ describe('client events', () => {
   });
 
   it('builds the beta session.update with g711_ulaw and no GA-only fields', () => {
-    const update = buildSessionUpdate('beta', { ...settings, transcriptionModel: undefined }) as { session: Record<string, unknown> };
+    const update = buildSessionUpdate('beta', settings);
     expect(update.session).toMatchObject({
       modalities: ['audio', 'text'],
       voice: 'alloy',
       input_audio_format: 'g711_ulaw',
       output_audio_format: 'g711_ulaw',
-      input_audio_transcription: null,
+      input_audio_transcription: { model: 'gpt-4o-mini-transcribe' },
       turn_detection: { type: 'server_vad', interrupt_response: true },
     });
     expect(update.session).not.toHaveProperty('type');
     expect(update.session).not.toHaveProperty('audio');
+  });
+
+  // DEFECT 4: transcription off was sent as null, which neither shape's session.update accepts
+  // (the SDK types it as an optional object); off is the API default, so the key is left out.
+  it('leaves the transcription key out, not null, when transcription is off', () => {
+    const off = { ...settings, transcriptionModel: undefined };
+    const ga = buildSessionUpdate('ga', off);
+    expect(ga.session.audio.input).not.toHaveProperty('transcription');
+    expect(ga.session.audio.input).toMatchObject({ format: { type: 'audio/pcmu' }, turn_detection: { type: 'server_vad' } });
+    const beta = buildSessionUpdate('beta', off);
+    expect(beta.session).not.toHaveProperty('input_audio_transcription');
+    expect(beta.session).toMatchObject({ input_audio_format: 'g711_ulaw', turn_detection: { type: 'server_vad' } });
+  });
+
+  it('offers tools with tool_choice auto only when there are tools', () => {
+    const tool: FunctionTool = { type: 'function', name: 'end_call', description: 'Hang up.', parameters: { type: 'object', properties: {} } };
+    for (const shape of ['ga', 'beta'] as const) {
+      expect(buildSessionUpdate(shape, { ...settings, tools: [tool] }).session).toMatchObject({ tools: [tool], tool_choice: 'auto' });
+      for (const tools of [undefined, []]) {
+        const session = buildSessionUpdate(shape, { ...settings, tools }).session;
+        expect(session).not.toHaveProperty('tools');
+        expect(session).not.toHaveProperty('tool_choice');
+      }
+    }
+  });
+
+  it('puts no null anywhere in any client event, for every option', () => {
+    const tool: FunctionTool = { type: 'function', name: 't', description: 'd', parameters: {} };
+    const events: RealtimeClientEvent[] = [
+      buildGreeting('Hi.'),
+      buildInstructedResponse('Check in.'),
+      buildTruncate('item_1', 1200),
+      buildFunctionOutput('call_1', '{}'),
+      buildGoodbye('Bye.'),
+      buildResponseCreate(),
+      buildCancel('resp_1'),
+    ];
+    for (const shape of ['ga', 'beta'] as const) {
+      for (const transcriptionModel of ['gpt-4o-mini-transcribe', undefined]) {
+        for (const tools of [undefined, [tool]]) events.push(buildSessionUpdate(shape, { ...settings, transcriptionModel, tools }));
+      }
+    }
+    const nulls = (v: unknown, path: string): string[] =>
+      v === null ? [path] : typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => nulls(x, `${path}.${k}`)) : [];
+    expect(events.flatMap((e, i) => nulls(e, `${i}:${e.type}`))).toEqual([]);
+  });
+
+  it('builds events that RealtimeClient.send takes as they are', () => {
+    // Compile-time: the precise types stay assignable to send()'s parameter type.
+    const sendable: Array<string | Record<string, unknown>> = [
+      buildSessionUpdate('ga', settings),
+      buildSessionUpdate('beta', settings),
+      buildGreeting('Hi.'),
+      buildTruncate('item_1', 0),
+      buildFunctionOutput('call_1', '{}'),
+      buildCancel('resp_1'),
+      appendAudioFrame('//8='),
+    ];
+    expect(sendable.map((e) => (typeof e === 'string' ? (JSON.parse(e) as { type: string }) : e).type)).toEqual([
+      'session.update',
+      'session.update',
+      'response.create',
+      'conversation.item.truncate',
+      'conversation.item.create',
+      'response.cancel',
+      'input_audio_buffer.append',
+    ]);
   });
 
   it('asks for a greeting that carries the given words', () => {

@@ -193,9 +193,95 @@ export interface SessionSettings {
   readonly vad: { readonly threshold: number; readonly prefixPaddingMs: number; readonly silenceDurationMs: number };
 }
 
+/*
+ * Client event types. Type aliases, not interfaces: an object type alias is assignable to the
+ * Record<string, unknown> that RealtimeClient.send takes, an interface is not. Arrays are mutable
+ * because the SDK's event types declare Array<...>, which a readonly array does not satisfy.
+ * realtime-protocol.sdk.spec.ts checks each against the official SDK's client event types.
+ */
+
+/** server_vad turn detection; spelled the same in GA and beta. */
+export type ServerVad = {
+  readonly type: 'server_vad';
+  readonly threshold: number;
+  readonly prefix_padding_ms: number;
+  readonly silence_duration_ms: number;
+  readonly create_response: boolean;
+  readonly interrupt_response: boolean;
+};
+
+export type TranscriptionConfig = { readonly model: string };
+
+/** Present only when the call has tools: an empty tools list is not sent. */
+type SessionTools = { readonly tools?: FunctionTool[]; readonly tool_choice?: 'auto' };
+
+export type GaSessionUpdate = {
+  readonly type: 'session.update';
+  readonly session: {
+    readonly type: 'realtime';
+    readonly model: string;
+    readonly instructions: string;
+    readonly output_modalities: ['audio'];
+    readonly audio: {
+      readonly input: {
+        readonly format: { readonly type: 'audio/pcmu' };
+        /** Absent when transcription is off: the API's default is off, and it takes no null here. */
+        readonly transcription?: TranscriptionConfig;
+        readonly turn_detection: ServerVad;
+      };
+      readonly output: { readonly format: { readonly type: 'audio/pcmu' }; readonly voice: string };
+    };
+  } & SessionTools;
+};
+
+export type BetaSessionUpdate = {
+  readonly type: 'session.update';
+  readonly session: {
+    readonly modalities: ['audio', 'text'];
+    readonly instructions: string;
+    readonly voice: string;
+    readonly input_audio_format: 'g711_ulaw';
+    readonly output_audio_format: 'g711_ulaw';
+    /** Absent when transcription is off, as in GA. */
+    readonly input_audio_transcription?: TranscriptionConfig;
+    readonly turn_detection: ServerVad;
+  } & SessionTools;
+};
+
+export type SessionUpdate = GaSessionUpdate | BetaSessionUpdate;
+
+/** response.create; the same shape in GA and beta. */
+export type ResponseCreate = {
+  readonly type: 'response.create';
+  readonly response?: { readonly instructions: string; readonly tool_choice?: 'none' };
+};
+
+export type ItemTruncate = {
+  readonly type: 'conversation.item.truncate';
+  readonly item_id: string;
+  readonly content_index: number;
+  readonly audio_end_ms: number;
+};
+
+export type FunctionCallOutputCreate = {
+  readonly type: 'conversation.item.create';
+  readonly item: { readonly type: 'function_call_output'; readonly call_id: string; readonly output: string };
+};
+
+export type ResponseCancel = { readonly type: 'response.cancel'; readonly response_id: string };
+
+/** What appendAudioFrame's string encodes. */
+export type AudioAppend = { readonly type: 'input_audio_buffer.append'; readonly audio: string };
+
+/** Every client event built here (session.update in either shape). */
+export type RealtimeClientEvent = SessionUpdate | ResponseCreate | ItemTruncate | FunctionCallOutputCreate | ResponseCancel | AudioAppend;
+
 /** session.update for a Twilio call: mu-law in and out, server VAD that interrupts, input transcription. */
-export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings): Record<string, unknown> {
-  const turnDetection = {
+export function buildSessionUpdate(shape: 'ga', s: SessionSettings): GaSessionUpdate;
+export function buildSessionUpdate(shape: 'beta', s: SessionSettings): BetaSessionUpdate;
+export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings): SessionUpdate;
+export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings): SessionUpdate {
+  const turnDetection: ServerVad = {
     type: 'server_vad',
     threshold: s.vad.threshold,
     prefix_padding_ms: s.vad.prefixPaddingMs,
@@ -203,9 +289,9 @@ export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings):
     create_response: true,
     interrupt_response: true,
   };
-  const transcription = s.transcriptionModel ? { model: s.transcriptionModel } : null;
-  // Function tools have the same shape in both APIs.
-  const tools = s.tools && s.tools.length > 0 ? { tools: s.tools, tool_choice: 'auto' } : {};
+  const transcription: TranscriptionConfig | undefined = s.transcriptionModel ? { model: s.transcriptionModel } : undefined;
+  // Function tools have the same shape in both APIs; copied because the SDK types want a mutable array.
+  const tools: SessionTools = s.tools && s.tools.length > 0 ? { tools: [...s.tools], tool_choice: 'auto' } : {};
   if (shape === 'beta') {
     return {
       type: 'session.update',
@@ -215,7 +301,7 @@ export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings):
         voice: s.voice,
         input_audio_format: 'g711_ulaw',
         output_audio_format: 'g711_ulaw',
-        input_audio_transcription: transcription,
+        ...(transcription && { input_audio_transcription: transcription }),
         turn_detection: turnDetection,
         ...tools,
       },
@@ -229,7 +315,7 @@ export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings):
       instructions: s.instructions,
       output_modalities: ['audio'],
       audio: {
-        input: { format: { type: 'audio/pcmu' }, transcription, turn_detection: turnDetection },
+        input: { format: { type: 'audio/pcmu' }, ...(transcription && { transcription }), turn_detection: turnDetection },
         output: { format: { type: 'audio/pcmu' }, voice: s.voice },
       },
       ...tools,
@@ -238,7 +324,7 @@ export function buildSessionUpdate(shape: RealtimeApiShape, s: SessionSettings):
 }
 
 /** The opening line, so the caller hears the company's name first. Same shape in GA and beta. */
-export function buildGreeting(greeting: string): Record<string, unknown> {
+export function buildGreeting(greeting: string): ResponseCreate {
   return {
     type: 'response.create',
     response: {
@@ -248,21 +334,21 @@ export function buildGreeting(greeting: string): Record<string, unknown> {
 }
 
 /** A response that follows a one-off instruction (a check-in, a goodbye, picking up after a reconnect). */
-export function buildInstructedResponse(instructions: string): Record<string, unknown> {
+export function buildInstructedResponse(instructions: string): ResponseCreate {
   return { type: 'response.create', response: { instructions } };
 }
 
-export function buildTruncate(itemId: string, audioEndMs: number): Record<string, unknown> {
+export function buildTruncate(itemId: string, audioEndMs: number): ItemTruncate {
   return { type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs };
 }
 
 /** The tool's result, then (separately) response.create so the model speaks about it. */
-export function buildFunctionOutput(callId: string, output: string): Record<string, unknown> {
+export function buildFunctionOutput(callId: string, output: string): FunctionCallOutputCreate {
   return { type: 'conversation.item.create', item: { type: 'function_call_output', call_id: callId, output } };
 }
 
 /** Shutdown's last words to a caller: said as given, with no tool call. */
-export function buildGoodbye(goodbye: string): Record<string, unknown> {
+export function buildGoodbye(goodbye: string): ResponseCreate {
   return {
     type: 'response.create',
     response: {
@@ -272,11 +358,11 @@ export function buildGoodbye(goodbye: string): Record<string, unknown> {
   };
 }
 
-export function buildResponseCreate(): Record<string, unknown> {
+export function buildResponseCreate(): ResponseCreate {
   return { type: 'response.create' };
 }
 
-export function buildCancel(responseId: string): Record<string, unknown> {
+export function buildCancel(responseId: string): ResponseCancel {
   return { type: 'response.cancel', response_id: responseId };
 }
 
