@@ -3,8 +3,13 @@ import type { TranscriptTurn } from '../call-log/call-record';
 /** The job the operator captured (save_job_request), normalised. */
 export interface JobRequest {
   readonly callerName?: string;
-  /** E.164. */
+  /** E.164; as heard (digits) when callbackNumberUnverified. */
   readonly callbackNumber?: string;
+  /**
+   * Set when the callback number did not validate even after the caller repeated it: saved as
+   * heard so the lead is not lost, for a person to check before calling back.
+   */
+  readonly callbackNumberUnverified?: true;
   readonly serviceAddress?: string;
   readonly problem?: string;
   readonly urgency?: 'emergency' | 'urgent' | 'routine';

@@ -1,31 +1,76 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { CrmService, JobRequest } from '../../crm/crm.port';
 import type { ToolDefinition } from '../tool';
 
 const FIELDS = ['callerName', 'callbackNumber', 'serviceAddress', 'problem', 'urgency', 'preferredTime'] as const;
 
+/** Call detail: the model has been told to ask for the callback number again, and no valid one has come since. */
+export const CALLBACK_NUMBER_REASKED = 'callbackNumberReasked';
+
+/** Only the digits, a leading + kept: "2 2 2, 5 5 5…" as a transcript may write it. */
+function digitsOf(raw: string): string {
+  const digits = raw.replace(/\D/g, '');
+  return digits && raw.trim().startsWith('+') ? `+${digits}` : digits;
+}
+
+/** As written, else as bare digits (the library gives up on some spoken-style punctuation). */
+function parse(raw: string, region: string): PhoneNumber | undefined {
+  return parsePhoneNumberFromString(raw, region as CountryCode) ?? parsePhoneNumberFromString(digitsOf(raw), region as CountryCode);
+}
+
 /** The number in E.164, or null when it cannot be a phone number of that region (or international). */
 export function normalisePhone(raw: string, region: string): string | null {
-  const parsed = parsePhoneNumberFromString(raw, region as CountryCode);
+  const parsed = parse(raw, region);
   return parsed?.isValid() ? parsed.number : null;
 }
 
 /**
+ * A number that failed validation, kept as well as it can be: E.164 when the library sees a
+ * possible number (right length, e.g. a new area code its metadata does not know yet), else the
+ * digits as said (a leading + kept). Null when nothing in it is a digit.
+ */
+export function unverifiedPhone(raw: string, region: string): string | null {
+  const parsed = parse(raw, region);
+  if (parsed?.isPossible()) return parsed.number;
+  return digitsOf(raw) || null;
+}
+
+type CallbackOutcome =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'valid'; readonly number: string }
+  | { readonly kind: 'unverified'; readonly number: string }
+  | { readonly kind: 'reask'; readonly said: string };
+
+/**
  * save_job_request: the plumbing job as the caller described it. Called again, it corrects the
- * fields it is given and keeps the others. Stored on the call record and sent to the CRM.
+ * fields it is given and keeps the others. Stored on the call record and, when the call's
+ * profile has a CRM, sent to it.
+ *
+ * A callback number that does not validate never costs the lead: the other fields are saved
+ * anyway, the model is told once to ask the caller to repeat the number, and a number that still
+ * does not validate on the next try is saved as heard, flagged unverified, for a person to check.
+ * Metadata lags new area codes, and a number with a mis-heard digit beats no number.
  */
 export function saveJobRequestTool(crm: CrmService, region: string): ToolDefinition {
   return {
     name: 'save_job_request',
     description:
       "Save the caller's job request as soon as you have any of its details, and again whenever a detail is added or corrected. " +
-      'Only pass the fields you know; earlier values are kept.',
+      'Only pass the fields you know; earlier values are kept. If the result asks you to repeat the callback number, ask the caller ' +
+      'for it again, digit by digit, and call this tool with what they say; that second number is saved even if it cannot be verified.',
     parameters: {
       type: 'object',
       additionalProperties: false,
       properties: {
         caller_name: { type: 'string', minLength: 1, maxLength: 120 },
-        callback_number: { type: 'string', minLength: 3, maxLength: 40, description: 'As the caller said it; it is normalised to E.164.' },
+        callback_number: {
+          type: 'string',
+          minLength: 3,
+          maxLength: 40,
+          description:
+            'As the caller said it; it is normalised to E.164. One that is not a valid number is asked for again once, ' +
+            'then saved as heard and marked unverified.',
+        },
         service_address: { type: 'string', minLength: 3, maxLength: 300 },
         problem: { type: 'string', minLength: 2, maxLength: 1000 },
         urgency: { type: 'string', enum: ['emergency', 'urgent', 'routine'] },
@@ -35,22 +80,50 @@ export function saveJobRequestTool(crm: CrmService, region: string): ToolDefinit
     async handler(args, ctx) {
       const given: Record<string, string> = {};
       if (typeof args.caller_name === 'string') given.callerName = args.caller_name.trim();
-      if (typeof args.callback_number === 'string') {
-        const e164 = normalisePhone(args.callback_number, region);
-        if (!e164) {
-          return { saved: false, error: `"${args.callback_number}" is not a valid phone number. Ask the caller to repeat it.` };
-        }
-        given.callbackNumber = e164;
-      }
       if (typeof args.service_address === 'string') given.serviceAddress = args.service_address.trim();
       if (typeof args.problem === 'string') given.problem = args.problem.trim();
       if (typeof args.urgency === 'string') given.urgency = args.urgency;
       if (typeof args.preferred_time === 'string') given.preferredTime = args.preferred_time.trim();
-      const previous = (ctx.getDetail('jobRequest') ?? {}) as JobRequest;
-      const job = { ...previous, ...given };
-      ctx.setDetail('jobRequest', job);
-      crm.jobRequested({ callSid: ctx.callSid, from: ctx.from }, job);
-      return { saved: true, jobRequest: job, stillMissing: FIELDS.filter((f) => job[f] === undefined) };
+
+      const reasked = ctx.getDetail(CALLBACK_NUMBER_REASKED) === true;
+      const callback = readCallback(args.callback_number, region, reasked);
+      if (callback.kind === 'reask') ctx.setDetail(CALLBACK_NUMBER_REASKED, true);
+      // A valid number ends the episode: a later wrong correction is asked for again too.
+      else if (callback.kind === 'valid' && reasked) ctx.setDetail(CALLBACK_NUMBER_REASKED, false);
+
+      let job = (ctx.getDetail('jobRequest') ?? {}) as JobRequest;
+      const changed = Object.keys(given).length > 0 || callback.kind === 'valid' || callback.kind === 'unverified';
+      if (changed) {
+        // A new callback number replaces the old one and its flag; a valid one carries none.
+        if (callback.kind === 'valid' || callback.kind === 'unverified') {
+          const { callbackNumberUnverified: _old, ...rest } = job;
+          job = { ...rest, callbackNumber: callback.number, ...(callback.kind === 'unverified' ? { callbackNumberUnverified: true } : {}) };
+        }
+        job = { ...job, ...given };
+        ctx.setDetail('jobRequest', job);
+        if (ctx.profile.crm) crm.jobRequested({ callSid: ctx.callSid, from: ctx.from }, job);
+      }
+
+      const result: Record<string, unknown> = { saved: changed, jobRequest: job, stillMissing: FIELDS.filter((f) => job[f] === undefined) };
+      if (callback.kind === 'reask') {
+        result.callbackNumberSaved = false;
+        result.askAgain =
+          `"${callback.said}" is not a valid phone number${changed ? '; everything else was saved' : ''}. ` +
+          'Ask the caller to repeat their callback number, digit by digit, then call save_job_request with it.';
+      } else if (callback.kind === 'unverified') {
+        result.callbackNumberSaved = true;
+        result.note = 'The callback number could not be verified; it was saved as heard and marked unverified. Do not ask for it again.';
+      }
+      return result;
     },
   };
+}
+
+function readCallback(raw: unknown, region: string, reasked: boolean): CallbackOutcome {
+  if (typeof raw !== 'string') return { kind: 'none' };
+  const e164 = normalisePhone(raw, region);
+  if (e164) return { kind: 'valid', number: e164 };
+  const asHeard = reasked ? unverifiedPhone(raw, region) : null;
+  // Without a single digit there is nothing to keep: it can only be asked for again.
+  return asHeard ? { kind: 'unverified', number: asHeard } : { kind: 'reask', said: raw.trim() };
 }

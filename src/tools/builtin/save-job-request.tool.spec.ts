@@ -1,0 +1,157 @@
+import { CrmService, type JobRequest } from '../../crm/crm.port';
+import { testProfile } from '../../../test/support/profiles';
+import type { ToolCallContext } from '../tool';
+import { CALLBACK_NUMBER_REASKED, normalisePhone, saveJobRequestTool, unverifiedPhone } from './save-job-request.tool';
+
+const CALLER = '+15551230000';
+// Possible but not valid in the US: area code 222 is not assigned (a new one, or a mis-heard digit).
+const NEW_AREA_CODE = '222 555 0100';
+
+class RecordingCrm extends CrmService {
+  readonly jobs: JobRequest[] = [];
+  callStarted(): void {}
+  jobRequested(_call: { callSid: string; from: string }, job: JobRequest): void {
+    this.jobs.push(job);
+  }
+  callEnded(): void {}
+}
+
+/** One call: its details persist across the tool calls made with it. */
+function call(crmOn = true) {
+  const details = new Map<string, unknown>();
+  const ctx: ToolCallContext = {
+    callSid: 'CA0123456789abcdef0123456789abcdef',
+    streamSid: 'MZ0123456789abcdef0123456789abcdef',
+    from: CALLER,
+    to: '+15557650000',
+    profile: testProfile({ crm: crmOn }),
+    call: { agentFinishedSpeaking: () => Promise.resolve(), markOutcome: () => undefined },
+    setDetail: (key, value) => void details.set(key, value),
+    getDetail: (key) => details.get(key),
+  };
+  const crm = new RecordingCrm();
+  const tool = saveJobRequestTool(crm, 'US');
+  const save = (args: Record<string, unknown>) => tool.handler(args, ctx) as Promise<Record<string, any>>;
+  return { ctx, details, crm, save };
+}
+
+describe('save_job_request', () => {
+  it('saves a valid callback number in E.164 and sends the job to the CRM', async () => {
+    const { details, crm, save } = call();
+    const result = await save({ caller_name: ' Dana Smith ', callback_number: '(415) 555-2671', urgency: 'emergency' });
+    expect(result).toEqual({
+      saved: true,
+      jobRequest: { callerName: 'Dana Smith', callbackNumber: '+14155552671', urgency: 'emergency' },
+      stillMissing: ['serviceAddress', 'problem', 'preferredTime'],
+    });
+    expect(details.get('jobRequest')).toEqual(result.jobRequest);
+    expect(crm.jobs).toEqual([result.jobRequest]);
+  });
+
+  it('saves the other fields of a call whose number is possible but not valid, and asks for the number again', async () => {
+    const { details, crm, save } = call();
+    const result = await save({ caller_name: 'Dana Smith', callback_number: NEW_AREA_CODE, problem: 'Burst pipe' });
+    expect(result).toMatchObject({
+      saved: true,
+      callbackNumberSaved: false,
+      askAgain: expect.stringContaining('Ask the caller to repeat their callback number'),
+      jobRequest: { callerName: 'Dana Smith', problem: 'Burst pipe' },
+    });
+    expect(result.jobRequest).not.toHaveProperty('callbackNumber');
+    expect(result.stillMissing).toContain('callbackNumber');
+    expect(details.get('jobRequest')).toEqual({ callerName: 'Dana Smith', problem: 'Burst pipe' });
+    expect(details.get(CALLBACK_NUMBER_REASKED)).toBe(true);
+    expect(crm.jobs).toEqual([{ callerName: 'Dana Smith', problem: 'Burst pipe' }]);
+  });
+
+  it('saves a number that is still not valid the second time, in E.164 and flagged unverified', async () => {
+    const { details, crm, save } = call();
+    await save({ callback_number: NEW_AREA_CODE });
+    // Nothing else was given the first time: nothing to store or send yet.
+    expect(details.get('jobRequest')).toBeUndefined();
+    expect(crm.jobs).toEqual([]);
+
+    const result = await save({ callback_number: NEW_AREA_CODE });
+    expect(result).toMatchObject({ saved: true, callbackNumberSaved: true, note: expect.stringContaining('unverified') });
+    expect(details.get('jobRequest')).toEqual({ callbackNumber: '+12225550100', callbackNumberUnverified: true });
+    expect(crm.jobs).toEqual([{ callbackNumber: '+12225550100', callbackNumberUnverified: true }]);
+  });
+
+  it('asks again for a number that cannot be one, then keeps its digits as said, flagged unverified', async () => {
+    const { details, save } = call();
+    expect(await save({ callback_number: '555-12' })).toMatchObject({ saved: false, callbackNumberSaved: false, askAgain: expect.any(String) });
+    expect(await save({ callback_number: '555 12', problem: 'Leak' })).toMatchObject({ saved: true, callbackNumberSaved: true });
+    expect(details.get('jobRequest')).toEqual({ callbackNumber: '55512', callbackNumberUnverified: true, problem: 'Leak' });
+  });
+
+  it('never saves a callback number without a digit in it', async () => {
+    const { details, save } = call();
+    await save({ callback_number: 'the same one' });
+    expect(await save({ callback_number: 'the same one', problem: 'Leak' })).toMatchObject({ saved: true, callbackNumberSaved: false, askAgain: expect.any(String) });
+    expect(details.get('jobRequest')).toEqual({ problem: 'Leak' });
+  });
+
+  it('corrects fields, keeps the others, and drops the unverified flag when a valid number comes', async () => {
+    const { details, crm, save } = call();
+    await save({ caller_name: 'Dana', callback_number: '415 155 1234' });
+    await save({ callback_number: '415 155 1234', service_address: '12 Elm Street' });
+    expect(details.get('jobRequest')).toEqual({ callerName: 'Dana', serviceAddress: '12 Elm Street', callbackNumber: '+14151551234', callbackNumberUnverified: true });
+
+    const result = await save({ callback_number: '415 555 1234', caller_name: 'Dana Smith' });
+    expect(result).toEqual({
+      saved: true,
+      jobRequest: { callerName: 'Dana Smith', serviceAddress: '12 Elm Street', callbackNumber: '+14155551234' },
+      stillMissing: ['problem', 'urgency', 'preferredTime'],
+    });
+    expect(crm.jobs.at(-1)).toEqual(result.jobRequest);
+  });
+
+  it('asks again once for each run of numbers that are not valid, a valid one in between', async () => {
+    const { details, save } = call();
+    await save({ callback_number: NEW_AREA_CODE });
+    await save({ callback_number: '415 555 1234' });
+    expect(await save({ callback_number: '415 155 1234' })).toMatchObject({ callbackNumberSaved: false, askAgain: expect.any(String) });
+    expect(details.get('jobRequest')).toEqual({ callbackNumber: '+14155551234' });
+    expect(await save({ callback_number: '415 155 1234' })).toMatchObject({ callbackNumberSaved: true });
+    expect(details.get('jobRequest')).toEqual({ callbackNumber: '+14151551234', callbackNumberUnverified: true });
+    // Once saved unverified, a further wrong number is not asked for again.
+    expect(await save({ callback_number: NEW_AREA_CODE })).toMatchObject({ callbackNumberSaved: true });
+  });
+
+  it('keeps the earlier valid number while a wrong correction is asked for again', async () => {
+    const { details, save } = call();
+    await save({ callback_number: '415 555 1234' });
+    expect(await save({ callback_number: NEW_AREA_CODE })).toMatchObject({ saved: false, callbackNumberSaved: false, jobRequest: { callbackNumber: '+14155551234' } });
+    expect(details.get('jobRequest')).toEqual({ callbackNumber: '+14155551234' });
+  });
+
+  it('saves on the call record but tells no CRM when the call profile has none', async () => {
+    const { details, crm, save } = call(false);
+    expect(await save({ problem: 'Dripping tap', callback_number: '415 555 1234' })).toMatchObject({ saved: true });
+    expect(details.get('jobRequest')).toEqual({ problem: 'Dripping tap', callbackNumber: '+14155551234' });
+    expect(crm.jobs).toEqual([]);
+  });
+
+  it('describes the re-ask in its schema', () => {
+    const tool = saveJobRequestTool(new RecordingCrm(), 'US');
+    expect(tool.parameters).toMatchObject({ properties: { callback_number: { description: expect.stringContaining('unverified') } } });
+  });
+});
+
+describe('normalisePhone', () => {
+  it('reads numbers written digit by digit', () => {
+    expect(normalisePhone('4 1 5, 5 5 5, 2 6 7 1', 'US')).toBe('+14155552671');
+    expect(normalisePhone('+44 20 7946 0000', 'US')).toBe('+442079460000');
+    expect(normalisePhone('222 555 0100', 'US')).toBeNull();
+  });
+});
+
+describe('unverifiedPhone', () => {
+  it('formats a possible number as E.164, else keeps the digits as said', () => {
+    expect(unverifiedPhone('999 555 1234', 'US')).toBe('+19995551234');
+    expect(unverifiedPhone('555-12', 'US')).toBe('55512');
+    expect(unverifiedPhone('+44 12', 'US')).toBe('+4412');
+    expect(unverifiedPhone('2 2 2, 5 5 5, 0 1 0 0', 'US')).toBe('+12225550100');
+    expect(unverifiedPhone('no idea', 'US')).toBeNull();
+  });
+});
