@@ -132,18 +132,57 @@ describe('HubspotCrmService against a fake HubSpot', () => {
     await service.idle();
     // The contact id is remembered: one search for both jobs.
     expect(fake.requests.map(path)).toEqual(['POST /crm/v3/objects/contacts/search', `PATCH /crm/v3/objects/contacts/${contactId}`]);
+    // The caller ID stays in `phone` (the next call is found by it); the callback number has its own property.
     expect(fake.requests[1].body).toEqual({
       properties: {
         firstname: 'Mary Ann',
         lastname: 'Smith',
-        phone: '+15550001111',
+        mobilephone: '+15550001111',
         address: '1 Main St, Springfield',
-        message: 'Problem: burst pipe\nUrgency: emergency\nPreferred time: asap',
+        message: 'Callback number: +15550001111\nProblem: burst pipe\nUrgency: emergency\nPreferred time: asap',
       },
     });
+    expect(fake.contacts.get(contactId)?.properties).toMatchObject({ phone: CALLER, mobilephone: '+15550001111' });
     expect(repo.merges).toEqual([
       { callSid: 'CA1', patch: { jobRequest: { status: 'synced', contactId, at: expect.any(String) } } },
     ]);
+  });
+
+  it('sets no second number when the callback number is the caller ID', async () => {
+    const contactId = fake.addContact({ phone: CALLER });
+    service.jobRequested({ callSid: 'CA1', from: CALLER }, { callerName: 'Ann Lee', callbackNumber: CALLER });
+    await service.idle();
+    expect(fake.requests[1]).toMatchObject({
+      method: 'PATCH',
+      path: `/crm/v3/objects/contacts/${contactId}`,
+      body: { properties: { firstname: 'Ann', lastname: 'Lee', message: `Callback number: ${CALLER}` } },
+    });
+    expect(Object.keys(fake.requests[1].body.properties)).toEqual(['firstname', 'lastname', 'message']);
+  });
+
+  it('takes back the callback number it wrote when the caller corrects it to the caller ID', async () => {
+    const contactId = fake.addContact({ phone: CALLER });
+    service.jobRequested({ callSid: 'CA1', from: CALLER }, { callbackNumber: '+15550001111' });
+    service.jobRequested({ callSid: 'CA1', from: CALLER }, { callbackNumber: CALLER });
+    await service.idle();
+    const patches = fake.requests.filter((r) => r.method === 'PATCH').map((r) => r.body.properties);
+    expect(patches).toEqual([
+      { mobilephone: '+15550001111', message: 'Callback number: +15550001111' },
+      { mobilephone: '', message: `Callback number: ${CALLER}` },
+    ]);
+    expect(fake.contacts.get(contactId)?.properties.phone).toBe(CALLER);
+  });
+
+  it('marks an unverified callback number as such in the note and the call body', async () => {
+    fake.addContact({ phone: CALLER });
+    const job = { callbackNumber: '4155550', callbackNumberUnverified: true as const, problem: 'drip' };
+    service.jobRequested({ callSid: 'CA1', from: CALLER }, job);
+    service.callEnded(summary({ jobRequest: job }));
+    await service.idle();
+    const patch = fake.requests.find((r) => r.method === 'PATCH');
+    expect(patch?.body.properties).toEqual({ mobilephone: '4155550', message: 'Callback number (unverified): 4155550\nProblem: drip' });
+    const engagement = fake.requests.find((r) => r.path === '/crm/v3/objects/calls');
+    expect(engagement?.body.properties.hs_call_body).toContain('Callback number (unverified): 4155550');
   });
 
   it('logs the ended call as an engagement associated with the contact', async () => {

@@ -49,6 +49,34 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
+/** The callback number as the note and the call body show it, flagged when it could not be verified. */
+function callbackLabel(job: JobRequest): string {
+  return job.callbackNumberUnverified ? 'Callback number (unverified)' : 'Callback number';
+}
+
+/**
+ * The contact properties a job request sets. Only what the job states: a correction must not
+ * blank fields it does not mention. `phone` stays the caller ID (see HubspotCrmService).
+ */
+export function jobProperties(job: JobRequest, callerId: string): Record<string, string> {
+  const properties: Record<string, string> = {};
+  if (job.callerName?.trim()) {
+    const { firstname, lastname } = splitName(job.callerName);
+    properties.firstname = firstname;
+    if (lastname !== undefined) properties.lastname = lastname;
+  }
+  if (job.callbackNumber && job.callbackNumber !== callerId) properties.mobilephone = job.callbackNumber;
+  if (job.serviceAddress) properties.address = job.serviceAddress;
+  const note = [
+    job.callbackNumber ? `${callbackLabel(job)}: ${job.callbackNumber}` : undefined,
+    job.problem ? `Problem: ${job.problem}` : undefined,
+    job.urgency ? `Urgency: ${job.urgency}` : undefined,
+    job.preferredTime ? `Preferred time: ${job.preferredTime}` : undefined,
+  ].filter((line): line is string => line !== undefined);
+  if (note.length > 0) properties.message = note.join('\n');
+  return properties;
+}
+
 /** HubSpot ids are numeric strings; anything else means the response is not what we expect. */
 function idOf(record: { id?: unknown } | undefined, what: string): string {
   const id = record?.id;
@@ -72,6 +100,8 @@ const CALL_STATUS: Record<string, string> = {
 
 interface TrackedCall {
   contactId?: string;
+  /** This call has put a callback number in `mobilephone`. */
+  wroteMobile?: boolean;
 }
 
 /**
@@ -82,6 +112,13 @@ interface TrackedCall {
  *
  * The `message` contact property (a default property, "Message") carries the problem,
  * urgency and preferred time, since HubSpot has no standard field for them.
+ *
+ * The contact's `phone` is the caller ID and is never overwritten: it is what the next call from
+ * that line is looked up by. A callback number that differs goes to `mobilephone`, HubSpot's
+ * default "Mobile Phone Number" property: it exists in every portal (a custom property would
+ * need setting up first, and a PATCH naming a missing one fails whole, losing the name and
+ * address with it), it is phone-typed (click-to-call), and a number given for a callback is most
+ * often a mobile. The note in `message` names it as the callback number either way.
  */
 @Injectable()
 export class HubspotCrmService extends CrmService implements OnModuleDestroy {
@@ -136,9 +173,12 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
         name: 'job request',
         run: async () => {
           contactId = await this.ensureContact(call.callSid, call.from);
-          await this.request('PATCH', `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}`, {
-            properties: this.jobProperties(job),
-          });
+          const properties = jobProperties(job, call.from);
+          // Corrected back to the caller ID: the number this call put there earlier was wrong.
+          if (job.callbackNumber === call.from && this.calls.get(call.callSid)?.wroteMobile) properties.mobilephone = '';
+          await this.request('PATCH', `/crm/v3/objects/contacts/${encodeURIComponent(contactId)}`, { properties });
+          const tracked = this.calls.get(call.callSid);
+          if (tracked && properties.mobilephone !== undefined) tracked.wroteMobile = properties.mobilephone !== '';
           await this.mark(call.callSid, { jobRequest: { status: 'synced', contactId, at: this.stamp() } });
         },
         onFailure: (error) =>
@@ -218,25 +258,6 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
     return contactId;
   }
 
-  private jobProperties(job: JobRequest): Record<string, string> {
-    // Only what the job states: a correction must not blank fields it does not mention.
-    const properties: Record<string, string> = {};
-    if (job.callerName?.trim()) {
-      const { firstname, lastname } = splitName(job.callerName);
-      properties.firstname = firstname;
-      if (lastname !== undefined) properties.lastname = lastname;
-    }
-    if (job.callbackNumber) properties.phone = job.callbackNumber;
-    if (job.serviceAddress) properties.address = job.serviceAddress;
-    const note = [
-      job.problem ? `Problem: ${job.problem}` : undefined,
-      job.urgency ? `Urgency: ${job.urgency}` : undefined,
-      job.preferredTime ? `Preferred time: ${job.preferredTime}` : undefined,
-    ].filter((line): line is string => line !== undefined);
-    if (note.length > 0) properties.message = note.join('\n');
-    return properties;
-  }
-
   private callProperties(summary: CallSummaryForCrm): Record<string, string> {
     const properties: Record<string, string> = {
       hs_timestamp: new Date(summary.startedAt).toISOString(),
@@ -259,7 +280,7 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
     if (job) {
       const rows = [
         ['Name', job.callerName],
-        ['Callback number', job.callbackNumber],
+        [callbackLabel(job), job.callbackNumber],
         ['Address', job.serviceAddress],
         ['Problem', job.problem],
         ['Urgency', job.urgency],
