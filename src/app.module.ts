@@ -11,7 +11,7 @@ import { ProfileModule } from './profile/profile.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { SecurityModule } from './security/security.module';
 import { SessionModule } from './session/session.module';
-import { TwilioModule } from './twilio/twilio.module';
+import { PhoneLineModule } from './phone-line/phone-line.module';
 
 @Module({
   imports: [
@@ -26,7 +26,7 @@ import { TwilioModule } from './twilio/twilio.module';
     CrmModule,
     SecurityModule,
     CallModule,
-    TwilioModule,
+    PhoneLineModule,
     HealthModule,
   ],
 })

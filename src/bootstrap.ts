@@ -3,7 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from './config/app-config';
 import { NestLogger } from './logging/app-logger';
 import { StreamUpgradeCheck } from './security/stream-upgrade-check';
-import { MediaStreamWsAdapter } from './twilio/media-stream.adapter';
+import { MediaStreamWsAdapter } from './phone-line/media-stream.adapter';
 
 /** What main.ts and the e2e tests both do to an app before it listens. */
 export function configureApp(app: INestApplication): void {

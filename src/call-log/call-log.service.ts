@@ -3,7 +3,7 @@ import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
 import type { RealtimeUsage } from '../realtime/realtime-protocol';
 import { CallLogWriter } from './call-log-writer';
-import { EMPTY_USAGE, type CallRecord, type CallStatus, type CallUsage } from './call-record';
+import { EMPTY_USAGE, type CallRecord, type CallStatus, type CallUsage, type TranscriptTurn } from './call-record';
 import { TranscriptBuilder } from './transcript-builder';
 import { addUsage, estimateCost, type TokenPrices } from './usage';
 
@@ -17,9 +17,13 @@ export interface CallIdentity {
   readonly profile: string;
 }
 
-/** One call's entry in the call log while it is live: accumulates, and hands snapshots to the writer. */
+/**
+ * One call's entry in the call log while it is live: accumulates, and hands a snapshot to the
+ * writer whenever something worth keeping is complete (a turn's text, a detail, the end). Audio
+ * positions, transcript deltas and usage ride along with the next snapshot.
+ */
 export class CallJournal {
-  readonly transcript = new TranscriptBuilder();
+  private readonly transcript = new TranscriptBuilder();
   private usage: CallUsage = EMPTY_USAGE;
   private ended: Pick<CallRecord, 'status' | 'endedAt' | 'durationMs' | 'endReason'> = {
     status: 'in-progress',
@@ -35,15 +39,51 @@ export class CallJournal {
     private readonly recording: string | null,
     private readonly prices: TokenPrices,
     private readonly writer: CallLogWriter,
-  ) {}
+  ) {
+    this.checkpoint();
+  }
 
   addUsage(usage: RealtimeUsage): void {
     this.usage = addUsage(this.usage, usage);
   }
 
+  /** The caller started a turn at `atMs` on the call's timeline. */
+  callerSpeechStarted(itemId: string | undefined, atMs: number): void {
+    this.transcript.callerSpeechStarted(itemId, atMs);
+  }
+
+  callerTranscript(itemId: string, text: string, fallbackAtMs: number): void {
+    this.transcript.callerTranscript(itemId, text, fallbackAtMs);
+    this.checkpoint();
+  }
+
+  /** `ms` more of the item's audio went to the caller at `atMs`. */
+  agentAudio(itemId: string, ms: number, atMs: number): void {
+    this.transcript.agentAudio(itemId, ms, atMs);
+  }
+
+  agentTranscriptDelta(itemId: string, delta: string): void {
+    this.transcript.agentTranscriptDelta(itemId, delta);
+  }
+
+  agentTranscriptDone(itemId: string, text: string): void {
+    this.transcript.agentTranscriptDone(itemId, text);
+    this.checkpoint();
+  }
+
+  /** The caller heard only `audioEndMs` of the item. */
+  agentTruncated(itemId: string, audioEndMs: number): void {
+    this.transcript.agentTruncated(itemId, audioEndMs);
+  }
+
+  turns(): TranscriptTurn[] {
+    return this.transcript.turns();
+  }
+
   /** Facts later features attach (the job request, a summary); kept in the record's details. */
   setDetail(key: string, value: unknown): void {
     this.details[key] = value;
+    this.checkpoint();
   }
 
   getDetail(key: string): unknown {
@@ -55,10 +95,11 @@ export class CallJournal {
     const list = Array.isArray(this.details[key]) ? (this.details[key] as unknown[]) : [];
     if (list.length < 200) list.push(value);
     this.details[key] = list;
+    this.checkpoint();
   }
 
   /** Hands the current state to the writer (coalesced per call, written off the audio path). */
-  checkpoint(): void {
+  private checkpoint(): void {
     this.writer.submit(this.snapshot());
   }
 
@@ -92,9 +133,7 @@ export class CallLog {
 
   /** Starts the record of a call that reached the agent. */
   open(identity: CallIdentity, recording: string | null): CallJournal {
-    const journal = new CallJournal(identity, new Date(this.clock.epochMs()).toISOString(), recording, this.config.prices, this.writer);
-    journal.checkpoint();
-    return journal;
+    return new CallJournal(identity, new Date(this.clock.epochMs()).toISOString(), recording, this.config.prices, this.writer);
   }
 
   /** Records a call the webhook sent to the fallback: it never reached the agent. */

@@ -6,7 +6,10 @@ export const SUMMARY_MAX_TURNS = 12;
 export const SUMMARY_MAX_TURN_CHARS = 300;
 export const SUMMARY_MAX_CHARS = 4_000;
 
-const JOB_FIELDS: ReadonlyArray<[keyof JobRequest, string]> = [
+/** The job request's text fields. */
+type JobText = { [K in keyof JobRequest]-?: NonNullable<JobRequest[K]> extends string ? K : never }[keyof JobRequest];
+
+const JOB_FIELDS: ReadonlyArray<[JobText, string]> = [
   ['callerName', 'caller name'],
   ['callbackNumber', 'callback number'],
   ['serviceAddress', 'service address'],
@@ -31,9 +34,13 @@ export function buildConversationSummary(turns: readonly TranscriptTurn[], jobRe
   const turnLines = turns
     .slice(-SUMMARY_MAX_TURNS)
     .map((turn) => `${turn.speaker === 'caller' ? 'Caller' : 'You'}: ${clip(turn.text, SUMMARY_MAX_TURN_CHARS)}${turn.interrupted ? ' (interrupted by the caller)' : ''}`);
-  const jobLines = JOB_FIELDS.filter(([key]) => typeof jobRequest?.[key] === 'string' && jobRequest[key] !== '').map(
-    ([key, label]) => `- ${label}: ${clip(jobRequest![key]!, SUMMARY_MAX_TURN_CHARS)}`,
-  );
+  const jobLines: string[] = [];
+  for (const [key, label] of JOB_FIELDS) {
+    const value = jobRequest?.[key];
+    if (!value) continue;
+    const unverified = key === 'callbackNumber' && jobRequest?.callbackNumberUnverified ? ' (not a valid number: confirm it)' : '';
+    jobLines.push(`- ${label}: ${clip(value, SUMMARY_MAX_TURN_CHARS)}${unverified}`);
+  }
   const compose = (): string =>
     [
       opening,

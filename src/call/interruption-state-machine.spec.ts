@@ -1,11 +1,6 @@
 import { ManualClock } from '../common/clock';
-import {
-  InterruptionStateMachine,
-  type AgentState,
-  type BargeIn,
-  type SentAudio,
-  type StateCause,
-} from './interruption-state-machine';
+import type { SentAudio } from '../twilio/twilio-media-stream';
+import { InterruptionStateMachine, type AgentState, type BargeIn, type StateCause } from './interruption-state-machine';
 
 type Transition = [from: AgentState, to: AgentState, cause: StateCause];
 
@@ -20,7 +15,8 @@ interface Ctx {
 function setup(start = 0): Ctx {
   const clock = new ManualClock(start);
   const transitions: Transition[] = [];
-  const m = new InterruptionStateMachine(clock, (from, to, cause) => transitions.push([from, to, cause]));
+  const m = new InterruptionStateMachine(clock);
+  m.observe((from, to, cause) => transitions.push([from, to, cause]));
   return { clock, m, transitions, marks: [] };
 }
 

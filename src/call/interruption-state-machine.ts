@@ -1,4 +1,5 @@
 import type { Clock } from '../common/clock';
+import type { PlayoutLedger, SentAudio } from '../twilio/twilio-media-stream';
 
 /**
  * What the agent is doing, as the caller experiences it.
@@ -30,15 +31,6 @@ export interface BargeIn {
   readonly cancelResponseId: string | null;
 }
 
-export interface SentAudio {
-  readonly responseId: string;
-  readonly itemId: string;
-  /** Duration of the whole frames just sent to Twilio. */
-  readonly durationMs: number;
-  /** Model audio received for this item so far (excludes the silence that pads the last frame). */
-  readonly itemAudioMs: number;
-}
-
 /** A run of frames sent to Twilio and the mark that follows it. */
 interface Chunk {
   readonly mark: string;
@@ -66,7 +58,7 @@ const MAX_REMEMBERED_INTERRUPTIONS = 8;
  * it never exceeds what was sent. This is finer than counting marks alone (min(sent, confirmed +
  * one frame)), whose error grows with the spacing of marks, while keeping the same upper bound.
  */
-export class InterruptionStateMachine {
+export class InterruptionStateMachine implements PlayoutLedger {
   private chunks: Chunk[] = [];
   private readonly chunkByMark = new Map<string, Chunk>();
   private generation = 0;
@@ -81,11 +73,14 @@ export class InterruptionStateMachine {
   private readonly interrupted: string[] = [];
   private ended = false;
   private current: AgentState = 'listening';
+  private onTransition: TransitionListener = () => undefined;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly onTransition: TransitionListener = () => undefined,
-  ) {}
+  constructor(private readonly clock: Clock) {}
+
+  /** Who hears of every change of state (the call). */
+  observe(listener: TransitionListener): void {
+    this.onTransition = listener;
+  }
 
   get state(): AgentState {
     return this.current;

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { AppConfig } from '../config/app-config';
 
 export type CallDirection = 'inbound' | 'outbound';
 
-/** What the service knows about a live call. Times are epoch milliseconds. */
+/** What any instance may read about a live call. Times are epoch milliseconds. */
 export interface CallSession {
   readonly callSid: string;
   readonly streamSid: string;
@@ -15,41 +17,53 @@ export interface CallSession {
 }
 
 /**
- * Live call sessions. A port: the in-memory store serves a single instance; a shared store
- * serves a fleet. Methods are async so either can sit behind it; callers never await them on
- * the audio path.
+ * The record of each live call that other instances can read. A port: the in-memory store serves
+ * a single instance; a shared store serves a fleet. The instance holding the call refreshes its
+ * entry while the call lives; an entry not refreshed for SESSION_TTL_MINUTES expires, so one left
+ * by an instance that died goes away by itself. Methods are async so either store can sit behind
+ * it; the call never awaits them on the audio path.
  */
 export abstract class SessionStore {
   abstract save(session: CallSession): Promise<void>;
+  /** The live session, or undefined when unknown or expired. */
   abstract get(callSid: string): Promise<CallSession | undefined>;
+  /** Refreshes the entry: `at` is when Twilio was last heard from. */
   abstract touch(callSid: string, at: number): Promise<void>;
   abstract setState(callSid: string, state: string): Promise<void>;
   abstract remove(callSid: string): Promise<void>;
-  /** Sessions whose lastSeenAt is older than `before`. */
-  abstract idleSince(before: number): Promise<CallSession[]>;
-  abstract count(): Promise<number>;
+  /** Every live session. */
+  abstract list(): Promise<CallSession[]>;
 }
 
 @Injectable()
 export class InMemorySessionStore extends SessionStore {
   private readonly sessions = new Map<string, CallSession>();
+  private readonly ttlMs: number;
+
+  constructor(
+    config: AppConfig,
+    private readonly clock: Clock,
+  ) {
+    super();
+    this.ttlMs = config.sessions.ttlMinutes * 60_000;
+  }
 
   async save(session: CallSession): Promise<void> {
     this.sessions.set(session.callSid, { ...session });
   }
 
   async get(callSid: string): Promise<CallSession | undefined> {
-    const s = this.sessions.get(callSid);
+    const s = this.live(callSid);
     return s ? { ...s } : undefined;
   }
 
   async touch(callSid: string, at: number): Promise<void> {
-    const s = this.sessions.get(callSid);
+    const s = this.live(callSid);
     if (s && at > s.lastSeenAt) s.lastSeenAt = at;
   }
 
   async setState(callSid: string, state: string): Promise<void> {
-    const s = this.sessions.get(callSid);
+    const s = this.live(callSid);
     if (s) s.state = state;
   }
 
@@ -57,11 +71,25 @@ export class InMemorySessionStore extends SessionStore {
     this.sessions.delete(callSid);
   }
 
-  async idleSince(before: number): Promise<CallSession[]> {
-    return [...this.sessions.values()].filter((s) => s.lastSeenAt < before).map((s) => ({ ...s }));
+  async list(): Promise<CallSession[]> {
+    const now = this.clock.epochMs();
+    const live: CallSession[] = [];
+    for (const s of [...this.sessions.values()]) {
+      if (this.expired(s, now)) this.sessions.delete(s.callSid);
+      else live.push({ ...s });
+    }
+    return live;
   }
 
-  async count(): Promise<number> {
-    return this.sessions.size;
+  /** The entry, unless it has expired (then it is dropped). */
+  private live(callSid: string): CallSession | undefined {
+    const s = this.sessions.get(callSid);
+    if (!s || !this.expired(s, this.clock.epochMs())) return s;
+    this.sessions.delete(callSid);
+    return undefined;
+  }
+
+  private expired(s: CallSession, now: number): boolean {
+    return now - s.lastSeenAt > this.ttlMs;
   }
 }

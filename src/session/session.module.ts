@@ -1,12 +1,8 @@
 import { Module } from '@nestjs/common';
-import { SessionJanitor } from './session-janitor';
 import { InMemorySessionStore, SessionStore } from './session-store';
 
 @Module({
-  providers: [
-    { provide: SessionStore, useClass: InMemorySessionStore },
-    SessionJanitor,
-  ],
-  exports: [SessionStore, SessionJanitor],
+  providers: [{ provide: SessionStore, useClass: InMemorySessionStore }],
+  exports: [SessionStore],
 })
 export class SessionModule {}

@@ -3,6 +3,8 @@
  * us, the frames we send back, and a parser that turns untrusted text into one of them or a
  * reason to ignore it. Numeric-looking fields arrive as strings and are converted here once.
  */
+import type { RawData } from 'ws';
+import { wsText } from '../common/ws-text';
 
 export interface TwilioConnected {
   readonly event: 'connected';
@@ -96,6 +98,20 @@ function parseMedia(msg: Record<string, unknown>): TwilioParseResult {
   const timestamp = Number(media.timestamp);
   if (!Number.isFinite(timestamp) || timestamp < 0) return invalid('media with a malformed timestamp');
   return { event: 'media', payload, timestamp };
+}
+
+/**
+ * Twilio sends 20 ms frames of a few hundred bytes; anything this large is not Twilio audio and is
+ * dropped before parsing. (Messages over WS_MAX_PAYLOAD_BYTES never arrive: ws closes with 1009.)
+ */
+export const MAX_FRAME_BYTES = 32 * 1024;
+
+/** Reads one WebSocket message from Twilio: binary or oversized messages are invalid frames. Never throws. */
+export function readTwilioMessage(data: RawData, isBinary: boolean): TwilioParseResult {
+  if (isBinary) return invalid('binary frame');
+  const text = wsText(data);
+  if (text.length > MAX_FRAME_BYTES) return invalid('frame too large');
+  return parseTwilioFrame(text);
 }
 
 /** Parses one text frame from Twilio. Never throws. */

@@ -1,14 +1,10 @@
 import { Module } from '@nestjs/common';
-import { CallLogModule } from '../call-log/call-log.module';
-import { CallModule } from '../call/call.module';
-import { SecurityModule } from '../security/security.module';
-import { MediaStreamGateway } from './media-stream.gateway';
+import { TwilioCallControl, TwilioRestCallControl } from './twilio-call-control';
 import { TwimlBuilder } from './twiml.builder';
-import { VoiceController } from './voice.controller';
 
+/** Twilio's side of things below the call: TwiML, and call control over the REST API. */
 @Module({
-  imports: [CallModule, CallLogModule, SecurityModule],
-  controllers: [VoiceController],
-  providers: [TwimlBuilder, MediaStreamGateway],
+  providers: [TwimlBuilder, { provide: TwilioCallControl, useClass: TwilioRestCallControl }],
+  exports: [TwimlBuilder, TwilioCallControl],
 })
 export class TwilioModule {}

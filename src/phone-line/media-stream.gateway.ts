@@ -2,22 +2,27 @@ import { type OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { CallBridgeFactory } from '../call/call-bridge.factory';
+import { CallFactory } from '../call/call-factory';
 import { CallRegistry } from '../call/call-registry';
+import { Scheduler } from '../common/scheduler';
 import { AppLogger } from '../logging/app-logger';
-import { STREAM_PATH } from './twiml.builder';
+import { StreamTokens } from '../security/stream-tokens';
+import { STREAM_PATH } from '../twilio/twiml.builder';
+import { MediaStreamHandshake } from './media-stream-handshake';
 
 /** "Try again later": the close code for a stream refused while the service cannot take calls. */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 
-/** The Twilio Media Streams endpoint. Holds no call logic: each connection goes to its own CallBridge. */
+/** The Twilio Media Streams endpoint. Holds no call logic: each connection starts with its handshake. */
 @WebSocketGateway({ path: STREAM_PATH })
 export class MediaStreamGateway implements OnGatewayConnection {
   private readonly log: Logger;
 
   constructor(
-    private readonly bridges: CallBridgeFactory,
+    private readonly calls: CallFactory,
     private readonly registry: CallRegistry,
+    private readonly tokens: StreamTokens,
+    private readonly scheduler: Scheduler,
     logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'media-stream' });
@@ -30,6 +35,13 @@ export class MediaStreamGateway implements OnGatewayConnection {
       socket.close(CLOSE_TRY_AGAIN_LATER, refusal);
       return;
     }
-    this.bridges.create().attach(socket, request.socket);
+    // The TCP socket lets a delta's frames leave in one write (corked).
+    new MediaStreamHandshake(socket, request.socket, {
+      calls: this.calls,
+      tokens: this.tokens,
+      registry: this.registry,
+      scheduler: this.scheduler,
+      log: this.log,
+    });
   }
 }

@@ -1,15 +1,15 @@
-import { bridgeHarness, CALL_SID, STREAM_SID, type BridgeHarness } from '../../test/support/bridge-harness';
+import { callHarness, CALL_SID, STREAM_SID, type CallHarness } from '../../test/support/call-harness';
 
-/** What every queue inside a bridge holds at most, and what happens when a peer pushes past it. */
+/** What every queue inside a call holds at most, and what happens when a peer pushes past it. */
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function start(h: BridgeHarness): void {
+function start(h: CallHarness): void {
   h.twilio.receive(JSON.stringify({ event: 'connected' }));
   h.twilio.receive(JSON.stringify({ event: 'start', start: { streamSid: STREAM_SID, callSid: CALL_SID, customParameters: {} } }));
 }
 
-function media(h: BridgeHarness, k: number): void {
+function media(h: CallHarness, k: number): void {
   const payload = Buffer.alloc(160, k % 256).toString('base64');
   h.twilio.receive(JSON.stringify({ event: 'media', streamSid: STREAM_SID, media: { track: 'inbound', timestamp: String(k * 20), payload } }));
 }
@@ -18,11 +18,11 @@ function sentTo(socket: { sent: string[] }, type: string): Array<Record<string, 
   return socket.sent.map((s) => JSON.parse(s) as Record<string, any>).filter((e) => e.type === type);
 }
 
-describe('CallBridge bounds', () => {
+describe('Call bounds', () => {
   it('keeps only the newest early caller audio, as much as the connect timeout allows, logged once and counted', () => {
     // OPENAI_CONNECT_TIMEOUT_MS=1000: room for a connect, its retry and the pause between
     // (1000 + 500 + 1000) plus 2000 ms of audio: 225 frames.
-    const h = bridgeHarness();
+    const h = callHarness();
     start(h);
     for (let k = 0; k < 400; k++) media(h, k);
     const rt = h.connector.sockets[0];
@@ -37,7 +37,7 @@ describe('CallBridge bounds', () => {
   });
 
   it('refuses tool calls beyond its bound while outputs wait for their response, logged once and counted', async () => {
-    const h = bridgeHarness();
+    const h = callHarness();
     start(h);
     const rt = h.connector.sockets[0];
     rt.emitOpen();
@@ -46,7 +46,7 @@ describe('CallBridge bounds', () => {
       rt.receive(JSON.stringify({ type: 'response.function_call_arguments.done', response_id: 'r1', call_id: `c${k}`, name: 'note', arguments: '{}' }));
     }
     await settle();
-    expect(h.bridge['toolOutputs']).toHaveLength(16);
+    expect(h.call?.['sequencer'].pendingOutputs).toBe(16);
     rt.receive(JSON.stringify({ type: 'response.done', response: { id: 'r1', status: 'completed' } }));
     expect(sentTo(rt, 'conversation.item.create').map((e) => e.item.call_id)).toEqual(Array.from({ length: 16 }, (_, k) => `c${k}`));
 

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { bridgeHarness as harness, CALL_SID, STREAM_SID, type BridgeHarness as Harness } from '../../test/support/bridge-harness';
+import { callHarness as harness, CALL_SID, STREAM_SID, type CallHarness as Harness } from '../../test/support/call-harness';
 import type { FakeSocket } from '../../test/support/fake-socket';
 import { parseRealtimeEvent } from '../realtime/realtime-protocol';
 import { parseTwilioFrame } from '../twilio/twilio-protocol';
 
 /**
- * Property-based tests: a CallBridge driven by random, malformed and out-of-order Twilio frames
+ * Property-based tests: a media stream connection (its handshake, then its Call) driven by random, malformed and out-of-order Twilio frames
  * and Realtime events, interleaved with clock advances, socket opens and closes. Whatever comes,
  * no handler throws, no promise is rejected unhandled, the agent state is always a possible one,
  * and the call ends leaving nothing behind.
@@ -130,7 +130,7 @@ const prologue = fc.nat({ max: 4 }).map((n) => n > 0).map((full): Action[] =>
 
 // ---- driving and checking ----------------------------------------------------------------------
 
-/** Lets promise chains started by the bridge (tools, store writes) run. */
+/** Lets promise chains started by the call (tools, store writes) run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function sentMarks(socket: FakeSocket): string[] {
@@ -161,7 +161,6 @@ async function apply(h: Harness, a: Action): Promise<void> {
     case 'realtimeOpen':
       return rt?.emitOpen();
     case 'advance':
-      h.clock.advance(a.ms);
       return h.scheduler.advance(a.ms);
     case 'settle':
       return settle();
@@ -181,8 +180,10 @@ async function apply(h: Harness, a: Action): Promise<void> {
  * - tool outputs waiting never exceed the bound on pending tool calls.
  */
 function checkState(h: Harness): void {
-  const machine = h.bridge['machine'];
-  const ended = h.bridge['ended'];
+  const call = h.call;
+  if (call === null) return;
+  const machine = call['parts'].machine;
+  const ended = call['ended'];
   const { state, hasPendingAudio, activeResponse } = machine;
   expect(state === 'ended').toBe(ended);
   expect(state === 'speaking').toBe(!ended && hasPendingAudio);
@@ -192,8 +193,9 @@ function checkState(h: Harness): void {
     expect(activeResponse).toBeNull();
     expect(hasPendingAudio).toBe(false);
   }
-  expect(h.bridge['toolsRunning']).toBeGreaterThanOrEqual(0);
-  expect(h.bridge['toolsRunning'] + h.bridge['toolOutputs'].length).toBeLessThanOrEqual(16);
+  const running = call['tools'].runningCount;
+  expect(running).toBeGreaterThanOrEqual(0);
+  expect(running + call['sequencer'].pendingOutputs).toBeLessThanOrEqual(16);
 }
 
 /** Every media frame to Twilio is one whole 20 ms mu-law frame (160 bytes). */
@@ -212,7 +214,7 @@ async function run(actions: Action[]): Promise<void> {
     await apply(h, a);
     checkState(h);
     const rt = h.connector.sockets[0];
-    if (h.bridge['ended']) {
+    if (h.call?.['ended'] === true) {
       // Nothing is even attempted on either side once the call is over.
       const attempts = { twilio: h.twilio.sent.length + h.twilio.sentWhileClosed, realtime: rt ? rt.sent.length + rt.sentWhileClosed : 0 };
       sentAtEnd ??= attempts;
@@ -225,19 +227,19 @@ async function run(actions: Action[]): Promise<void> {
   for (let i = 0; i < 3; i++) await settle();
   await h.writer.drained();
 
-  expect(h.bridge['ended']).toBe(true);
+  if (h.call !== null) expect(h.call['ended']).toBe(true);
   expect(h.registry.activeCalls).toBe(0);
-  expect(await h.sessions.count()).toBe(0);
+  expect(await h.sessions.list()).toEqual([]);
   expect(h.twilio.readyState).toBe(WebSocket.CLOSED);
   // The first socket, its connect retry, and one reopen after a drop (at most one per 10 minutes,
   // far more than a run's clock advances); no run gets near the session cap's rollover.
   expect(h.connector.sockets.length).toBeLessThanOrEqual(3);
-  // The bridge closed the Realtime socket itself (or the server did): nothing is left open.
+  // The call closed the Realtime socket itself (or the server did): nothing is left open.
   for (const rt of h.connector.sockets) expect(rt.readyState === WebSocket.CLOSING || rt.readyState === WebSocket.CLOSED).toBe(true);
   checkOutboundFrames(h.twilio);
 }
 
-describe('CallBridge under random and malformed input', () => {
+describe('A call under random and malformed input', () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => void unhandled.push(reason);
   beforeAll(() => process.on('unhandledRejection', onUnhandled));

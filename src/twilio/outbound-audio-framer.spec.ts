@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { testAudio as bytes } from '../../test/support/test-audio';
-import { BYTES_PER_MS, FRAME_BYTES, FRAME_MS, OutboundAudioFramer } from './outbound-audio-framer';
+import { BYTES_PER_MS, FRAME_BYTES, FRAME_MS } from '../common/mulaw';
+import { OutboundAudioFramer } from './outbound-audio-framer';
 
 function collector(): { frames: Buffer[]; sink: (frame: Buffer) => void } {
   const frames: Buffer[] = [];

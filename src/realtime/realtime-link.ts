@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../common/clock';
+import { BYTES_PER_MS } from '../common/mulaw';
 import type { ScheduledTask, Scheduler } from '../common/scheduler';
-import type { RealtimeClient, RealtimeConnector } from '../realtime/realtime-client';
-import type { RealtimeServerEvent } from '../realtime/realtime-protocol';
+import type { RealtimeClient, RealtimeConnector } from './realtime-client';
+import { appendAudioFrame, type RealtimeServerEvent } from './realtime-protocol';
 
 /** How the current socket came to be: the call's first, one reopened after a drop, or a rollover. */
 export type LinkChange = 'connected' | 'reopened' | 'rolled_over';
@@ -27,7 +28,10 @@ export interface LinkClosed {
 }
 
 export interface RealtimeLinkListener {
-  /** A socket became the call's current one and is open: its session needs configuring. */
+  /**
+   * A socket became the call's current one and is open: its session needs configuring. Caller
+   * audio buffered meanwhile is sent right after this returns, so it reaches a configured session.
+   */
   onSessionOpen(change: LinkChange): void;
   /** A server event of the current socket, in arrival order. Events of other sockets never arrive here. */
   onEvent(event: RealtimeServerEvent): void;
@@ -42,13 +46,24 @@ export interface RealtimeLinkDeps {
   readonly scheduler: Scheduler;
   readonly clock: Clock;
   readonly log: Logger;
+  /** How long a connect may take: caller audio is buffered for a connect, its retry and the pause between. */
+  readonly connectTimeoutMs: number;
 }
+
+const NO_LISTENER: RealtimeLinkListener = {
+  onSessionOpen: () => undefined,
+  onEvent: () => undefined,
+  onReconnecting: () => undefined,
+  onLost: () => undefined,
+};
 
 /**
  * A call's connection to the Realtime API, across sockets: the first connect gets one retry, a
  * mid-call drop is reopened (at most once per REOPEN_MIN_INTERVAL_MS), and a rollover opens the
  * next session's socket ahead of time and swaps it in on request. Only the current socket's events
  * reach the listener, and a socket closed on purpose (replaced, or the call ended) reports nothing.
+ * Caller audio that arrives while no socket is open (connecting, retrying, reopening) is kept, up
+ * to a bound, and sent in order once one is.
  */
 export class RealtimeLink {
   private current: RealtimeClient | null = null;
@@ -57,11 +72,32 @@ export class RealtimeLink {
   private retry: ScheduledTask | null = null;
   private lastReopenAt = Number.NEGATIVE_INFINITY;
   private closed = false;
+  private listener = NO_LISTENER;
+  /** Caller audio waiting for a socket: base64 payloads in order, the first one's Twilio timestamp, their bytes. */
+  private early: string[] = [];
+  private earlyFirstMs = 0;
+  private earlyBytes = 0;
+  private earlyDropped = 0;
+  private readonly earlyMaxBytes: number;
+  private inputStart: number | null = null;
 
-  constructor(
-    private readonly deps: RealtimeLinkDeps,
-    private readonly listener: RealtimeLinkListener,
-  ) {}
+  constructor(private readonly deps: RealtimeLinkDeps) {
+    // Enough for a connect, its retry and the pause between at real-time pace, so genuine audio is never dropped.
+    this.earlyMaxBytes = (2 * deps.connectTimeoutMs + CONNECT_RETRY_BACKOFF_MS + 2_000) * BYTES_PER_MS;
+  }
+
+  /**
+   * Twilio timestamp of the first caller frame the current session received: where its input audio
+   * timeline (audio_start_ms and the like) begins. Null until it has received one.
+   */
+  get inputStartMs(): number | null {
+    return this.inputStart;
+  }
+
+  /** Caller frames dropped because the early buffer was full (only a peer faster than real time fills it). */
+  get earlyAudioDropped(): number {
+    return this.earlyDropped;
+  }
 
   /** The current socket is open: sends go through. */
   get isOpen(): boolean {
@@ -78,8 +114,28 @@ export class RealtimeLink {
     return this.current !== null && this.current.send(event);
   }
 
-  /** Opens the call's first socket. */
-  connect(): void {
+  /** Caller audio (base64 mu-law, stamped by Twilio): sent now, or kept until a socket is open. */
+  appendCallerAudio(payload: string, timestampMs: number): void {
+    if (this.current !== null && this.current.isOpen) {
+      this.inputStart ??= timestampMs;
+      this.current.send(appendAudioFrame(payload));
+      return;
+    }
+    if (this.closed) return;
+    if (this.early.length === 0) this.earlyFirstMs = timestampMs;
+    this.early.push(payload);
+    this.earlyBytes += Buffer.byteLength(payload, 'base64');
+    // Only reachable by a peer sending faster than real time: the connect timeout ends a
+    // genuine call before its early audio could fill this.
+    while (this.earlyBytes > this.earlyMaxBytes && this.early.length > 1) {
+      this.earlyBytes -= Buffer.byteLength(this.early.shift() ?? '', 'base64');
+      if (this.earlyDropped++ === 0) this.deps.log.warn({ maxBytes: this.earlyMaxBytes }, 'early caller audio over its bound; dropping the oldest');
+    }
+  }
+
+  /** Opens the call's first socket; `listener` hears of it from now on. */
+  connect(listener: RealtimeLinkListener): void {
+    this.listener = listener;
     this.current = this.open('connected', CONNECT_ATTEMPTS);
   }
 
@@ -98,7 +154,7 @@ export class RealtimeLink {
     this.next = null;
     this.nextOpen = false;
     old?.close(1000, 'session rolled over');
-    this.listener.onSessionOpen('rolled_over');
+    this.becameCurrent('rolled_over');
     return true;
   }
 
@@ -112,6 +168,22 @@ export class RealtimeLink {
     this.current = null;
     this.next = null;
     this.nextOpen = false;
+    this.early = [];
+    this.earlyBytes = 0;
+  }
+
+  /** The session of `change` is current and open: configured by the listener first, then given the early audio. */
+  private becameCurrent(change: LinkChange): void {
+    this.inputStart = null;
+    this.listener.onSessionOpen(change);
+    const early = this.early;
+    const client = this.current;
+    if (this.closed || client === null) return;
+    if (early.length > 0) this.inputStart = this.earlyFirstMs;
+    for (const payload of early) client.send(appendAudioFrame(payload));
+    this.early = [];
+    this.earlyBytes = 0;
+    this.deps.log.info({ bufferedFrames: early.length, shape: client.shape, change }, change === 'connected' ? 'realtime connected' : 'realtime session replaced');
   }
 
   private open(change: LinkChange, attempts: number): RealtimeClient {
@@ -120,7 +192,7 @@ export class RealtimeLink {
         if (client === this.next) {
           this.nextOpen = true;
           this.deps.log.info('next realtime session ready');
-        } else if (client === this.current) this.listener.onSessionOpen(change);
+        } else if (client === this.current) this.becameCurrent(change);
       },
       onEvent: (event) => {
         if (client === this.current) this.listener.onEvent(event);
@@ -155,6 +227,7 @@ export class RealtimeLink {
       this.next?.close(1000, 'replaced by a reopen');
       this.next = null;
       this.nextOpen = false;
+      this.inputStart = null;
       this.listener.onReconnecting(closed);
       if (!this.closed) this.current = this.open('reopened', 1);
       return;

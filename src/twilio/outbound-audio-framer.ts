@@ -1,9 +1,4 @@
-/** mu-law at 8 kHz: 8 bytes per millisecond, 160 bytes per 20 ms frame. */
-export const BYTES_PER_MS = 8;
-export const FRAME_BYTES = 160;
-export const FRAME_MS = FRAME_BYTES / BYTES_PER_MS;
-/** mu-law encodes silence as 0xFF. */
-const MULAW_SILENCE = 0xff;
+import { FRAME_BYTES, MULAW_SILENCE } from '../common/mulaw';
 
 /** Receives each frame as a view that is valid only during the call: encode or copy it there. */
 export type FrameSink = (frame: Buffer) => void;

@@ -9,8 +9,8 @@ import type { CallProfile } from '../profile/call-profile';
 import { CallProfileResolver } from '../profile/call-profile.resolver';
 import { StreamTokens } from '../security/stream-tokens';
 import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
-import { CALL_SID } from './twilio-protocol';
-import { streamUrl, TwimlBuilder } from './twiml.builder';
+import { CALL_SID } from '../twilio/twilio-protocol';
+import { streamUrl, TwimlBuilder } from '../twilio/twiml.builder';
 
 const PARAM = /^[\w+:@.\- ]{0,64}$/;
 

@@ -1,4 +1,6 @@
-import { CallBridge } from '../../src/call/call-bridge';
+import type { Call } from '../../src/call/call';
+import { CallFactory } from '../../src/call/call-factory';
+import { CallRecordsFactory } from '../../src/call/call-records';
 import { CallRegistry } from '../../src/call/call-registry';
 import { CallLog } from '../../src/call-log/call-log.service';
 import { CallLogWriter } from '../../src/call-log/call-log-writer';
@@ -9,11 +11,13 @@ import { AppConfig } from '../../src/config/app-config';
 import { validateEnvironment } from '../../src/config/env.schema';
 import { NoopCrmService } from '../../src/crm/noop-crm.service';
 import { AppLogger } from '../../src/logging/app-logger';
+import { MediaStreamHandshake } from '../../src/phone-line/media-stream-handshake';
+import { EnvironmentProfileResolver } from '../../src/profile/call-profile.resolver';
 import { RealtimeClient, RealtimeConnector, type RealtimeListener } from '../../src/realtime/realtime-client';
+import { RecordingLinks } from '../../src/recording/recording-links';
 import { RecordingService } from '../../src/recording/recording.service';
 import type { StreamTokens } from '../../src/security/stream-tokens';
 import { InMemorySessionStore } from '../../src/session/session-store';
-import { EnvironmentProfileResolver } from '../../src/profile/call-profile.resolver';
 import { ToolRegistry } from '../../src/tools/tool-registry';
 import { TwilioRestCallControl } from '../../src/twilio/twilio-call-control';
 import { FakeSocket } from './fake-socket';
@@ -41,7 +45,7 @@ export class FakeRealtimeConnector extends RealtimeConnector {
   override connect(listener: RealtimeListener): RealtimeClient {
     const socket = new FakeSocket(false);
     this.sockets.push(socket);
-    return new RealtimeClient(socket.ws, 'ga', listener, 60_000);
+    return new RealtimeClient(socket.ws, 'ga', listener, 60_000, this.scheduler);
   }
 }
 
@@ -49,22 +53,23 @@ export const CALL_SID = 'CA' + 'a'.repeat(32);
 export const STREAM_SID = 'MZ' + 'b'.repeat(32);
 
 /**
- * A CallBridge wired to in-memory services, a ManualClock and FakeSockets: the test plays Twilio
- * (`twilio`) and the Realtime server (`connector.sockets`), and reads the bridge's log lines.
+ * A media stream connection as the gateway takes it (handshake, then the call), wired to
+ * in-memory services, one ManualClock and its ManualScheduler, and FakeSockets: the test plays
+ * Twilio (`twilio`) and the Realtime server (`connector.sockets`), and reads the log lines.
  */
-export function bridgeHarness(env: Record<string, string> = {}) {
+export function callHarness(env: Record<string, string> = {}) {
   const config = new AppConfig(
     validateEnvironment({ LOG_LEVEL: 'info', OPENAI_API_KEY: 'sk-test-0123456789', RECORDING_ENABLED: 'false', OPENAI_CONNECT_TIMEOUT_MS: '1000', ...env }),
   );
   const logs: Array<Record<string, unknown>> = [];
   const logger = new AppLogger(config, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const clock = new ManualClock();
-  const scheduler = new ManualScheduler();
-  const connector = new FakeRealtimeConnector(config);
-  const sessions = new InMemorySessionStore();
-  const registry = new CallRegistry(config);
-  const writer = new CallLogWriter(new MemoryRepository(), config, logger);
-  const tools = new ToolRegistry();
+  const scheduler = new ManualScheduler(clock);
+  const connector = new FakeRealtimeConnector(config, scheduler);
+  const sessions = new InMemorySessionStore(config, clock);
+  const registry = new CallRegistry(config, clock, scheduler, logger);
+  const writer = new CallLogWriter(new MemoryRepository(), config, logger, scheduler);
+  const tools = new ToolRegistry(clock, scheduler);
   tools.register({ name: 'note', description: 'answers at once', parameters: { type: 'object' }, handler: async () => ({ noted: true }) });
   tools.register({
     name: 'hang_up',
@@ -76,25 +81,49 @@ export function bridgeHarness(env: Record<string, string> = {}) {
       return { ok: true };
     },
   });
-  const bridge = new CallBridge({
-    config,
-    realtime: connector,
+  const records = new CallRecordsFactory(
+    new CallLog(writer, config, clock),
+    new RecordingService(config, logger),
+    new RecordingLinks(config, clock, logger),
     sessions,
-    crm: new NoopCrmService(),
+    new NoopCrmService(),
     clock,
+  );
+  const factory = new CallFactory(
+    config,
+    clock,
+    scheduler,
     logger,
     registry,
-    callLog: new CallLog(writer, config, clock),
-    recordings: new RecordingService(config, logger),
+    new EnvironmentProfileResolver(config),
+    records,
+    connector,
     tools,
-    scheduler,
-    callControl: new TwilioRestCallControl(config, logger),
-    // Admits every stream: the token check has its own tests (stream-tokens.spec, security e2e).
-    streamTokens: { redeem: (): null => null } as unknown as StreamTokens,
-    profiles: new EnvironmentProfileResolver(config),
-  });
+    new TwilioRestCallControl(config, logger),
+  );
+  let call: Call | null = null;
   const twilio = new FakeSocket();
-  bridge.attach(twilio.ws, twilio);
-  return { bridge, twilio, connector, sessions, registry, writer, clock, scheduler, logs };
+  new MediaStreamHandshake(twilio.ws, twilio, {
+    calls: { start: (started, handshake) => (call = factory.start(started, handshake)) },
+    // Admits every stream: the token check has its own tests (stream-tokens.spec, security e2e).
+    tokens: { redeem: (): null => null } as unknown as StreamTokens,
+    registry,
+    scheduler,
+    log: logger.child({ component: 'media-stream' }),
+  });
+  return {
+    /** The call, once the stream has started. */
+    get call(): Call | null {
+      return call;
+    },
+    twilio,
+    connector,
+    sessions,
+    registry,
+    writer,
+    clock,
+    scheduler,
+    logs,
+  };
 }
-export type BridgeHarness = ReturnType<typeof bridgeHarness>;
+export type CallHarness = ReturnType<typeof callHarness>;
