@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { raceTimeout } from '../common/race-timeout';
+import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { CallLogRepository, type CallRecord } from './call-record';
@@ -26,7 +27,7 @@ const DEFAULTS: CallLogWriterOptions = { baseDelayMs: 500, maxDelayMs: 30_000, a
 interface Pending {
   record: CallRecord;
   attempts: number;
-  timer: NodeJS.Timeout | null;
+  retry: ScheduledTask | null;
   writing: boolean;
 }
 
@@ -54,6 +55,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
     private readonly repository: CallLogRepository,
     config: AppConfig,
     logger: AppLogger,
+    private readonly scheduler: Scheduler,
     @Optional() @Inject(CALL_LOG_WRITER_OPTIONS) options?: Partial<CallLogWriterOptions> | null,
   ) {
     this.log = logger.child({ component: 'call-log' });
@@ -68,13 +70,13 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
       entry.record = record;
       // A write in flight or a scheduled retry picks this snapshot up; a finished call is
       // flushed now rather than at the end of its backoff.
-      if (entry.timer && record.status !== 'in-progress') {
-        clearTimeout(entry.timer);
+      if (entry.retry && record.status !== 'in-progress') {
+        entry.retry.cancel();
         void this.write(record.callSid, entry);
       }
       return;
     }
-    const fresh: Pending = { record, attempts: 0, timer: null, writing: false };
+    const fresh: Pending = { record, attempts: 0, retry: null, writing: false };
     this.pending.set(record.callSid, fresh);
     void this.write(record.callSid, fresh);
   }
@@ -102,15 +104,16 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
   async beforeApplicationShutdown(): Promise<void> {
     // Retry everything now rather than at its backoff time.
     for (const [callSid, entry] of this.pending) {
-      if (entry.timer) {
-        clearTimeout(entry.timer);
-        entry.timer = null;
+      if (entry.retry) {
+        entry.retry.cancel();
+        entry.retry = null;
         void this.write(callSid, entry);
       }
     }
-    await raceTimeout(this.drained(), this.options.shutdownFlushMs);
+    await raceTimeout(this.drained(), this.options.shutdownFlushMs, this.scheduler);
     for (const [callSid, entry] of [...this.pending]) {
-      if (entry.timer) clearTimeout(entry.timer);
+      entry.retry?.cancel();
+      entry.retry = null;
       await this.spool(callSid, entry.record);
     }
   }
@@ -141,12 +144,14 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private async write(callSid: string, entry: Pending): Promise<void> {
-    entry.timer = null;
+    entry.retry = null;
     entry.writing = true;
     const record = entry.record;
     try {
       await this.repository.save(record);
       entry.writing = false;
+      // Spooled meanwhile (shutdown does not wait for a write in flight): the spool file has it.
+      if (this.pending.get(callSid) !== entry) return;
       if (entry.record === record) {
         this.forget(callSid, entry);
       } else {
@@ -155,6 +160,8 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
       }
     } catch (err) {
       entry.writing = false;
+      // Spooled meanwhile: retrying would spool it again, or hold a timer after shutdown.
+      if (this.pending.get(callSid) !== entry) return;
       entry.attempts++;
       const finished = entry.record.status !== 'in-progress';
       this.log.warn({ callSid, attempts: entry.attempts, err: (err as Error).message }, 'call record write failed; will retry');
@@ -163,8 +170,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
         return;
       }
       const delay = Math.min(this.options.baseDelayMs * 2 ** (entry.attempts - 1), this.options.maxDelayMs);
-      entry.timer = setTimeout(() => void this.write(callSid, entry), delay);
-      entry.timer.unref();
+      entry.retry = this.scheduler.after(delay, () => void this.write(callSid, entry));
     }
   }
 

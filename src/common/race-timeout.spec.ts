@@ -1,24 +1,31 @@
+import { deferred } from '../../test/support/wait';
 import { raceTimeout, TIMED_OUT } from './race-timeout';
+import { ManualScheduler } from './scheduler';
 
 describe('raceTimeout', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  let scheduler: ManualScheduler;
 
-  it('gives the outcome of work that settles in time, and clears its timer', async () => {
-    await expect(raceTimeout(Promise.resolve(7), 1000)).resolves.toBe(7);
-    await expect(raceTimeout(Promise.reject(new Error('failed')), 1000)).rejects.toThrow('failed');
-    expect(jest.getTimerCount()).toBe(0);
+  beforeEach(() => (scheduler = new ManualScheduler()));
+
+  it('gives the outcome of work that settles in time, and cancels its timer', async () => {
+    await expect(raceTimeout(Promise.resolve(7), 1000, scheduler)).resolves.toBe(7);
+    await expect(raceTimeout(Promise.reject(new Error('failed')), 1000, scheduler)).rejects.toThrow('failed');
+    expect(scheduler.pending).toBe(0);
+  });
+
+  it('gives the outcome of work that settles one millisecond before the deadline', async () => {
+    const work = deferred<number>();
+    const raced = raceTimeout(work.promise, 1000, scheduler);
+    scheduler.advance(999);
+    work.resolve(7);
+    await expect(raced).resolves.toBe(7);
+    expect(scheduler.pending).toBe(0);
   });
 
   it('gives TIMED_OUT when the time runs out first', async () => {
-    const never = new Promise<number>(() => undefined);
-    const raced = raceTimeout(never, 1000);
-    jest.advanceTimersByTime(999);
-    let settled = false;
-    void raced.then(() => (settled = true));
-    await Promise.resolve();
-    expect(settled).toBe(false);
-    jest.advanceTimersByTime(1);
+    const raced = raceTimeout(new Promise<number>(() => undefined), 1000, scheduler);
+    expect(scheduler.pending).toBe(1);
+    scheduler.advance(1000);
     await expect(raced).resolves.toBe(TIMED_OUT);
   });
 });

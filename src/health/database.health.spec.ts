@@ -1,4 +1,6 @@
 import { HealthIndicatorService } from '@nestjs/terminus';
+import { deferred } from '../../test/support/wait';
+import { ManualScheduler } from '../common/scheduler';
 import type { MigrationRunner } from '../database/migration-runner';
 import { SqlClient, type SqlExecutor } from '../database/sql-client';
 import { DATABASE_HEALTH_TIMEOUT_MS, DatabaseHealthIndicator } from './database.health';
@@ -21,14 +23,15 @@ class FakeSqlClient extends SqlClient {
 describe('DatabaseHealthIndicator', () => {
   let sql: FakeSqlClient;
   let migrations: { isMigrated: boolean; pendingReason: string | undefined };
+  let scheduler: ManualScheduler;
   let indicator: DatabaseHealthIndicator;
 
   beforeEach(() => {
     sql = new FakeSqlClient();
     migrations = { isMigrated: true, pendingReason: undefined };
-    indicator = new DatabaseHealthIndicator(new HealthIndicatorService(), sql, migrations as MigrationRunner);
+    scheduler = new ManualScheduler();
+    indicator = new DatabaseHealthIndicator(new HealthIndicatorService(), sql, migrations as MigrationRunner, scheduler);
   });
-  afterEach(() => jest.useRealTimers());
 
   it('is up with the backend when SELECT 1 answers', async () => {
     expect(await indicator.check()).toEqual({ database: { status: 'up', backend: 'postgres' } });
@@ -43,13 +46,22 @@ describe('DatabaseHealthIndicator', () => {
   });
 
   it('is degraded when the query does not answer in time', async () => {
-    jest.useFakeTimers();
     sql.answer = () => new Promise(() => undefined);
     const result = indicator.check();
-    await jest.advanceTimersByTimeAsync(DATABASE_HEALTH_TIMEOUT_MS);
+    scheduler.advance(DATABASE_HEALTH_TIMEOUT_MS);
     expect(await result).toEqual({
       database: { status: 'degraded', backend: 'postgres', message: `no answer within ${DATABASE_HEALTH_TIMEOUT_MS} ms` },
     });
+  });
+
+  it('is up when the answer comes just inside the timeout, and leaves no timer behind', async () => {
+    const answer = deferred<unknown[]>();
+    sql.answer = () => answer.promise;
+    const result = indicator.check();
+    scheduler.advance(DATABASE_HEALTH_TIMEOUT_MS - 1);
+    answer.resolve([{ '?column?': 1 }]);
+    expect(await result).toEqual({ database: { status: 'up', backend: 'postgres' } });
+    expect(scheduler.pending).toBe(0);
   });
 
   it('is degraded while the schema is not migrated', async () => {

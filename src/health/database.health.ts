@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
+import { Scheduler } from '../common/scheduler';
 import { MigrationRunner } from '../database/migration-runner';
 import { SqlClient } from '../database/sql-client';
 
@@ -16,13 +17,14 @@ export class DatabaseHealthIndicator {
     private readonly indicators: HealthIndicatorService,
     private readonly sql: SqlClient,
     private readonly migrations: MigrationRunner,
+    private readonly scheduler: Scheduler,
   ) {}
 
   async check() {
     const session = this.indicators.check('database');
     const backend = this.sql.kind;
     try {
-      if ((await raceTimeout(this.sql.query('SELECT 1'), DATABASE_HEALTH_TIMEOUT_MS)) === TIMED_OUT) {
+      if ((await raceTimeout(this.sql.query('SELECT 1'), DATABASE_HEALTH_TIMEOUT_MS, this.scheduler)) === TIMED_OUT) {
         throw new Error(`no answer within ${DATABASE_HEALTH_TIMEOUT_MS} ms`);
       }
     } catch (err) {

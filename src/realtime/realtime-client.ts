@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import WebSocket from 'ws';
+import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { wsText } from '../common/ws-text';
 import { AppConfig, type RealtimeApiShape } from '../config/app-config';
 import { parseRealtimeEvent, type RealtimeServerEvent } from './realtime-protocol';
@@ -16,17 +17,18 @@ export interface RealtimeListener {
 export class RealtimeClient {
   private opened = false;
   private closedReported = false;
-  private readonly connectTimer: NodeJS.Timeout;
+  private readonly connectDeadline: ScheduledTask;
 
   constructor(
     private readonly socket: WebSocket,
     readonly shape: RealtimeApiShape,
     private readonly listener: RealtimeListener,
     connectTimeoutMs: number,
+    scheduler: Scheduler,
   ) {
-    this.connectTimer = setTimeout(() => this.fail(4000, 'connect timeout'), connectTimeoutMs);
+    this.connectDeadline = scheduler.after(connectTimeoutMs, () => this.fail(4000, 'connect timeout'));
     socket.on('open', () => {
-      clearTimeout(this.connectTimer);
+      this.connectDeadline.cancel();
       this.opened = true;
       listener.onOpen();
     });
@@ -55,7 +57,7 @@ export class RealtimeClient {
   }
 
   close(code = 1000, reason = 'call ended'): void {
-    clearTimeout(this.connectTimer);
+    this.connectDeadline.cancel();
     if (this.socket.readyState === WebSocket.CONNECTING) {
       this.socket.terminate();
     } else if (this.socket.readyState === WebSocket.OPEN) {
@@ -64,13 +66,16 @@ export class RealtimeClient {
   }
 
   private fail(code: number, reason: string): void {
-    clearTimeout(this.connectTimer);
+    this.connectDeadline.cancel();
+    // Claimed before terminate(), which may emit 'close' at once: the cause is reported, not the 1006 that follows.
+    const report = !this.closedReported;
+    this.closedReported = true;
     this.socket.terminate();
-    this.reportClosed(code, reason);
+    if (report) this.listener.onClosed({ code, reason, opened: this.opened });
   }
 
   private reportClosed(code: number, reason: string): void {
-    clearTimeout(this.connectTimer);
+    this.connectDeadline.cancel();
     if (this.closedReported) return;
     this.closedReported = true;
     this.listener.onClosed({ code, reason, opened: this.opened });
@@ -80,7 +85,10 @@ export class RealtimeClient {
 /** Opens Realtime connections with the configured URL, model, key and API shape. */
 @Injectable()
 export class RealtimeConnector {
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    protected readonly scheduler: Scheduler,
+  ) {}
 
   connect(listener: RealtimeListener): RealtimeClient {
     const { realtimeUrl, model, apiKey, api, connectTimeoutMs } = this.config.openai;
@@ -89,6 +97,6 @@ export class RealtimeConnector {
     const headers: Record<string, string> = { Authorization: `Bearer ${apiKey ?? ''}` };
     if (api === 'beta') headers['OpenAI-Beta'] = 'realtime=v1';
     const socket = new WebSocket(url, { headers, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
-    return new RealtimeClient(socket, api, listener, connectTimeoutMs);
+    return new RealtimeClient(socket, api, listener, connectTimeoutMs, this.scheduler);
   }
 }

@@ -1,5 +1,7 @@
 import Ajv, { type ValidateFunction } from 'ajv';
+import type { Clock } from '../common/clock';
 import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
+import type { Scheduler } from '../common/scheduler';
 import type { CallProfile } from '../profile/call-profile';
 import type { ToolCallContext, ToolDefinition, ToolProvider } from './tool';
 
@@ -30,7 +32,11 @@ export interface RealtimeTool {
  * failures become an error output the model can apologise for or retry.
  */
 export class ToolRegistry {
-  constructor(private readonly defaultTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly scheduler: Scheduler,
+    private readonly defaultTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS,
+  ) {}
 
   private readonly ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: false });
   private readonly tools = new Map<string, ToolDefinition>();
@@ -59,12 +65,12 @@ export class ToolRegistry {
   }
 
   async run(name: string, argumentsJson: string, ctx: ToolCallContext): Promise<ToolOutcome> {
-    const started = performance.now();
+    const started = this.clock.now();
     const done = (ok: boolean, body: unknown, error?: ToolOutcome['error']): ToolOutcome => ({
       ok,
       output: safeJson(body),
       ...(error ? { error } : {}),
-      durationMs: Math.round(performance.now() - started),
+      durationMs: Math.round(this.clock.now() - started),
     });
     const tool = this.all().get(name);
     if (!tool || !(tool.offeredTo?.(ctx.profile) ?? true)) return done(false, { error: `There is no tool named ${name}.` }, 'unknown_tool');
@@ -81,7 +87,7 @@ export class ToolRegistry {
     }
     const timeoutMs = tool.timeoutMs ?? this.defaultTimeoutMs;
     try {
-      const result = await raceTimeout(tool.handler(args as Record<string, unknown>, ctx), timeoutMs);
+      const result = await raceTimeout(tool.handler(args as Record<string, unknown>, ctx), timeoutMs, this.scheduler);
       if (result === TIMED_OUT) {
         return done(false, { error: `The tool did not answer within ${timeoutMs} ms. Tell the caller and carry on.` }, 'timeout');
       }

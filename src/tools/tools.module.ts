@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { CrmModule } from '../crm/crm.module';
 import { TwilioCallControl, TwilioRestCallControl } from '../twilio/twilio-call-control';
@@ -9,7 +11,11 @@ import { ToolRegistry } from './tool-registry';
 @Module({
   imports: [CrmModule],
   providers: [
-    { provide: ToolRegistry, inject: [AppConfig], useFactory: (config: AppConfig) => new ToolRegistry(config.tools.timeoutMs) },
+    {
+      provide: ToolRegistry,
+      inject: [AppConfig, Clock, Scheduler],
+      useFactory: (config: AppConfig, clock: Clock, scheduler: Scheduler) => new ToolRegistry(clock, scheduler, config.tools.timeoutMs),
+    },
     { provide: TwilioCallControl, useClass: TwilioRestCallControl },
     BuiltinTools,
     McpToolSource,
