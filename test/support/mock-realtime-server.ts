@@ -46,6 +46,19 @@ export function sessionUpdatedFor(sessionUpdate: { session?: unknown }): { type:
   return { type: 'session.updated', session: sessionUpdate.session ?? {} };
 }
 
+/** An empty response.done usage as each shape reports it: only GA breaks cached tokens down. */
+function zeroUsage(shape: RealtimeShape): object {
+  const input = { text_tokens: 0, audio_tokens: 0, cached_tokens: 0 };
+  return {
+    total_tokens: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    input_token_details:
+      shape === 'ga' ? { ...input, image_tokens: 0, cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 } } : input,
+    output_token_details: { text_tokens: 0, audio_tokens: 0 },
+  };
+}
+
 function defaultSession(shape: RealtimeShape, id: string, model: string | null): object {
   return shape === 'ga'
     ? {
@@ -281,7 +294,16 @@ export class MockRealtimeConnection {
   responseCreated(responseId: string): void {
     this.send({
       type: 'response.created',
-      response: { object: 'realtime.response', id: responseId, status: 'in_progress', status_details: null, output: [], usage: null },
+      // status_details and usage are null on the wire here (the SDK types them as optional objects).
+      response: {
+        object: 'realtime.response',
+        id: responseId,
+        status: 'in_progress',
+        status_details: null,
+        output: [],
+        conversation_id: `conv_mock_${this.index}`,
+        usage: null,
+      },
     });
   }
 
@@ -358,13 +380,7 @@ export class MockRealtimeConnection {
         status_details: statusDetails ?? (status === 'cancelled' ? { type: 'cancelled', reason: 'turn_detected' } : null),
         output: [],
         conversation_id: `conv_mock_${this.index}`,
-        usage: usage ?? {
-          total_tokens: 0,
-          input_tokens: 0,
-          output_tokens: 0,
-          input_token_details: { text_tokens: 0, audio_tokens: 0, cached_tokens: 0 },
-          output_token_details: { text_tokens: 0, audio_tokens: 0 },
-        },
+        usage: usage ?? zeroUsage(this.shape),
       },
     });
   }
