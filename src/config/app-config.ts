@@ -111,6 +111,12 @@ export class AppConfig {
   readonly databaseUrl: string | undefined;
   readonly recording: { readonly enabled: boolean; readonly dir: string };
   readonly apiToken: string | undefined;
+  /** Signed links that play a call's recording without the API token (for the CRM). */
+  readonly recordingLinks: {
+    /** RECORDING_LINK_SECRET; unset, RecordingLinks derives one from another shared secret. */
+    readonly secret: string | undefined;
+    readonly ttlMs: number;
+  };
   readonly prices: TokenPrices;
   readonly security: {
     /** False: TWILIO_VALIDATE_SIGNATURE=false. Signatures are checked only with an auth token as well. */
@@ -204,6 +210,7 @@ export class AppConfig {
       dir: resolve(env.RECORDINGS_DIR ?? join(this.dataDir, 'recordings')),
     };
     this.apiToken = env.API_TOKEN;
+    this.recordingLinks = { secret: env.RECORDING_LINK_SECRET, ttlMs: env.RECORDING_LINK_TTL_DAYS * 24 * 60 * 60 * 1000 };
     this.prices = {
       textInput: env.PRICE_TEXT_INPUT_PER_MTOK,
       textCachedInput: env.PRICE_TEXT_CACHED_INPUT_PER_MTOK,

@@ -153,6 +153,14 @@ export class EnvironmentVariables {
   @MinLength(16, { message: 'API_TOKEN must be at least 16 characters' })
   API_TOKEN?: string;
 
+  /** Signs the recording links given to the CRM; unset, derived from another shared secret. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @MinLength(32, { message: 'RECORDING_LINK_SECRET must be at least 32 characters' })
+  RECORDING_LINK_SECRET?: string;
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(365)
+  RECORDING_LINK_TTL_DAYS = 30;
+
   // Prices in US dollars per million tokens (defaults: gpt-realtime's published rates).
   @Type(() => Number) @Min(0) @Max(10_000)
   PRICE_TEXT_INPUT_PER_MTOK = 4;
