@@ -62,7 +62,10 @@ describe('a plumbing call captured into HubSpot', () => {
     rt.responseDone('r1');
     await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === 'job');
     const [patch] = await hubspot.waitForRequests(1, (r) => r.method === 'PATCH');
-    expect(patch.body.properties).toMatchObject({ firstname: 'Ana', lastname: 'Lopez', phone: '+14155550100', address: '9 Oak Ave, Daly City' });
+    // The callback number is the caller ID: the contact keeps it as `phone`, nothing else is set.
+    expect(patch.body.properties).toMatchObject({ firstname: 'Ana', lastname: 'Lopez', address: '9 Oak Ave, Daly City' });
+    expect(patch.body.properties).not.toHaveProperty('phone');
+    expect(patch.body.properties).not.toHaveProperty('mobilephone');
     expect(patch.body.properties.message).toContain('Water heater leaking');
 
     // Goodbye, then end_call once it has played.
@@ -80,8 +83,13 @@ describe('a plumbing call captured into HubSpot', () => {
       hs_call_direction: 'INBOUND',
       hs_call_from_number: '+14155550100',
       hs_call_to_number: '+15557650000',
-      hs_call_recording_url: `https://operator.example.com/api/calls/${caller.callSid}/recording`,
     });
+    // A signed link under PUBLIC_BASE_URL that plays without the API token.
+    const recordingUrl = new URL(engagement.body.properties.hs_call_recording_url as string);
+    expect(recordingUrl.origin).toBe('https://operator.example.com');
+    const played = await fetch(`${t.httpUrl}${recordingUrl.pathname}${recordingUrl.search}`);
+    expect(played.status).toBe(200);
+    expect(played.headers.get('content-type')).toBe('audio/wav');
     expect(engagement.body.properties.hs_call_body).toContain('Water heater leaking');
     const contactId = [...hubspot.contacts.keys()][0];
     expect(JSON.stringify(engagement.body.associations)).toContain(contactId);
@@ -92,6 +100,37 @@ describe('a plumbing call captured into HubSpot', () => {
     const record = await repo.get(caller.callSid);
     expect(record).toMatchObject({ status: 'completed', endReason: 'hangup', details: { jobRequest: { callerName: 'Ana Lopez', urgency: 'urgent' } } });
     expect(record?.crm).toMatchObject({ jobRequest: { status: 'synced' } });
+  });
+
+  it('finds the same contact on the next call from the caller ID after a job request with another callback number', async () => {
+    const from = '+14155550142';
+    const first = await startCall(t, mock, { from, to: '+15557650000', direction: 'inbound' });
+    const [created] = await hubspot.waitForRequests(1, (r) => r.method === 'POST' && r.path === '/crm/v3/objects/contacts' && r.body?.properties?.phone === from);
+    expect(created.status).toBe(201);
+    const contactId = [...hubspot.contacts.values()].find((c) => c.properties.phone === from)!.id;
+
+    first.rt.responseCreated('r1');
+    first.rt.send({ type: 'response.function_call_arguments.done', response_id: 'r1', item_id: 'fc1', output_index: 0, call_id: 'job', name: 'save_job_request', arguments: JSON.stringify({ caller_name: 'Sam Rivera', callback_number: '650 555 0123', problem: 'Clogged drain' }) });
+    first.rt.responseDone('r1');
+    const [patch] = await hubspot.waitForRequests(1, (r) => r.method === 'PATCH' && r.path === `/crm/v3/objects/contacts/${contactId}`);
+    expect(patch.body.properties).toMatchObject({ mobilephone: '+16505550123', message: expect.stringContaining('Callback number: +16505550123') });
+    expect(patch.body.properties).not.toHaveProperty('phone');
+    first.caller.sendStop();
+    await first.rt.waitForClose();
+    await hubspot.waitForRequests(1, (r) => r.method === 'POST' && r.path === '/crm/v3/objects/calls' && r.body?.properties?.hs_call_from_number === from);
+    expect(hubspot.contacts.get(contactId)?.properties).toMatchObject({ phone: from, mobilephone: '+16505550123' });
+
+    // The next call from the same line is put on the same contact, not a new one.
+    const second = await startCall(t, mock, { from, to: '+15557650000', direction: 'inbound' });
+    second.rt.responseCreated('r1');
+    second.rt.send({ type: 'response.function_call_arguments.done', response_id: 'r1', item_id: 'fc1', output_index: 0, call_id: 'job', name: 'save_job_request', arguments: JSON.stringify({ problem: 'Drain clogged again' }) });
+    second.rt.responseDone('r1');
+    await hubspot.waitForRequests(2, (r) => r.method === 'PATCH' && r.path === `/crm/v3/objects/contacts/${contactId}`);
+    second.caller.sendStop();
+    await second.rt.waitForClose();
+    await hubspot.waitForRequests(2, (r) => r.method === 'POST' && r.path === '/crm/v3/objects/calls' && r.body?.properties?.hs_call_from_number === from);
+    expect(hubspot.requests.filter((r) => r.method === 'POST' && r.path === '/crm/v3/objects/contacts' && r.body?.properties?.phone === from)).toHaveLength(1);
+    await t.app.get<CrmService, HubspotCrmService>(CrmService).idle();
   });
 
   it('keeps the call going while HubSpot fails, and marks the job request as not delivered', async () => {

@@ -61,9 +61,9 @@ describe('tool calls through the bridge', () => {
     functionCall(rt, 'resp_2', 'call_2', 'save_job_request', JSON.stringify({ service_address: '12 Elm Street, Springfield', preferred_time: 'tomorrow morning' }));
     expect(await outputOf(rt, 'call_2')).toMatchObject({ saved: true, jobRequest: { callerName: 'Dana Smith', serviceAddress: '12 Elm Street, Springfield' }, stillMissing: [] });
 
-    // A number that cannot be one is refused, and the model is told to ask again.
+    // A number that cannot be one is not saved the first time, and the model is told to ask again.
     functionCall(rt, 'resp_3', 'call_3', 'save_job_request', JSON.stringify({ callback_number: '555-12' }));
-    expect(await outputOf(rt, 'call_3')).toMatchObject({ saved: false });
+    expect(await outputOf(rt, 'call_3')).toMatchObject({ saved: false, callbackNumberSaved: false, askAgain: expect.stringContaining('repeat') });
 
     caller.sendStop();
     await rt.waitForClose();
@@ -83,6 +83,22 @@ describe('tool calls through the bridge', () => {
       ['save_job_request', true],
       ['save_job_request', true],
     ]);
+  });
+
+  it('keeps the lead when the callback number does not validate: other fields at once, the repeated number flagged unverified', async () => {
+    const { caller, rt } = await startCall(t, mock);
+    // 222 is no US area code yet: a possible number, not a valid one.
+    functionCall(rt, 'resp_1', 'call_1', 'save_job_request', JSON.stringify({ caller_name: 'Lee Park', callback_number: '222 555 0100', problem: 'No hot water' }));
+    expect(await outputOf(rt, 'call_1')).toMatchObject({ saved: true, callbackNumberSaved: false, askAgain: expect.stringContaining('repeat'), jobRequest: { callerName: 'Lee Park', problem: 'No hot water' } });
+    functionCall(rt, 'resp_2', 'call_2', 'save_job_request', JSON.stringify({ callback_number: '2 2 2, 5 5 5, 0 1 0 0' }));
+    expect(await outputOf(rt, 'call_2')).toMatchObject({ saved: true, callbackNumberSaved: true, jobRequest: { callbackNumber: '+12225550100', callbackNumberUnverified: true } });
+
+    caller.sendStop();
+    await rt.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid });
+    await t.app.get(CallLogWriter).drained();
+    const record = await t.app.get(CallLogRepository).get(caller.callSid);
+    expect(record?.details.jobRequest).toEqual({ callerName: 'Lee Park', problem: 'No hot water', callbackNumber: '+12225550100', callbackNumberUnverified: true });
   });
 
   it('answers bad arguments, unknown tools and timeouts with an error output, never silence', async () => {
