@@ -1,5 +1,4 @@
 import { CallRegistry } from '../src/call/call-registry';
-import { SessionJanitor } from '../src/session/session-janitor';
 import { SessionStore } from '../src/session/session-store';
 import { MockRealtimeServer, type RealtimeShape } from './support/mock-realtime-server';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
@@ -288,15 +287,14 @@ describe('the bridge under bad conditions', () => {
 
   it('expires a session idle past its TTL, closing both sockets', async () => {
     const { caller, rt } = await startCall(t, mock);
-    const janitor = t.app.get(SessionJanitor);
-    expect(await janitor.sweep()).toEqual([]);
+    const registry = t.app.get(CallRegistry);
+    expect(registry.sweepIdle()).toEqual([]);
     t.clock.skip(5 * 60_000 + 1_000);
-    const expired = await janitor.sweep();
-    expect(expired.map((s) => s.callSid)).toEqual([caller.callSid]);
-    await caller.waitForClose();
+    expect(registry.sweepIdle()).toEqual([caller.callSid]);
+    expect((await caller.waitForClose()).code).toBe(1011);
     await rt.waitForClose();
-    const line = await t.logs.waitFor('session expired', { callSid: caller.callSid, streamSid: caller.streamSid, reason: 'ttl_expired', ttlMinutes: 5 });
-    expect(typeof line.lastSeenAt).toBe('string');
+    const line = await t.logs.waitFor('call idle past its TTL: ending it', { callSid: caller.callSid, ttlMinutes: 5 });
+    expect(line.idleForMs).toBeGreaterThan(5 * 60_000);
     await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'ttl_expired' });
     expect(t.app.get(CallRegistry).activeCalls).toBe(0);
   });
@@ -307,6 +305,6 @@ describe('the bridge under bad conditions', () => {
     await rt.waitForClose();
     await t.logs.waitFor('call ended', { callSid: caller.callSid, reason: 'twilio_closed' });
     expect(t.app.get(CallRegistry).activeCalls).toBe(0);
-    expect(await t.app.get(SessionStore).count()).toBe(0);
+    expect(await t.app.get(SessionStore).list()).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { CallLogWriter } from '../src/call-log/call-log-writer';
 import { CallLogRepository } from '../src/call-log/call-record';
 import { CallRegistry } from '../src/call/call-registry';
-import { REOPEN_MIN_INTERVAL_MS } from '../src/call/realtime-link';
+import { REOPEN_MIN_INTERVAL_MS } from '../src/realtime/realtime-link';
 import { ROLLOVER_MARGIN_MS, ROLLOVER_PREPARE_MS } from '../src/call/session-rollover';
 import { AppConfig } from '../src/config/app-config';
 import { callerFrames, frameIds, range } from './support/caller-frames';
@@ -371,7 +371,7 @@ describe('a silent caller', () => {
     // The goodbye plays in full before the hang-up.
     speak(rt, 3, 400, 'Goodbye.');
     const hangUp = await rest.waitForRequest((r) => r.callSid === caller.callSid);
-    expect(t.logs.find('goodbye to a silent caller played; ending the call', { callSid: caller.callSid })).toMatchObject({ restHangUp: true });
+    expect(t.logs.find('goodbye played; ending the call', { callSid: caller.callSid })).toMatchObject({ departure: 'caller_silent', restHangUp: true });
     expect(hangUp.form).toEqual({ Status: 'completed' });
     expect(caller.playedMs()).toBeGreaterThanOrEqual(800);
     caller.sendStop();
@@ -403,7 +403,7 @@ describe('a silent caller', () => {
     await t.logs.waitFor('agent state', { callSid: caller.callSid, to: 'listening', cause: 'response_done' });
     // The hang-up would have been decided when the response ended, before this frame was handled.
     await talk(caller, rt, callerFrames(1, 2));
-    expect(t.logs.find('goodbye to a silent caller played; ending the call', { callSid: caller.callSid })).toBeUndefined();
+    expect(t.logs.find('goodbye played; ending the call', { callSid: caller.callSid })).toBeUndefined();
     expect(rest.requests.filter((r) => r.callSid === caller.callSid)).toEqual([]);
     caller.sendStop();
     await rt.waitForClose();

@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
 import { CallRegistry } from '../src/call/call-registry';
+import { SystemScheduler } from '../src/common/scheduler';
 import { AppConfig } from '../src/config/app-config';
 import { validateEnvironment } from '../src/config/env.schema';
 import { RealtimeConnector, type RealtimeClient, type RealtimeListener } from '../src/realtime/realtime-client';
@@ -75,7 +76,7 @@ describe('Twilio sockets cut without a stop frame', () => {
   beforeAll(async () => {
     mock = await MockRealtimeServer.start();
     const env = { OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url };
-    connector = new CountingConnector(new AppConfig(validateEnvironment(env)));
+    connector = new CountingConnector(new AppConfig(validateEnvironment(env)), new SystemScheduler());
     t = await startApp({ ...env, LOG_LEVEL: 'warn' }, [{ provide: RealtimeConnector, useValue: connector }]);
     registry = t.app.get(CallRegistry);
   });
@@ -146,7 +147,7 @@ describe('Twilio sockets cut without a stop frame', () => {
     mock.releaseConnections();
 
     expect(registry.activeCalls).toBe(0);
-    expect(await t.app.get(SessionStore).count()).toBe(0);
+    expect(await t.app.get(SessionStore).list()).toEqual([]);
     await connector.allClosed();
     await Promise.all(mock.connections.map((rt) => rt.waitForClose()));
     await t.app.get(CallLogWriter).drained();

@@ -85,7 +85,7 @@ describe('DatabaseModule', () => {
     expect(existsSync(join(dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
     expect(first.app.get(MigrationRunner).isMigrated).toBe(true);
     expect(first.logs.find('database: embedded PGlite')).toMatchObject({ backend: 'pglite', dataDir: join(dataDir, 'pglite') });
-    expect(first.logs.find('database migrations applied')).toMatchObject({ applied: ['1 create calls', '2 calls crm state'] });
+    expect(first.logs.find('database migrations applied')).toMatchObject({ applied: ['1 create calls', '2 calls crm state', '3 calls profile'] });
 
     const repo = first.app.get(CallLogRepository);
     expect(repo).toBeInstanceOf(SqlCallLogRepository);

@@ -6,9 +6,9 @@ import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
-import { RealtimeConnector } from '../realtime/realtime-client';
-import type { RealtimeServerEvent } from '../realtime/realtime-protocol';
-import { CONNECT_RETRY_BACKOFF_MS, REOPEN_MIN_INTERVAL_MS, RealtimeLink, type LinkClosed, type LinkChange } from './realtime-link';
+import { RealtimeConnector } from './realtime-client';
+import type { RealtimeServerEvent } from './realtime-protocol';
+import { CONNECT_RETRY_BACKOFF_MS, REOPEN_MIN_INTERVAL_MS, RealtimeLink, type LinkChange, type LinkClosed, type RealtimeLinkListener } from './realtime-link';
 
 type Report =
   | { kind: 'open'; change: LinkChange }
@@ -24,6 +24,7 @@ describe('RealtimeLink', () => {
   let waiters: Waiters;
   let link: RealtimeLink;
   let logs: LogCapture;
+  let listener: RealtimeLinkListener;
 
   function until<K extends Report['kind']>(kind: K, nth = 1): Promise<Extract<Report, { kind: K }>> {
     return waiters.until(
@@ -45,7 +46,7 @@ describe('RealtimeLink', () => {
     mock = await MockRealtimeServer.start();
     const config = new AppConfig(validateEnvironment({ OPENAI_API_KEY: 'sk-test-0123456789', OPENAI_REALTIME_URL: mock.url }));
     clock = new ManualClock();
-    scheduler = new ManualScheduler();
+    scheduler = new ManualScheduler(clock);
     reports = [];
     waiters = new Waiters('RealtimeLink listener');
     logs = new LogCapture();
@@ -53,15 +54,23 @@ describe('RealtimeLink', () => {
       reports.push(r);
       waiters.notify();
     };
-    link = new RealtimeLink(
-      { connector: new RealtimeConnector(config), scheduler, clock, log: pino({ level: 'info' }, logs) },
-      {
-        onSessionOpen: (change) => report({ kind: 'open', change }),
-        onEvent: (event) => report({ kind: 'event', event }),
-        onReconnecting: (closed) => report({ kind: 'reconnecting', closed }),
-        onLost: (closed) => report({ kind: 'lost', closed }),
+    link = new RealtimeLink({
+      connector: new RealtimeConnector(config, scheduler),
+      scheduler,
+      clock,
+      log: pino({ level: 'info' }, logs),
+      connectTimeoutMs: config.openai.connectTimeoutMs,
+    });
+    listener = {
+      onSessionOpen: (change) => {
+        // As the call does: the session is configured before the early audio goes out.
+        link.send({ type: 'session.update', change });
+        report({ kind: 'open', change });
       },
-    );
+      onEvent: (event) => report({ kind: 'event', event }),
+      onReconnecting: (closed) => report({ kind: 'reconnecting', closed }),
+      onLost: (closed) => report({ kind: 'lost', closed }),
+    };
   });
 
   afterEach(async () => {
@@ -71,7 +80,7 @@ describe('RealtimeLink', () => {
 
   it('retries a refused first connect once, after the backoff', async () => {
     mock.acceptConnections = false;
-    link.connect();
+    link.connect(listener);
     await logs.waitFor('realtime connect failed; retrying', { code: 4503 });
     expect(scheduler.pending).toBe(1);
     expect(link.isOpen).toBe(false);
@@ -86,7 +95,7 @@ describe('RealtimeLink', () => {
 
   it('gives up when the retry fails too', async () => {
     mock.acceptConnections = false;
-    link.connect();
+    link.connect(listener);
     await logs.waitFor('realtime connect failed; retrying', { code: 4503 });
     expect(scheduler.pending).toBe(1);
     scheduler.advance(CONNECT_RETRY_BACKOFF_MS);
@@ -96,7 +105,7 @@ describe('RealtimeLink', () => {
   });
 
   it('reopens a dropped socket, passes on only the current socket\'s events, and bounds reopening', async () => {
-    link.connect();
+    link.connect(listener);
     await until('open');
     const first = await mock.nextConnection();
     first.terminate();
@@ -116,7 +125,7 @@ describe('RealtimeLink', () => {
   });
 
   it('reopens again once the interval has passed', async () => {
-    link.connect();
+    link.connect(listener);
     await until('open');
     (await mock.nextConnection()).terminate();
     await until('open', 2);
@@ -127,7 +136,7 @@ describe('RealtimeLink', () => {
   });
 
   it('reports a reopen that fails to connect as lost, without a retry', async () => {
-    link.connect();
+    link.connect(listener);
     await until('open');
     mock.acceptConnections = false;
     (await mock.nextConnection()).terminate();
@@ -136,7 +145,7 @@ describe('RealtimeLink', () => {
   });
 
   it('switches to the next session only once it is open, closing the old socket without a report', async () => {
-    link.connect();
+    link.connect(listener);
     await until('open');
     const old = await mock.nextConnection();
     expect(link.switchToNext()).toBe(false);
@@ -164,12 +173,79 @@ describe('RealtimeLink', () => {
   });
 
   it('reports nothing once closed', async () => {
-    link.connect();
+    link.connect(listener);
     await until('open');
     const conn = await mock.nextConnection();
     link.close();
     await conn.waitForClose();
     expect(link.isOpen).toBe(false);
     expect(reports.filter((r) => r.kind !== 'event')).toEqual([{ kind: 'open', change: 'connected' }]);
+  });
+
+  describe('caller audio while no socket is open', () => {
+    const frame = (k: number) => Buffer.alloc(160, k).toString('base64');
+    const byte = (k: number) => (e: { audio?: string }) => Buffer.from(e.audio ?? '', 'base64')[0] === k;
+    const appended = (conn: { received: Array<{ type: string; audio?: string }> }) =>
+      conn.received.filter((e) => e.type === 'input_audio_buffer.append').map((e) => Buffer.from(e.audio ?? '', 'base64')[0]);
+
+    it('is kept while connecting and sent in order right after the session is configured', async () => {
+      link.connect(listener);
+      for (let k = 0; k < 5; k++) link.appendCallerAudio(frame(k), 1_000 + k * 20);
+      expect(link.inputStartMs).toBeNull();
+      await until('open');
+      const conn = await mock.nextConnection();
+      link.appendCallerAudio(frame(5), 1_100);
+      await conn.waitFor('input_audio_buffer.append', byte(5));
+      expect(conn.received.map((e) => e.type).slice(0, 2)).toEqual(['session.update', 'input_audio_buffer.append']);
+      expect(appended(conn)).toEqual([0, 1, 2, 3, 4, 5]);
+      // The session's input timeline starts at the first frame it was given.
+      expect(link.inputStartMs).toBe(1_000);
+      expect(await logs.waitFor('realtime connected')).toMatchObject({ bufferedFrames: 5, change: 'connected' });
+    });
+
+    it('is kept through a reopen and given to the new session, whose input timeline starts there', async () => {
+      link.connect(listener);
+      await until('open');
+      const first = await mock.nextConnection();
+      link.appendCallerAudio(frame(1), 500);
+      await first.waitFor('input_audio_buffer.append', byte(1));
+      expect(link.inputStartMs).toBe(500);
+      first.terminate();
+      await until('reconnecting');
+      expect(link.inputStartMs).toBeNull();
+      link.appendCallerAudio(frame(2), 9_000);
+      link.appendCallerAudio(frame(3), 9_020);
+      await until('open', 2);
+      const second = await mock.nextConnection();
+      await second.waitFor('input_audio_buffer.append', byte(3));
+      expect(appended(second)).toEqual([2, 3]);
+      expect(appended(first)).toEqual([1]);
+      expect(link.inputStartMs).toBe(9_000);
+    });
+
+    it('goes to the next session from the switch on, whose input timeline starts at its first frame', async () => {
+      link.connect(listener);
+      await until('open');
+      const old = await mock.nextConnection();
+      link.appendCallerAudio(frame(1), 100);
+      link.prepareNext();
+      const next = await mock.nextConnection();
+      await logs.waitFor('next realtime session ready');
+      expect(link.switchToNext()).toBe(true);
+      expect(link.inputStartMs).toBeNull();
+      link.appendCallerAudio(frame(2), 120_000);
+      await next.waitFor('input_audio_buffer.append', byte(2));
+      expect(appended(next)).toEqual([2]);
+      expect(appended(old)).toEqual([1]);
+      expect(link.inputStartMs).toBe(120_000);
+    });
+
+    it('is dropped once the link is closed', () => {
+      link.connect(listener);
+      link.close();
+      link.appendCallerAudio(frame(1), 0);
+      expect(link.earlyAudioDropped).toBe(0);
+      expect(link.isOpen).toBe(false);
+    });
   });
 });

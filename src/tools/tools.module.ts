@@ -3,23 +3,22 @@ import { Clock } from '../common/clock';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { CrmModule } from '../crm/crm.module';
-import { TwilioCallControl, TwilioRestCallControl } from '../twilio/twilio-call-control';
+import { TwilioModule } from '../twilio/twilio.module';
 import { BuiltinTools } from './builtin-tools';
 import { McpToolSource } from './mcp/mcp-tool-source';
 import { ToolRegistry } from './tool-registry';
 
 @Module({
-  imports: [CrmModule],
+  imports: [CrmModule, TwilioModule],
   providers: [
     {
       provide: ToolRegistry,
       inject: [AppConfig, Clock, Scheduler],
       useFactory: (config: AppConfig, clock: Clock, scheduler: Scheduler) => new ToolRegistry(clock, scheduler, config.tools.timeoutMs),
     },
-    { provide: TwilioCallControl, useClass: TwilioRestCallControl },
     BuiltinTools,
     McpToolSource,
   ],
-  exports: [ToolRegistry, McpToolSource, TwilioCallControl],
+  exports: [ToolRegistry, McpToolSource],
 })
 export class ToolsModule {}

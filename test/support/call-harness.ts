@@ -19,7 +19,7 @@ import { RecordingService } from '../../src/recording/recording.service';
 import type { StreamTokens } from '../../src/security/stream-tokens';
 import { InMemorySessionStore } from '../../src/session/session-store';
 import { ToolRegistry } from '../../src/tools/tool-registry';
-import { TwilioRestCallControl } from '../../src/twilio/twilio-call-control';
+import { TwilioRestCallControl, type TwilioCallControl } from '../../src/twilio/twilio-call-control';
 import { FakeSocket } from './fake-socket';
 
 /** Call records kept in memory. */
@@ -57,7 +57,7 @@ export const STREAM_SID = 'MZ' + 'b'.repeat(32);
  * in-memory services, one ManualClock and its ManualScheduler, and FakeSockets: the test plays
  * Twilio (`twilio`) and the Realtime server (`connector.sockets`), and reads the log lines.
  */
-export function callHarness(env: Record<string, string> = {}) {
+export function callHarness(env: Record<string, string> = {}, options: { control?: TwilioCallControl } = {}) {
   const config = new AppConfig(
     validateEnvironment({ LOG_LEVEL: 'info', OPENAI_API_KEY: 'sk-test-0123456789', RECORDING_ENABLED: 'false', OPENAI_CONNECT_TIMEOUT_MS: '1000', ...env }),
   );
@@ -68,7 +68,8 @@ export function callHarness(env: Record<string, string> = {}) {
   const connector = new FakeRealtimeConnector(config, scheduler);
   const sessions = new InMemorySessionStore(config, clock);
   const registry = new CallRegistry(config, clock, scheduler, logger);
-  const writer = new CallLogWriter(new MemoryRepository(), config, logger, scheduler);
+  const repository = new MemoryRepository();
+  const writer = new CallLogWriter(repository, config, logger, scheduler);
   const tools = new ToolRegistry(clock, scheduler);
   tools.register({ name: 'note', description: 'answers at once', parameters: { type: 'object' }, handler: async () => ({ noted: true }) });
   tools.register({
@@ -99,7 +100,7 @@ export function callHarness(env: Record<string, string> = {}) {
     records,
     connector,
     tools,
-    new TwilioRestCallControl(config, logger),
+    options.control ?? new TwilioRestCallControl(config, logger),
   );
   let call: Call | null = null;
   const twilio = new FakeSocket();
@@ -124,6 +125,7 @@ export function callHarness(env: Record<string, string> = {}) {
     clock,
     scheduler,
     logs,
+    records: (): CallRecord[] => [...repository.rows.values()],
   };
 }
 export type CallHarness = ReturnType<typeof callHarness>;
