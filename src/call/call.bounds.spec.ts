@@ -51,7 +51,9 @@ describe('Call bounds', () => {
     expect(sentTo(rt, 'conversation.item.create').map((e) => e.item.call_id)).toEqual(Array.from({ length: 16 }, (_, k) => `c${k}`));
 
     // Room again once the outputs are out.
+    rt.receive(JSON.stringify({ type: 'response.created', response: { id: 'r2' } }));
     rt.receive(JSON.stringify({ type: 'response.function_call_arguments.done', response_id: 'r2', call_id: 'later', name: 'note', arguments: '{}' }));
+    rt.receive(JSON.stringify({ type: 'response.done', response: { id: 'r2', status: 'completed' } }));
     await settle();
     expect(sentTo(rt, 'conversation.item.create').map((e) => e.item.call_id)).toContain('later');
     expect(h.logs.filter((l) => l.msg === 'too many tool calls pending; refusing more')).toHaveLength(1);

@@ -201,6 +201,8 @@ describe('Call', () => {
 
       ({ h, control } = shutdownHarness(false));
       const rt = started(h);
+      say(rt, 'greeting');
+      played(h);
       ended = h.call!.endWithGoodbye();
       say(rt, 'bye');
       played(h);

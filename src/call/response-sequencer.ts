@@ -47,24 +47,39 @@ const GOODBYE_RESPONSE: Readonly<Record<Departure, ResponseKind>> = {
  * two goodbyes (to a silent caller, and at shutdown) after which the call hangs up.
  *
  * Rules:
- * - One response at a time: nothing is asked for while one is in progress (the server would
- *   refuse it); a tool result waits for the response that called the tool to finish.
- * - Nothing is asked for without an open session, and nothing at all once the call is leaving
- *   (a tool is hanging up or transferring it): a reply nobody hears is billed all the same.
- * - A goodbye is the last thing asked for; once it has played the call hangs up. A caller who
- *   speaks up during the goodbye to a silent caller is not hung up on; shutdown's goodbye stands.
+ * - One response at a time: nothing is asked for while one is in progress, or while one asked for
+ *   has not been created yet (the server would refuse it, and the next response would be taken
+ *   for the wrong one). A tool result waits for the response that called the tool to finish.
+ * - Nothing is asked for without a configured session, and nothing at all once the call is
+ *   leaving (a tool is hanging up or transferring it): a reply nobody hears is billed all the same.
+ * - A tool result belongs to the session whose response called the tool: one that arrives for
+ *   another session, or with none open, is dropped.
+ * - The first configured session greets; one reopened after a drop picks up instead.
+ * - A goodbye is the last thing asked for; once it has played the call hangs up, and after that
+ *   nothing happens at all. A caller who speaks up during the goodbye to a silent caller is not hung
+ *   up on; shutdown's goodbye stands, and a shutdown that comes while a tool is leaving is carried
+ *   out if the tool fails.
  *
  * Pure: every method takes an event and returns the steps to take now.
  */
 export class ResponseSequencer {
   private open = false;
+  private configured = false;
+  /** What the next configured session says first. */
+  private opener: 'greeting' | 'resume' | null = 'greeting';
   private greeted = false;
-  private resumePending = false;
   private active: string | null = null;
+  /** A response.create is out and its response.created has not come back. */
+  private requested = false;
+  /** Responses created on the current session: the only ones whose tool results it can take. */
+  private sessionResponses = new Set<string>();
   private outputs: PendingOutput[] = [];
   private followUpWanted = false;
   private goodbye: Goodbye | null = null;
   private leaving = false;
+  /** Shutdown came while a tool was leaving: carried out if the tool fails. */
+  private shutdownOwed = false;
+  private hungUp = false;
 
   /** Tool results waiting for their response to finish. */
   get pendingOutputs(): number {
@@ -76,7 +91,7 @@ export class ResponseSequencer {
     return this.goodbye?.departure ?? null;
   }
 
-  /** A socket of the call's first or reopened session is open. */
+  /** A socket of the call's first or reopened session is open (its configuration is on its way). */
   sessionOpened(): Steps {
     this.open = true;
     return this.flush();
@@ -84,23 +99,17 @@ export class ResponseSequencer {
 
   /** The session confirmed its configuration: the call greets once, or picks up after a reopen. */
   sessionConfigured(): Steps {
-    const first = !this.greeted;
-    const resume = this.resumePending;
-    this.greeted = true;
-    this.resumePending = false;
-    if (this.leaving || !this.open) return NONE;
-    if (this.goodbye !== null) return this.flush();
-    if (first) return [{ do: 'create_response', kind: 'greeting' }];
-    if (resume) return [{ do: 'create_response', kind: 'resume' }];
+    this.configured = true;
     return this.flush();
   }
 
   /** The session's socket dropped and a new one is opening: what was in flight on it is gone. */
   sessionDropped(): Steps {
     this.open = false;
+    this.configured = false;
     this.forgetSession();
     // The caller has heard the agent: the new session picks up instead of greeting again.
-    if (this.greeted) this.resumePending = true;
+    if (this.greeted) this.opener = 'resume';
     return NONE;
   }
 
@@ -112,6 +121,8 @@ export class ResponseSequencer {
 
   responseCreated(responseId: string): Steps {
     this.active = responseId;
+    this.requested = false;
+    this.sessionResponses.add(responseId);
     if (this.goodbye?.phase === 'requested') this.goodbye.phase = 'speaking';
     return NONE;
   }
@@ -123,18 +134,16 @@ export class ResponseSequencer {
 
   /** A tool called by `responseId` has its result. */
   toolOutput(responseId: string, callId: string, output: string): Steps {
-    if (this.leaving) return NONE;
+    if (this.hungUp || this.leaving || !this.open || !this.sessionResponses.has(responseId)) return NONE;
     this.outputs.push({ responseId, callId, output });
     return this.flush();
   }
 
   /** Nothing of the agent is playing at Twilio and no response is in progress. */
   agentQuiet(): Steps {
-    if (this.goodbye?.phase !== 'speaking') return NONE;
-    const { departure } = this.goodbye;
-    this.goodbye = null;
-    this.leaving = true;
-    return [{ do: 'hang_up', departure }];
+    // A tool that is leaving hangs up itself; should it fail, the goodbye is still owed.
+    if (this.hungUp || this.leaving || this.goodbye?.phase !== 'speaking') return NONE;
+    return this.hangUp(this.goodbye.departure);
   }
 
   callerSpeechStarted(): Steps {
@@ -145,49 +154,76 @@ export class ResponseSequencer {
   /** The caller has been silent: ask whether they are there, or, the second time, say goodbye. */
   silence(action: 'ask' | 'goodbye'): Steps {
     // Mid-reconnect nobody can speak; the reopened session picks the conversation up instead.
-    if (!this.open || this.leaving || this.goodbye !== null) return NONE;
+    if (this.hungUp || !this.open || this.leaving || this.goodbye !== null) return NONE;
     if (action === 'goodbye') {
       this.goodbye = { departure: 'caller_silent', phase: 'waiting' };
       return this.flush();
     }
-    return this.active === null ? [{ do: 'create_response', kind: 'silence_prompt' }] : NONE;
+    return this.mayAsk() ? this.ask('silence_prompt') : NONE;
   }
 
-  /** Shutdown reached the call: say goodbye, then hang up; without a session, hang up now. */
+  /** Shutdown reached the call: say goodbye, then hang up; with nobody to say it, hang up now. */
   shutdown(): Steps {
-    if (this.leaving) return NONE;
-    if (this.goodbye !== null) {
-      // A goodbye under way serves; it ends the call for shutdown now, whatever the caller says.
+    if (this.hungUp) return NONE;
+    if (this.leaving) {
+      this.shutdownOwed = true;
+      return NONE;
+    }
+    // A goodbye already playing serves; it now ends the call for shutdown, whatever the caller says.
+    if (this.goodbye?.phase === 'speaking') {
       this.goodbye.departure = 'shutdown';
-      return this.flush();
+      return NONE;
     }
-    if (!this.open) {
-      this.leaving = true;
-      return [{ do: 'hang_up', departure: 'shutdown' }];
-    }
-    this.goodbye = { departure: 'shutdown', phase: 'waiting' };
+    if (!this.open) return this.hangUp('shutdown');
+    this.goodbye = { departure: 'shutdown', phase: this.goodbye?.phase ?? 'waiting' };
     return this.flush();
   }
 
   /** A tool is hanging up or transferring the call (true), or its attempt failed (false). */
   setLeaving(leaving: boolean): Steps {
+    if (this.hungUp) return NONE;
     this.leaving = leaving;
-    if (!leaving) return this.flush();
+    if (leaving) {
+      this.outputs = [];
+      this.followUpWanted = false;
+      return NONE;
+    }
+    if (this.shutdownOwed) {
+      this.shutdownOwed = false;
+      return this.shutdown();
+    }
+    return this.flush();
+  }
+
+  private hangUp(departure: Departure): Steps {
+    this.hungUp = true;
+    this.goodbye = null;
     this.outputs = [];
     this.followUpWanted = false;
-    return NONE;
+    return [{ do: 'hang_up', departure }];
   }
 
   private forgetSession(): void {
     this.active = null;
+    this.requested = false;
+    this.sessionResponses = new Set();
     this.outputs = [];
     this.followUpWanted = false;
     // A goodbye asked of the old session is asked of the new one; one already speaking has its audio at Twilio.
     if (this.goodbye?.phase === 'requested') this.goodbye.phase = 'waiting';
   }
 
+  private mayAsk(): boolean {
+    return this.configured && this.active === null && !this.requested;
+  }
+
+  private ask(kind: ResponseKind): Steps {
+    this.requested = true;
+    return [{ do: 'create_response', kind }];
+  }
+
   private flush(): Steps {
-    if (this.leaving || !this.open) return NONE;
+    if (this.hungUp || this.leaving || !this.open) return NONE;
     const steps: SequencerStep[] = [];
     const active = this.active;
     if (this.outputs.some((o) => o.responseId !== active)) {
@@ -196,14 +232,24 @@ export class ResponseSequencer {
       for (const o of ready) steps.push({ do: 'send_tool_output', callId: o.callId, output: o.output });
       this.followUpWanted = true;
     }
-    if (active === null) {
-      if (this.goodbye?.phase === 'waiting') {
-        this.goodbye.phase = 'requested';
-        steps.push({ do: 'create_response', kind: GOODBYE_RESPONSE[this.goodbye.departure] });
-      } else if (this.followUpWanted && this.goodbye === null) {
-        steps.push({ do: 'create_response', kind: 'follow_up' });
-      }
+    if (!this.mayAsk()) return steps;
+    const goodbye = this.goodbye;
+    if (goodbye !== null) {
+      // The goodbye comes instead of a greeting or a follow-up.
+      this.opener = null;
       this.followUpWanted = false;
+      if (goodbye.phase === 'waiting') {
+        goodbye.phase = 'requested';
+        steps.push(...this.ask(GOODBYE_RESPONSE[goodbye.departure]));
+      }
+    } else if (this.opener !== null) {
+      const opener = this.opener;
+      this.opener = null;
+      this.greeted = true;
+      steps.push(...this.ask(opener));
+    } else if (this.followUpWanted) {
+      this.followUpWanted = false;
+      steps.push(...this.ask('follow_up'));
     }
     return steps;
   }
