@@ -21,7 +21,15 @@ export class AppLogger {
 
   constructor(config: AppConfig, @Optional() @Inject(LOG_DESTINATION) destination?: DestinationStream | null) {
     const scrubber = new LogScrubber(
-      [config.openai.apiKey, config.apiToken, config.twilio.authToken, config.hubspot.accessToken, databasePassword(config.databaseUrl)],
+      [
+        config.openai.apiKey,
+        config.apiToken,
+        config.twilio.authToken,
+        config.hubspot.accessToken,
+        config.security.streamTokenSecret,
+        config.recordingLinks.secret,
+        databasePassword(config.databaseUrl),
+      ],
       !config.logPii,
     );
     this.scrubber = scrubber;
