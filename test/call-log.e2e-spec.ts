@@ -194,6 +194,9 @@ describe.each(backends)('the call log on %s', (_name, backend) => {
     const partial = await api(`/api/calls/${caller.callSid}/recording`, { ...auth, range: 'bytes=0-43' });
     expect(partial.status).toBe(206);
     expect(Buffer.from(await partial.arrayBuffer())).toEqual(wav.subarray(0, 44));
+    expect(partial.headers.get('cache-control')).toBe('private, no-store');
+    const beyond = await api(`/api/calls/${caller.callSid}/recording`, { ...auth, range: `bytes=${wav.length}-` });
+    expect(beyond.status).toBe(416);
 
     if (sox()) {
       const file = join(dataDir, 'downloaded.wav');

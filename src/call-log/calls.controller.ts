@@ -5,6 +5,7 @@ import { CALL_SID } from '../twilio/twilio-protocol';
 import { ApiTokenGuard } from './api-token.guard';
 import { CallLogRepository, type CallRecord } from './call-record';
 import { ListCallsQuery } from './list-calls.query';
+import { sendRecording } from './send-recording';
 
 
 /** Read access to the call log: who called, what was said, what it cost, and the recording. */
@@ -41,13 +42,7 @@ export class CallsController {
     const call = await this.find(callSid);
     const path = call.recording ? this.recordings.pathOf(call.recording) : null;
     if (!path) throw new NotFoundException('This call has no recording.');
-    await new Promise<void>((resolve, reject) =>
-      res.sendFile(path, { headers: { 'Content-Type': 'audio/wav' }, acceptRanges: true }, (err?: Error) => {
-        if (!err) resolve();
-        else if (res.headersSent) resolve(); // the client went away mid-download
-        else reject(new NotFoundException('The recording file is missing.'));
-      }),
-    );
+    await sendRecording(res, path);
   }
 
   private async find(callSid: string): Promise<CallRecord> {

@@ -1,10 +1,11 @@
-import { Controller, ForbiddenException, Get, GoneException, HttpException, NotFoundException, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, ForbiddenException, Get, GoneException, NotFoundException, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { RECORDING_LINK_PATH, RecordingLinks } from '../recording/recording-links';
 import { RecordingService } from '../recording/recording.service';
 import { ApiAuthFailures } from '../security/api-auth-failures';
 import { tooManyRequests } from '../security/rate-limit.guard';
 import { CallLogRepository } from './call-record';
+import { sendRecording } from './send-recording';
 
 const FILE = /^(CA[0-9a-fA-F]{32})\.wav$/;
 
@@ -47,19 +48,6 @@ export class RecordingLinksController {
     const call = await this.calls.get(callSid);
     const path = call?.recording ? this.recordings.pathOf(call.recording) : null;
     if (!path) throw new NotFoundException('This call has no recording.');
-    await new Promise<void>((resolve, reject) =>
-      res.sendFile(
-        path,
-        // private: a shared cache must not keep serving a recording after its link is revoked.
-        { headers: { 'Content-Type': 'audio/wav', 'Cache-Control': 'private, no-store' }, cacheControl: false, acceptRanges: true },
-        (err?: Error & { status?: number }) => {
-          if (!err) resolve();
-          else if (res.headersSent) resolve(); // the client went away mid-download
-          // A range past the end: 416, with the Content-Range send has already set.
-          else if (err.status === 416) reject(new HttpException('The range is not within the recording.', 416));
-          else reject(new NotFoundException('The recording file is missing.'));
-        },
-      ),
-    );
+    await sendRecording(res, path);
   }
 }
