@@ -203,7 +203,7 @@ function checkOutboundFrames(socket: FakeSocket): void {
   for (const frame of socket.sent) {
     const parsed = JSON.parse(frame) as { event: string; streamSid: string; media?: { payload: string } };
     expect(parsed.streamSid).toBe(STREAM_SID);
-    if (parsed.event === 'media') expect(Buffer.from(parsed.media!.payload, 'base64')).toHaveLength(160);
+    if (parsed.event === 'media') expect(Buffer.from(parsed.media?.payload ?? '', 'base64')).toHaveLength(160);
   }
 }
 

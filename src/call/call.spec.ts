@@ -2,7 +2,7 @@ import { callHarness, CALL_SID, STREAM_SID, type CallHarness } from '../../test/
 import { FakeCallControl } from '../../test/support/fake-call-control';
 import type { FakeSocket } from '../../test/support/fake-socket';
 import { TwilioCallControlError } from '../twilio/twilio-call-control';
-import { GOODBYE_MAX_MS, HANGUP_MAX_MS } from './call';
+import { GOODBYE_MAX_MS, HANGUP_MAX_MS, type Call } from './call';
 
 const MU_LAW_SESSION = { type: 'session.updated', session: { audio: { input: { format: { type: 'audio/pcmu' } }, output: { format: { type: 'audio/pcmu' } } } } };
 
@@ -39,6 +39,11 @@ function played(h: CallHarness): void {
 
 function toolCall(rt: FakeSocket, responseId: string, callId: string, name: string): void {
   rt.receive(JSON.stringify({ type: 'response.function_call_arguments.done', response_id: responseId, call_id: callId, name, arguments: '{}' }));
+}
+
+function callOf(h: CallHarness): Call {
+  if (h.call === null) throw new Error('the stream has not started');
+  return h.call;
 }
 
 async function record(h: CallHarness) {
@@ -110,7 +115,7 @@ describe('Call', () => {
   it('answers the model again when a transfer failed and was taken back', async () => {
     const h = callHarness();
     const rt = started(h);
-    const context = h.call!['tools']['context'];
+    const context = callOf(h)['tools']['context'];
     say(rt, 'r1', 100, false);
     context.call.markOutcome('transferred');
     context.call.markOutcome(null);
@@ -134,7 +139,7 @@ describe('Call', () => {
       const rt = started(h);
       say(rt, 'greeting');
       played(h);
-      const ended = h.call!.endWithGoodbye();
+      const ended = callOf(h).endWithGoodbye();
       const goodbye = events(rt, 'response.create').at(-1);
       expect(goodbye?.response).toMatchObject({ tool_choice: 'none' });
       expect(goodbye?.response.instructions).toContain("I'm sorry, I have to end this call now.");
@@ -152,7 +157,7 @@ describe('Call', () => {
       const rt = started(h);
       say(rt, 'greeting', 100, false);
       const before = events(rt, 'response.create').length;
-      void h.call!.endWithGoodbye();
+      void callOf(h).endWithGoodbye();
       expect(events(rt, 'response.create')).toHaveLength(before);
       rt.receive(JSON.stringify({ type: 'response.done', response: { id: 'greeting', status: 'completed' } }));
       expect(events(rt, 'response.create')).toHaveLength(before + 1);
@@ -161,7 +166,7 @@ describe('Call', () => {
     it('hangs up anyway when the goodbye has not played in time', async () => {
       const { h, control } = shutdownHarness();
       started(h);
-      const ended = h.call!.endWithGoodbye();
+      const ended = callOf(h).endWithGoodbye();
       h.scheduler.advance(GOODBYE_MAX_MS - 1);
       await settle();
       expect(control.hungUp).toEqual([]);
@@ -173,7 +178,7 @@ describe('Call', () => {
     it('hangs up at once when no Realtime session is open to say goodbye', async () => {
       const { h, control } = shutdownHarness();
       h.twilio.receive(JSON.stringify({ event: 'start', start: { streamSid: STREAM_SID, callSid: CALL_SID, customParameters: {} } }));
-      await h.call!.endWithGoodbye();
+      await callOf(h).endWithGoodbye();
       expect(control.hungUp).toEqual([CALL_SID]);
     });
 
@@ -181,7 +186,7 @@ describe('Call', () => {
       let { h, control } = shutdownHarness();
       control.onHangUp = () => undefined;
       started(h);
-      let ended = h.call!.endWithGoodbye();
+      let ended = callOf(h).endWithGoodbye();
       h.scheduler.advance(GOODBYE_MAX_MS);
       await settle();
       h.scheduler.advance(HANGUP_MAX_MS - 1);
@@ -193,7 +198,7 @@ describe('Call', () => {
       ({ h, control } = shutdownHarness());
       control.failure = new TwilioCallControlError('Twilio hang up of call failed: HTTP 500');
       started(h);
-      ended = h.call!.endWithGoodbye();
+      ended = callOf(h).endWithGoodbye();
       h.scheduler.advance(GOODBYE_MAX_MS);
       await ended;
       expect(h.twilio.closedWith).toEqual({ code: 1000, reason: 'shutdown' });
@@ -203,7 +208,7 @@ describe('Call', () => {
       const rt = started(h);
       say(rt, 'greeting');
       played(h);
-      ended = h.call!.endWithGoodbye();
+      ended = callOf(h).endWithGoodbye();
       say(rt, 'bye');
       played(h);
       await ended;
