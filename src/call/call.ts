@@ -16,6 +16,7 @@ import {
   isMuLaw,
   NON_FATAL_ERROR_CODES,
   type RealtimeServerEvent,
+  type ResponseCreate,
 } from '../realtime/realtime-protocol';
 import type { ToolCallContext } from '../tools/tool';
 import type { ToolRegistry } from '../tools/tool-registry';
@@ -373,7 +374,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     }
   }
 
-  private response(kind: ResponseKind): Record<string, unknown> {
+  private response(kind: ResponseKind): ResponseCreate {
     const { profile } = this.parts;
     switch (kind) {
       case 'greeting':

@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { FakeSocket } from '../../test/support/fake-socket';
 import { ManualScheduler } from '../common/scheduler';
 import { RealtimeClient, type RealtimeListener } from './realtime-client';
-import type { RealtimeServerEvent } from './realtime-protocol';
+import { buildResponseCreate, type RealtimeServerEvent } from './realtime-protocol';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -37,8 +37,8 @@ describe('RealtimeClient', () => {
     expect(scheduler.pending).toBe(0);
     scheduler.advance(CONNECT_TIMEOUT_MS);
     expect(closes).toEqual([]);
-    expect(client.send({ type: 'session.update' })).toBe(true);
-    expect(socket.sent).toEqual(['{"type":"session.update"}']);
+    expect(client.send(buildResponseCreate())).toBe(true);
+    expect(socket.sent).toEqual(['{"type":"response.create"}']);
   });
 
   it('gives up when the socket has not opened by the connect timeout: terminated, reported closed, never opened', () => {
@@ -48,7 +48,7 @@ describe('RealtimeClient', () => {
     expect(socket.readyState).toBe(WebSocket.CLOSED);
     expect(closes).toEqual([{ code: 4000, reason: 'connect timeout', opened: false }]);
     expect(opens).toBe(0);
-    expect(client.send({ type: 'session.update' })).toBe(false);
+    expect(client.send(buildResponseCreate())).toBe(false);
   });
 
   it('terminates a socket closed before it opened, reports that once, and cancels the connect timeout', () => {

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { wsText } from '../common/ws-text';
 import { AppConfig, type RealtimeApiShape } from '../config/app-config';
-import { parseRealtimeEvent, type RealtimeServerEvent } from './realtime-protocol';
+import { parseRealtimeEvent, type RealtimeClientEvent, type RealtimeServerEvent } from './realtime-protocol';
 
 export interface RealtimeListener {
   onOpen(): void;
@@ -50,7 +50,7 @@ export class RealtimeClient {
   }
 
   /** Sends a prepared JSON string (hot path) or an event object. Dropped if the socket is not open. */
-  send(event: string | Record<string, unknown>): boolean {
+  send(event: string | RealtimeClientEvent): boolean {
     if (this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(typeof event === 'string' ? event : JSON.stringify(event));
     return true;

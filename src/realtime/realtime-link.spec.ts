@@ -7,7 +7,11 @@ import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { RealtimeConnector } from './realtime-client';
-import type { RealtimeServerEvent } from './realtime-protocol';
+import { buildInstructedResponse, buildSessionUpdate, type RealtimeServerEvent } from './realtime-protocol';
+
+const VAD = { threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500 };
+/** A response.create carrying `text` as its instructions: a marker the test can find on a socket. */
+const said = (text: string) => (e: { response?: { instructions?: string } }) => e.response?.instructions === text;
 import { CONNECT_RETRY_BACKOFF_MS, REOPEN_MIN_INTERVAL_MS, RealtimeLink, type LinkChange, type LinkClosed, type RealtimeLinkListener } from './realtime-link';
 
 type Report =
@@ -64,7 +68,7 @@ describe('RealtimeLink', () => {
     listener = {
       onSessionOpen: (change) => {
         // As the call does: the session is configured before the early audio goes out.
-        link.send({ type: 'session.update', change });
+        link.send(buildSessionUpdate('ga', { model: 'gpt-realtime', instructions: `session ${change}`, voice: 'alloy', transcriptionModel: undefined, vad: VAD }));
         report({ kind: 'open', change });
       },
       onEvent: (event) => report({ kind: 'event', event }),
@@ -114,8 +118,8 @@ describe('RealtimeLink', () => {
     const second = await mock.nextConnection();
     second.error('from_second');
     await serverError('from_second');
-    expect(link.send({ type: 'ping_second' })).toBe(true);
-    await second.waitFor('ping_second');
+    expect(link.send(buildInstructedResponse('ping_second'))).toBe(true);
+    await second.waitFor('response.create', said('ping_second'));
 
     // A second drop soon after the reopen is not reopened.
     clock.advance(REOPEN_MIN_INTERVAL_MS - 1);
@@ -155,14 +159,14 @@ describe('RealtimeLink', () => {
     await logs.waitFor('next realtime session ready');
     expect(link.nextReady).toBe(true);
     // Until the switch the old socket is the current one.
-    link.send({ type: 'before_switch' });
-    await old.waitFor('before_switch');
+    link.send(buildInstructedResponse('before_switch'));
+    await old.waitFor('response.create', said('before_switch'));
     expect(link.switchToNext()).toBe(true);
     expect(await until('open', 2)).toEqual({ kind: 'open', change: 'rolled_over' });
     expect(await old.waitForClose()).toMatchObject({ code: 1000 });
-    link.send({ type: 'after_switch' });
-    await next.waitFor('after_switch');
-    expect(next.received.some((e) => e.type === 'before_switch')).toBe(false);
+    link.send(buildInstructedResponse('after_switch'));
+    await next.waitFor('response.create', said('after_switch'));
+    expect(next.received.some(said('before_switch'))).toBe(false);
     expect(mock.connections).toHaveLength(2);
     // The old socket's close is neither a drop nor a loss; the new one's events come through.
     next.error('from_next');

@@ -3,7 +3,7 @@ import type { Clock } from '../common/clock';
 import { BYTES_PER_MS } from '../common/mulaw';
 import type { ScheduledTask, Scheduler } from '../common/scheduler';
 import type { RealtimeClient, RealtimeConnector } from './realtime-client';
-import { appendAudioFrame, type RealtimeServerEvent } from './realtime-protocol';
+import { appendAudioFrame, type RealtimeClientEvent, type RealtimeServerEvent } from './realtime-protocol';
 
 /** How the current socket came to be: the call's first, one reopened after a drop, or a rollover. */
 export type LinkChange = 'connected' | 'reopened' | 'rolled_over';
@@ -109,8 +109,8 @@ export class RealtimeLink {
     return this.nextOpen;
   }
 
-  /** Sends on the current socket (prepared JSON string on the hot path, or an event object). */
-  send(event: string | Record<string, unknown>): boolean {
+  /** Sends on the current socket; dropped when none is open. */
+  send(event: RealtimeClientEvent): boolean {
     return this.current !== null && this.current.send(event);
   }
 
