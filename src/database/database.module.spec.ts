@@ -94,7 +94,7 @@ describe('DatabaseModule', () => {
     await expect(sql.query('SELECT 1')).rejects.toThrow();
 
     const second = await boot({ dataDir });
-    expect(second.logs.find('database schema up to date')).toMatchObject({ schemaVersion: 2, applied: [] });
+    expect(second.logs.find('database schema up to date')).toMatchObject({ schemaVersion: 3, applied: [] });
     expect(await second.app.get(CallLogRepository).get(call.callSid)).toEqual({ ...call, crm: {} });
     await second.app.close();
   });
