@@ -175,6 +175,20 @@ describe('Call', () => {
       expect(control.hungUp).toEqual([CALL_SID]);
     });
 
+    it('leaves a call that is already being hung up to its own bound', async () => {
+      const { h, control } = shutdownHarness();
+      control.onHangUp = () => undefined;
+      started(h);
+      // A silent caller's goodbye has played and the hang-up was sent; Twilio has not stopped the stream yet.
+      callOf(h)['depart']('caller_silent');
+      await settle();
+      const ended = callOf(h).endWithGoodbye();
+      h.scheduler.advance(HANGUP_MAX_MS);
+      await ended;
+      expect(control.hungUp).toEqual([CALL_SID]);
+      expect(h.twilio.closedWith).toEqual({ code: 1000, reason: 'caller_silent' });
+    });
+
     it('hangs up at once when no Realtime session is open to say goodbye', async () => {
       const { h, control } = shutdownHarness();
       h.twilio.receive(JSON.stringify({ event: 'start', start: { streamSid: STREAM_SID, callSid: CALL_SID, customParameters: {} } }));

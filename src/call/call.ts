@@ -117,7 +117,8 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   }
 
   endWithGoodbye(): Promise<void> {
-    if (!this.ended && !this.shuttingDown) {
+    // A call already leaving is bounded by its own departure.
+    if (!this.ended && !this.shuttingDown && !this.departing) {
       this.shuttingDown = true;
       this.deadline?.cancel();
       this.deadline = this.parts.scheduler.after(GOODBYE_MAX_MS, () => this.depart('shutdown'));
