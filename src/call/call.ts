@@ -200,8 +200,13 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
    */
   private tick(now: number): void {
     const { machine, link, log, config } = this.parts;
-    // A rollover cuts neither side short: nobody speaks and no tool result is outstanding.
-    const quiet = machine.state === 'listening' && !this.callerSpeaking && this.tools.runningCount === 0 && this.sequencer.pendingOutputs === 0;
+    // A rollover cuts neither side short: nobody speaks, nothing is asked of the model, no tool result is outstanding.
+    const quiet =
+      machine.state === 'listening' &&
+      !this.callerSpeaking &&
+      !this.sequencer.awaitingResponse &&
+      this.tools.runningCount === 0 &&
+      this.sequencer.pendingOutputs === 0;
     const step = this.rollover.check(now, link.nextReady, quiet);
     if (step === 'prepare') link.prepareNext();
     else if (step === 'switch') link.switchToNext();

@@ -34,6 +34,8 @@ interface Goodbye {
   departure: Departure;
   /** waiting: not asked for yet; requested: asked, not created; speaking: its response exists. */
   phase: 'waiting' | 'requested' | 'speaking';
+  /** It has played while a tool was leaving: the hang-up is owed should the tool fail. */
+  played: boolean;
 }
 
 const GOODBYE_RESPONSE: Readonly<Record<Departure, ResponseKind>> = {
@@ -54,11 +56,12 @@ const GOODBYE_RESPONSE: Readonly<Record<Departure, ResponseKind>> = {
  *   leaving (a tool is hanging up or transferring it): a reply nobody hears is billed all the same.
  * - A tool result belongs to the session whose response called the tool: one that arrives for
  *   another session, or with none open, is dropped.
- * - The first configured session greets; one reopened after a drop picks up instead.
+ * - The first configured session greets; one reopened after a drop picks up instead, unless the
+ *   greeting never got under way (then the caller has heard nothing and is greeted).
  * - A goodbye is the last thing asked for; once it has played the call hangs up, and after that
  *   nothing happens at all. A caller who speaks up during the goodbye to a silent caller is not hung
- *   up on; shutdown's goodbye stands, and a shutdown that comes while a tool is leaving is carried
- *   out if the tool fails.
+ *   up on; shutdown's goodbye stands. What comes while a tool is leaving (a shutdown, a goodbye
+ *   that finished playing) is carried out if the tool fails.
  *
  * Pure: every method takes an event and returns the steps to take now.
  */
@@ -69,8 +72,8 @@ export class ResponseSequencer {
   private opener: 'greeting' | 'resume' | null = 'greeting';
   private greeted = false;
   private active: string | null = null;
-  /** A response.create is out and its response.created has not come back. */
-  private requested = false;
+  /** A response.create is out and its response.created has not come back: what it asked for. */
+  private requested: ResponseKind | null = null;
   /** Responses created on the current session: the only ones whose tool results it can take. */
   private sessionResponses = new Set<string>();
   private outputs: PendingOutput[] = [];
@@ -84,6 +87,11 @@ export class ResponseSequencer {
   /** Tool results waiting for their response to finish. */
   get pendingOutputs(): number {
     return this.outputs.length;
+  }
+
+  /** A response was asked for and has not been created yet. */
+  get awaitingResponse(): boolean {
+    return this.requested !== null;
   }
 
   /** The goodbye asked for or being said, if any: the call bounds how long it may take. */
@@ -108,8 +116,8 @@ export class ResponseSequencer {
     this.open = false;
     this.configured = false;
     this.forgetSession();
-    // The caller has heard the agent: the new session picks up instead of greeting again.
-    if (this.greeted) this.opener = 'resume';
+    // A caller who has heard the agent is picked up; one who has not is greeted by the new session.
+    this.opener = this.greeted ? 'resume' : 'greeting';
     return NONE;
   }
 
@@ -121,7 +129,8 @@ export class ResponseSequencer {
 
   responseCreated(responseId: string): Steps {
     this.active = responseId;
-    this.requested = false;
+    if (this.requested === 'greeting') this.greeted = true;
+    this.requested = null;
     this.sessionResponses.add(responseId);
     if (this.goodbye?.phase === 'requested') this.goodbye.phase = 'speaking';
     return NONE;
@@ -141,8 +150,12 @@ export class ResponseSequencer {
 
   /** Nothing of the agent is playing at Twilio and no response is in progress. */
   agentQuiet(): Steps {
-    // A tool that is leaving hangs up itself; should it fail, the goodbye is still owed.
-    if (this.hungUp || this.leaving || this.goodbye?.phase !== 'speaking') return NONE;
+    if (this.hungUp || this.goodbye?.phase !== 'speaking') return NONE;
+    // A tool that is leaving hangs up itself; should it fail, the hang-up is still owed.
+    if (this.leaving) {
+      this.goodbye.played = true;
+      return NONE;
+    }
     return this.hangUp(this.goodbye.departure);
   }
 
@@ -156,7 +169,7 @@ export class ResponseSequencer {
     // Mid-reconnect nobody can speak; the reopened session picks the conversation up instead.
     if (this.hungUp || !this.open || this.leaving || this.goodbye !== null) return NONE;
     if (action === 'goodbye') {
-      this.goodbye = { departure: 'caller_silent', phase: 'waiting' };
+      this.goodbye = { departure: 'caller_silent', phase: 'waiting', played: false };
       return this.flush();
     }
     return this.mayAsk() ? this.ask('silence_prompt') : NONE;
@@ -175,7 +188,7 @@ export class ResponseSequencer {
       return NONE;
     }
     if (!this.open) return this.hangUp('shutdown');
-    this.goodbye = { departure: 'shutdown', phase: this.goodbye?.phase ?? 'waiting' };
+    this.goodbye = { departure: 'shutdown', phase: this.goodbye?.phase ?? 'waiting', played: false };
     return this.flush();
   }
 
@@ -190,8 +203,10 @@ export class ResponseSequencer {
     }
     if (this.shutdownOwed) {
       this.shutdownOwed = false;
-      return this.shutdown();
+      const steps = this.shutdown();
+      if (steps.length > 0) return steps;
     }
+    if (this.goodbye?.played) return this.hangUp(this.goodbye.departure);
     return this.flush();
   }
 
@@ -205,7 +220,7 @@ export class ResponseSequencer {
 
   private forgetSession(): void {
     this.active = null;
-    this.requested = false;
+    this.requested = null;
     this.sessionResponses = new Set();
     this.outputs = [];
     this.followUpWanted = false;
@@ -214,11 +229,11 @@ export class ResponseSequencer {
   }
 
   private mayAsk(): boolean {
-    return this.configured && this.active === null && !this.requested;
+    return this.configured && this.active === null && this.requested === null;
   }
 
   private ask(kind: ResponseKind): Steps {
-    this.requested = true;
+    this.requested = kind;
     return [{ do: 'create_response', kind }];
   }
 
@@ -245,7 +260,6 @@ export class ResponseSequencer {
     } else if (this.opener !== null) {
       const opener = this.opener;
       this.opener = null;
-      this.greeted = true;
       steps.push(...this.ask(opener));
     } else if (this.followUpWanted) {
       this.followUpWanted = false;
