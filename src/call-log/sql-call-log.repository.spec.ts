@@ -1,3 +1,4 @@
+import { ManualScheduler } from '../common/scheduler';
 import { MigrationRunner, runMigrations } from '../database/migration-runner';
 import { MIGRATIONS } from '../database/migrations';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
@@ -50,7 +51,7 @@ describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
 
   beforeAll(async () => {
     db = await backend.open();
-    const migrations = new MigrationRunner(db.client, silentAppLogger);
+    const migrations = new MigrationRunner(db.client, silentAppLogger, new ManualScheduler());
     await migrations.ensureMigrated();
     repo = new SqlCallLogRepository(db.client, migrations);
   });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CallLogRepository } from '../call-log/call-record';
 import { SqlCallLogRepository } from '../call-log/sql-call-log.repository';
+import { CommonModule } from '../common/common.module';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { MigrationRunner } from './migration-runner';
@@ -23,11 +24,14 @@ export function createSqlClient(config: AppConfig, appLogger: AppLogger): SqlCli
 
 /**
  * The SQL database and the call log stored in it. Migrations run in MigrationRunner's
- * onModuleInit, before the app listens; the client closes in onApplicationShutdown, the last
- * shutdown phase, so anything that writes while shutting down (the call log flushing) still can.
+ * onModuleInit, before the app listens (retried on the app's Scheduler, from the global
+ * CommonModule, imported here too so that the module also boots on its own); the client closes in
+ * onApplicationShutdown, the last shutdown phase, so anything that writes while shutting down (the
+ * call log flushing) still can.
  */
 @Global()
 @Module({
+  imports: [CommonModule],
   providers: [
     { provide: SqlClient, inject: [AppConfig, AppLogger], useFactory: createSqlClient },
     MigrationRunner,

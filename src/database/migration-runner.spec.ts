@@ -1,7 +1,11 @@
+import pino from 'pino';
+import { LogCapture } from '../../test/support/log-capture';
+import { ManualScheduler } from '../common/scheduler';
+import type { AppLogger } from '../logging/app-logger';
 import { MigrationRunner, runMigrations } from './migration-runner';
 import { MIGRATIONS, type Migration } from './migrations';
 import { SqlClient, type SqlExecutor } from './sql-client';
-import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from './sql-test-backends';
+import { sqlTestBackends, type SqlTestDatabase } from './sql-test-backends';
 
 // Starting an embedded PostgreSQL (WASM) takes a few seconds, more on a busy machine.
 jest.setTimeout(30_000);
@@ -132,6 +136,8 @@ describe('MigrationRunner', () => {
   const backend = sqlTestBackends()[0];
   let db: SqlTestDatabase;
   let flaky: FlakyClient;
+  let scheduler: ManualScheduler;
+  let logs: LogCapture;
   let runner: MigrationRunner;
 
   beforeAll(async () => {
@@ -144,12 +150,17 @@ describe('MigrationRunner', () => {
   beforeEach(async () => {
     await db.client.query('DROP TABLE IF EXISTS calls, schema_migrations');
     flaky = new FlakyClient(db.client);
-    runner = new MigrationRunner(flaky, silentAppLogger);
+    scheduler = new ManualScheduler();
+    logs = new LogCapture();
+    const logger = pino({ level: 'debug' }, logs);
+    runner = new MigrationRunner(flaky, { child: () => logger } as unknown as AppLogger, scheduler);
   });
   afterEach(() => {
     runner.onModuleDestroy();
-    jest.useRealTimers();
   });
+
+  /** The retries the runner has announced, in order. */
+  const retryDelays = () => logs.all('database migrations will be retried').map((l) => l.delayMs);
 
   it('migrates at init when the database is up', async () => {
     flaky.down = false;
@@ -157,34 +168,47 @@ describe('MigrationRunner', () => {
     expect(runner.isMigrated).toBe(true);
     expect(runner.pendingReason).toBeUndefined();
     expect(await versions(db.client)).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(scheduler.pending).toBe(0);
   });
 
-  it('boots with the database down, then retries in the background with growing delays', async () => {
-    jest.useFakeTimers();
+  it('boots with the database down, then retries in the background with growing delays, capped at a minute', async () => {
     await expect(runner.onModuleInit()).resolves.toBeUndefined();
     expect(runner.isMigrated).toBe(false);
     expect(runner.pendingReason).toMatch(/ECONNREFUSED/);
     expect(flaky.transactions).toBe(1);
+    expect(logs.find('database migrations failed')).toMatchObject({ level: 50, failures: 1 });
+    expect(retryDelays()).toEqual([1_000]);
 
-    await jest.advanceTimersByTimeAsync(1_000);
-    expect(flaky.transactions).toBe(2);
-    await jest.advanceTimersByTimeAsync(1_999);
-    expect(flaky.transactions).toBe(2);
-    await jest.advanceTimersByTimeAsync(1);
-    expect(flaky.transactions).toBe(3);
+    // Each retry is due its announced delay after the failure before it, and fails again.
+    const delays = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000];
+    for (let failures = 1; failures < delays.length; failures++) {
+      scheduler.advance(delays[failures - 1] - 1);
+      expect(flaky.transactions).toBe(failures);
+      scheduler.advance(1);
+      expect(flaky.transactions).toBe(failures + 1);
+      await logs.waitForCount('database migrations will be retried', {}, failures + 1);
+    }
+    expect(retryDelays()).toEqual(delays);
+    // Loud once, quieter after.
+    expect(logs.all('database migrations failed').map((l) => l.level)).toEqual([50, 40, 40, 40, 40, 40, 40, 40]);
+    expect(flaky.transactions).toBe(8);
+    expect(scheduler.pending).toBe(1);
 
     flaky.down = false;
-    await jest.advanceTimersByTimeAsync(4_000);
-    // Real queries on PGlite need real time to finish.
-    jest.useRealTimers();
-    await waitFor(() => runner.isMigrated);
-    expect(flaky.transactions).toBeGreaterThanOrEqual(4);
+    scheduler.advance(60_000);
+    await logs.waitFor('database migrations applied');
+    expect(runner.isMigrated).toBe(true);
+    expect(runner.pendingReason).toBeUndefined();
+    // One run: a transaction for schema_migrations plus one per migration; nothing left to retry.
+    expect(flaky.transactions).toBe(8 + 1 + MIGRATIONS.length);
+    expect(scheduler.pending).toBe(0);
     expect(await versions(db.client)).toEqual(MIGRATIONS.map((m) => m.version));
   });
 
   it('migrates on demand (a write) before the next retry is due; concurrent callers share one run', async () => {
     await runner.onModuleInit();
     expect(runner.isMigrated).toBe(false);
+    expect(scheduler.pending).toBe(1);
     flaky.down = false;
     const before = flaky.transactions;
     await Promise.all([runner.ensureMigrated(), runner.ensureMigrated(), runner.ensureMigrated()]);
@@ -193,21 +217,30 @@ describe('MigrationRunner', () => {
     expect(flaky.transactions - before).toBe(1 + MIGRATIONS.length);
     await runner.ensureMigrated();
     expect(flaky.transactions - before).toBe(1 + MIGRATIONS.length);
+    // The retry that was due is cancelled, not run for nothing.
+    expect(scheduler.pending).toBe(0);
   });
 
   it('stops retrying on shutdown', async () => {
-    jest.useFakeTimers();
     await runner.onModuleInit();
+    expect(scheduler.pending).toBe(1);
     runner.onModuleDestroy();
-    await jest.advanceTimersByTimeAsync(120_000);
+    expect(scheduler.pending).toBe(0);
+    scheduler.advance(120_000);
     expect(flaky.transactions).toBe(1);
   });
-});
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+  it('schedules no retry after shutdown when the retry running at shutdown fails', async () => {
+    await runner.onModuleInit();
+    scheduler.advance(1_000);
+    expect(flaky.transactions).toBe(2);
+    // Joins the retry's attempt, still under way; its failure handler was attached first, so it
+    // has run by the time this await resumes.
+    const attempt = runner.ensureMigrated();
+    runner.onModuleDestroy();
+    await expect(attempt).rejects.toThrow(/ECONNREFUSED/);
+    expect(flaky.transactions).toBe(2);
+    expect(retryDelays()).toEqual([1_000]);
+    expect(scheduler.pending).toBe(0);
+  });
+});

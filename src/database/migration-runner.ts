@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppLogger } from '../logging/app-logger';
 import { MIGRATIONS, type Migration } from './migrations';
 import { SqlClient, type SqlExecutor } from './sql-client';
@@ -83,7 +84,7 @@ export class MigrationRunner implements OnModuleInit, OnModuleDestroy {
   private readonly logger: Logger;
   private migrated = false;
   private inflight?: Promise<void>;
-  private retryTimer?: NodeJS.Timeout;
+  private retryTask?: ScheduledTask;
   private failures = 0;
   private lastError?: string;
   private stopped = false;
@@ -91,6 +92,7 @@ export class MigrationRunner implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly sql: SqlClient,
     appLogger: AppLogger,
+    private readonly scheduler: Scheduler,
   ) {
     this.logger = appLogger.child({ component: 'database' });
   }
@@ -112,10 +114,10 @@ export class MigrationRunner implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** Stops the background retries; one already running finishes but schedules no other. */
   onModuleDestroy(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.cancelRetry();
   }
 
   /** Resolves once the schema is current; concurrent callers share one attempt. */
@@ -132,8 +134,7 @@ export class MigrationRunner implements OnModuleInit, OnModuleDestroy {
       const outcome = await runMigrations(this.sql);
       this.migrated = true;
       this.lastError = undefined;
-      clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
+      this.cancelRetry();
       this.logger.info(
         { backend: this.sql.kind, schemaVersion: outcome.version, applied: outcome.applied.map((m) => `${m.version} ${m.name}`) },
         outcome.applied.length ? 'database migrations applied' : 'database schema up to date',
@@ -151,15 +152,22 @@ export class MigrationRunner implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * On the app's scheduler, whose timers keep the process alive: onModuleDestroy cancels the
+   * pending retry, so nothing outlives the module.
+   */
   private scheduleRetry(): void {
-    if (this.stopped || this.migrated || this.retryTimer) return;
+    if (this.stopped || this.migrated || this.retryTask) return;
     const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, this.failures - 1));
     this.logger.info({ delayMs }, 'database migrations will be retried');
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
+    this.retryTask = this.scheduler.after(delayMs, () => {
+      this.retryTask = undefined;
       this.ensureMigrated().catch(() => this.scheduleRetry());
-    }, delayMs);
-    // Waiting to retry must not keep a process alive that is otherwise done.
-    this.retryTimer.unref();
+    });
+  }
+
+  private cancelRetry(): void {
+    this.retryTask?.cancel();
+    this.retryTask = undefined;
   }
 }

@@ -2,7 +2,8 @@ import pino from 'pino';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGLITE_WORKER_NICENESS, PgliteSqlClient, PgSqlClient, SqlError, describePostgresTarget, type SqlClient } from './sql-client';
+import { deferred } from '../../test/support/wait';
+import { PGLITE_WORKER_NICENESS, PgliteSqlClient, PgSqlClient, SqlError, describePostgresTarget, type SqlClient, type SqlExecutor } from './sql-client';
 import { silentLogger, sqlTestBackends, type SqlTestDatabase } from './sql-test-backends';
 
 // Starting an embedded PostgreSQL (WASM) takes a few seconds, more on a busy machine.
@@ -99,11 +100,15 @@ describe('PgliteSqlClient', () => {
     try {
       await sql.query('CREATE TABLE counter (n integer); INSERT INTO counter VALUES (0)');
       const order: string[] = [];
-      await Promise.all([
+      // The first transaction stays open, having read the counter, until the test lets it go.
+      const holding = deferred<SqlExecutor>();
+      const release = deferred();
+      const all = Promise.all([
         sql.transaction(async (tx) => {
           order.push('tx1 start');
           const [{ n }] = await tx.query<{ n: number }>('SELECT n FROM counter');
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          holding.resolve(tx);
+          await release.promise;
           await tx.query('UPDATE counter SET n = $1', [n + 1]);
           order.push('tx1 end');
         }),
@@ -115,6 +120,14 @@ describe('PgliteSqlClient', () => {
         }),
         sql.query<{ n: number }>('SELECT n FROM counter').then(([row]) => order.push(`query saw ${String(row.n)}`)),
       ]);
+      // The second BEGIN and the plain query reached the worker before anything of the first
+      // transaction's body; a round trip in that transaction now comes back after them. Had they
+      // not been queued behind it, they would have been answered by then.
+      const tx1 = await holding.promise;
+      await tx1.query('SELECT 1');
+      expect(order).toEqual(['tx1 start']);
+      release.resolve();
+      await all;
       expect(order).toEqual(['tx1 start', 'tx1 end', 'tx2 start', 'tx2 end', 'query saw 2']);
       expect(await sql.query('SELECT n FROM counter')).toEqual([{ n: 2 }]);
     } finally {

@@ -1,10 +1,23 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, type WriteStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { LogCapture } from '../../test/support/log-capture';
 import { testAudio as audio } from '../../test/support/test-audio';
 import { CallRecorder, type CallRecorderOptions } from './call-recorder';
 import { parseWavHeader } from './wav';
@@ -13,15 +26,72 @@ const SID = 'CA0123456789abcdef0123456789abcdef';
 const FRAME = 160;
 const SILENT = 0xff;
 
-type LogLine = { level: string; msg: string; [key: string]: unknown };
+type LogLine = LogCapture['lines'][number];
 
-function capture(): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino(
-    { level: 'debug', formatters: { level: (label) => ({ level: label }) } },
-    { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) },
-  );
-  return { logger, lines };
+function capture(): { logger: pino.Logger; logs: LogCapture } {
+  const logs = new LogCapture();
+  const logger = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, logs);
+  return { logger, logs };
+}
+
+/**
+ * An output the test runs in place of the file stream. The stream hands it one write at a time;
+ * each goes into the file at `path` at once, so the file shows what the disk has taken, and is
+ * acknowledged at once or, while holding, when the test calls release(). Past `failAfterBytes`
+ * written, writes fail with ENOSPC. Like a file stream it emits 'open' (at the first write, when
+ * the recorder listens) and 'close'.
+ */
+function testDisk(path: string, options: { holding?: boolean; failAfterBytes?: number } = {}) {
+  const fd = openSync(path, 'wx');
+  const acks: Array<() => void> = [];
+  let holding = options.holding ?? false;
+  let bytes = 0;
+  let opened = false;
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, cb) {
+      if (!opened) {
+        opened = true;
+        this.emit('open', fd);
+      }
+      if (options.failAfterBytes !== undefined && bytes > options.failAfterBytes) {
+        cb(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
+        return;
+      }
+      for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+      bytes += chunk.length;
+      if (holding) acks.push(() => cb());
+      else cb();
+    },
+    destroy(err, cb) {
+      closeSync(fd);
+      cb(err);
+    },
+  });
+  return {
+    stream,
+    /** Acknowledges the writes held, and those the stream hands over meanwhile. */
+    release(): void {
+      while (acks.length > 0) acks.shift()!();
+    },
+    /** Acknowledges every write from now on at once. */
+    flow(): void {
+      holding = false;
+      this.release();
+    },
+  };
+}
+
+/**
+ * Resolves once `check()` holds, checking again at each change inotify reports in the file's
+ * directory: the file is written by Node's thread pool, and nothing else says when it has been.
+ */
+async function whenOnDisk(path: string, check: () => boolean): Promise<void> {
+  const watcher = watch(dirname(path));
+  try {
+    while (!check()) await once(watcher, 'change');
+  } finally {
+    watcher.close();
+  }
 }
 
 /** The file's two channels, de-interleaved. */
@@ -47,18 +117,18 @@ function expectSilent(buf: Buffer, from = 0, to = buf.length): void {
   expect(firstNonSilent === -1 ? -1 : from + firstNonSilent).toBe(-1);
 }
 
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 describe('CallRecorder', () => {
   let dir: string;
   let path: string;
+  let logs: LogCapture;
   let lines: LogLine[];
   let logger: pino.Logger;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'recorder-spec-'));
     path = join(dir, `${SID}.wav`);
-    ({ logger, lines } = capture());
+    ({ logger, logs } = capture());
+    lines = logs.lines;
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -173,8 +243,9 @@ describe('CallRecorder', () => {
     });
 
     it('keeps both channels aligned while the file is written during the call', async () => {
-      // Small batches, so the file is written many times while both channels change.
-      const rec = recorder({ batchMs: 200 });
+      // Small batches, so the file is written many times while both channels change; the disk takes
+      // each write at once, so every batch is built in the buffer the one before used.
+      const rec = recorder({ batchMs: 200, openStream: (p) => testDisk(p).stream });
       const answer = audio(8000, 9); // 1 s, sent in one burst at 1000 ms as Realtime does
       const second = audio(8000, 10); // sent at 1500 ms: queued to 2000 ms, then barged in on at 2400 ms
       let sent = new Map<number, Buffer>();
@@ -183,7 +254,6 @@ describe('CallRecorder', () => {
         if (t === 1500) rec.agentAudio(t, second);
         if (t === 2400) rec.agentCleared(t);
         sent = new Map([...sent, ...feedCaller(rec, t, t + 20)]);
-        if (t % 200 === 0) await tick();
       }
       expect(rec.batchesWritten).toBeGreaterThan(5);
       await rec.finish(4000);
@@ -200,7 +270,6 @@ describe('CallRecorder', () => {
     it('drops caller audio that arrives for a stretch already written, without corrupting the file', async () => {
       const rec = recorder({ batchMs: 200 });
       const sent = feedCaller(rec, 0, 2000);
-      await tick();
       const cursor = rec.writtenMs;
       expect(cursor).toBeGreaterThan(1000);
 
@@ -329,8 +398,9 @@ describe('CallRecorder', () => {
 
   describe('streaming', () => {
     it('writes a 10-minute call in batches as it goes, holding only a bounded amount in memory', async () => {
-      let disk: WriteStream | null = null;
-      const rec = recorder({ openStream: (p) => (disk = createWriteStream(p, { flags: 'wx' })) });
+      // The disk takes the writes of each second of the call at the end of that second.
+      const disk = testDisk(path, { holding: true });
+      const rec = recorder({ openStream: () => disk.stream });
       const minutes = 10;
       const endMs = minutes * 60_000;
       let maxBuffered = 0;
@@ -346,20 +416,16 @@ describe('CallRecorder', () => {
         }
         rec.callerAudio(t, audio(FRAME, t + 1));
         maxBuffered = Math.max(maxBuffered, rec.bufferedBytes);
-        maxHeld = Math.max(maxHeld, rec.bufferedBytes - disk!.writableLength);
-        // Fed far faster than real time: let the disk catch up as it would at 20 ms a frame.
-        if (t % 1000 === 0) {
-          await tick();
-          if (disk!.writableNeedDrain) await once(disk!, 'drain');
-        }
-        if (t === endMs / 2) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          sizeMidway = statSync(path).size;
-        }
+        maxHeld = Math.max(maxHeld, rec.bufferedBytes - disk.stream.writableLength);
+        // Fed far faster than real time: the disk catches up as it would at 20 ms a frame.
+        if (t % 1000 === 0) disk.release();
+        if (t === endMs / 2) sizeMidway = statSync(path).size;
       }
       const frames = endMs / 20;
       const batchesBeforeFinish = rec.batchesWritten;
-      await rec.finish(endMs);
+      const finished = rec.finish(endMs);
+      disk.flow();
+      await finished;
 
       // Written during the call, not at the end: half the call was on disk halfway through.
       expect(sizeMidway).toBeGreaterThan(44 + (endMs / 2 - 2000) * 16);
@@ -429,14 +495,20 @@ describe('CallRecorder', () => {
     const devFull = existsSync('/dev/full') ? it : it.skip;
     devFull('logs a full disk once, then records nothing and never throws', async () => {
       const rec = recorder({ openStream: () => createWriteStream('/dev/full') });
-      for (let t = 0; t < 5000; t += 20) {
-        expect(() => {
-          rec.callerAudio(t, audio(FRAME, t));
-          rec.agentAudio(t, audio(FRAME, t));
-          if (t % 1000 === 0) rec.agentCleared(t);
-        }).not.toThrow();
-        if (t % 200 === 0) await tick();
-      }
+      const play = (fromMs: number, toMs: number): void => {
+        for (let t = fromMs; t < toMs; t += 20) {
+          expect(() => {
+            rec.callerAudio(t, audio(FRAME, t));
+            rec.agentAudio(t, audio(FRAME, t));
+            if (t % 1000 === 0) rec.agentCleared(t);
+          }).not.toThrow();
+        }
+      };
+      // Batches are written from 1.2 s on; the disk reports the first one full a little later.
+      play(0, 2500);
+      await logs.waitFor('recording failed; the rest of this call is not recorded');
+      expect(rec.failed).toBe(true);
+      play(2500, 5000);
       await rec.finish(5000);
       expect(rec.failed).toBe(true);
       expect(rec.bufferedBytes).toBe(0);
@@ -481,10 +553,12 @@ describe('CallRecorder', () => {
       const written: Buffer[] = []; // each chunk as it was when written
       const taken: Buffer[] = []; // and as it was when the disk took it
       const held: Array<() => void> = [];
+      let flowing = false;
       const slow = new Writable({
         write(chunk: Buffer, _enc, cb) {
           taken.push(Buffer.from(chunk));
-          held.push(cb);
+          if (flowing) cb();
+          else held.push(cb);
         },
       });
       const write = slow.write.bind(slow) as (chunk: Buffer) => boolean;
@@ -498,12 +572,10 @@ describe('CallRecorder', () => {
         // Batches every 200 ms, and the disk takes a write now and then: some find it idle, most busy.
         if (t % 700 === 0) held.shift()?.();
       }
+      // Finishing writes the rest while the disk is still busy; then it takes everything at once.
       const finished = rec.finish(10_000);
-      while (held.length > 0 || taken.length < written.length) {
-        held.shift()?.();
-        await tick();
-      }
-      slow.emit('close');
+      flowing = true;
+      while (held.length > 0) held.shift()!();
       await finished;
       expect(written.length).toBeGreaterThan(5);
       expect(taken).toHaveLength(written.length);
@@ -511,24 +583,13 @@ describe('CallRecorder', () => {
     });
 
     it('leaves a playable file when the disk fails mid-call', async () => {
-      let written = 0;
-      const real = createWriteStream(path, { flags: 'wx' });
-      const failing = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          if (written > 20_000) return cb(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
-          written += chunk.length;
-          real.write(chunk, cb);
-        },
-        destroy(err, cb) {
-          real.end(() => cb(err));
-        },
-      });
-      real.once('open', () => failing.emit('open'));
-      const rec = recorder({ openStream: () => failing });
-      for (let t = 0; t < 5000; t += 20) {
-        feedCaller(rec, t, t + 20);
-        if (t % 200 === 0) await tick();
-      }
+      // The disk takes the header and two 1 s batches, then fails the third, written at 3.2 s.
+      const rec = recorder({ openStream: (p) => testDisk(p, { failAfterBytes: 20_000 }).stream });
+      expect(() => feedCaller(rec, 0, 4000)).not.toThrow();
+      const failure = await logs.waitFor('recording failed; the rest of this call is not recorded');
+      expect(failure).toMatchObject({ err: { code: 'ENOSPC' } });
+      expect(rec.failed).toBe(true);
+      expect(() => feedCaller(rec, 4000, 5000)).not.toThrow();
       await rec.finish(5000);
       expect(rec.failed).toBe(true);
       const { samples } = channels(path); // asserts the header matches the size
@@ -541,7 +602,8 @@ describe('CallRecorder', () => {
     it('leaves a size-0 header until finished, so a crashed file is recognisable', async () => {
       const rec = recorder();
       feedCaller(rec, 0, 3000);
-      for (let i = 0; i < 200 && !(existsSync(path) && statSync(path).size > 44); i++) await new Promise((r) => setTimeout(r, 5));
+      // Two batches are written; wait for the first audio to reach the file.
+      await whenOnDisk(path, () => existsSync(path) && statSync(path).size > 44);
       const onDisk = readFileSync(path);
       expect(onDisk.length).toBeGreaterThan(44);
       expect(parseWavHeader(onDisk)).toMatchObject({ riffSize: 0, dataSize: 0, dataOffset: 44 });

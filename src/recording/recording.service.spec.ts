@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Global, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { CommonModule } from '../common/common.module';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
@@ -20,6 +22,19 @@ function setup(env: Record<string, string>): { service: RecordingService; lines:
   const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'debug', ...env }));
   const logger = new AppLogger(config, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
   return { service: new RecordingService(config, logger), lines, config, logger };
+}
+
+/**
+ * Resolves once `check()` holds, checking again at each change inotify reports in the file's
+ * directory: the file is written by Node's thread pool, and nothing else says when it has been.
+ */
+async function whenOnDisk(path: string, check: () => boolean): Promise<void> {
+  const watcher = watch(dirname(path));
+  try {
+    while (!check()) await once(watcher, 'change');
+  } finally {
+    watcher.close();
+  }
 }
 
 describe('RecordingService', () => {
@@ -133,7 +148,7 @@ describe('RecordingService', () => {
       const rec = service.start(SID)!;
       for (let t = 0; t < 3000; t += 20) rec.callerAudio(t, Buffer.alloc(160, 1));
       const path = join(dir, `${SID}.wav`);
-      for (let i = 0; i < 200 && !(existsSync(path) && statSync(path).size > 44); i++) await new Promise((r) => setTimeout(r, 5));
+      await whenOnDisk(path, () => existsSync(path) && statSync(path).size > 44);
       // As a crash leaves it: audio on disk behind a header with size 0.
       const onDisk = readFileSync(path);
       expect(parseWavHeader(onDisk)).toMatchObject({ dataSize: 0 });
@@ -164,7 +179,8 @@ describe('RecordingService', () => {
     @Module({ providers: [{ provide: AppConfig, useValue: config }, { provide: AppLogger, useValue: logger }], exports: [AppConfig, AppLogger] })
     class Globals {}
 
-    const moduleRef = await Test.createTestingModule({ imports: [Globals, RecordingModule] }).compile();
+    // CommonModule is global in the app: RecordingLinks takes its Clock.
+    const moduleRef = await Test.createTestingModule({ imports: [Globals, CommonModule, RecordingModule] }).compile();
     await moduleRef.init();
     const service = moduleRef.get(RecordingService);
     expect(service.pathOf(`${SID}.wav`)).toBe(join(dir, `${SID}.wav`));
