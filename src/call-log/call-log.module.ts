@@ -1,17 +1,24 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { RecordingModule } from '../recording/recording.module';
 import { SecurityModule } from '../security/security.module';
 import { ApiTokenGuard } from './api-token.guard';
 import { CallLog } from './call-log.service';
 import { CallLogWriter } from './call-log-writer';
+import { CallLogRepository } from './call-record';
 import { CallsController } from './calls.controller';
 import { RecordingLinksController } from './recording-links.controller';
+import { SqlCallLogRepository } from './sql-call-log.repository';
 
-/** The durable call log: written off the audio path, read through the API; recordings also through signed links. */
+/**
+ * The durable call log, in the SQL database (DatabaseModule): written off the audio path, read
+ * through the API; recordings also through signed links. Global, as the database was: the CRM
+ * writes what reached it into the same records.
+ */
+@Global()
 @Module({
   imports: [RecordingModule, SecurityModule],
   controllers: [CallsController, RecordingLinksController],
-  providers: [CallLog, CallLogWriter, ApiTokenGuard],
-  exports: [CallLog, CallLogWriter],
+  providers: [{ provide: CallLogRepository, useClass: SqlCallLogRepository }, CallLog, CallLogWriter, ApiTokenGuard],
+  exports: [CallLogRepository, CallLog, CallLogWriter],
 })
 export class CallLogModule {}

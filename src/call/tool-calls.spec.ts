@@ -76,7 +76,7 @@ describe('ToolCalls', () => {
     };
     // ToolCalls only ever tells the records of a finished tool call.
     const records = { toolCalled: (entry: Readonly<Record<string, unknown>>) => void recorded.push(entry) } satisfies Pick<CallRecords, 'toolCalled'>;
-    calls = new ToolCalls(registry, context, records as unknown as CallRecords, pino({ level: 'info' }, logs), (responseId, callId, output) =>
+    calls = new ToolCalls(registry, context, records, pino({ level: 'info' }, logs), (responseId, callId, output) =>
       results.push({ responseId, callId, output: JSON.parse(output) }),
     );
   });

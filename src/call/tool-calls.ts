@@ -26,7 +26,7 @@ export class ToolCalls {
   constructor(
     private readonly registry: ToolRegistry,
     private readonly context: ToolCallContext,
-    private readonly records: CallRecords,
+    private readonly records: Pick<CallRecords, 'toolCalled'>,
     private readonly log: Logger,
     private readonly onResult: ToolResultSink,
   ) {}

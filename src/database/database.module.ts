@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { CallLogRepository } from '../call-log/call-record';
-import { SqlCallLogRepository } from '../call-log/sql-call-log.repository';
 import { CommonModule } from '../common/common.module';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
@@ -23,7 +21,7 @@ export function createSqlClient(config: AppConfig, appLogger: AppLogger): SqlCli
 }
 
 /**
- * The SQL database and the call log stored in it. Migrations run in MigrationRunner's
+ * The SQL database, for the stores above it (the call log). Migrations run in MigrationRunner's
  * onModuleInit, before the app listens (retried on the app's Scheduler, from the global
  * CommonModule, imported here too so that the module also boots on its own); the client closes in
  * onApplicationShutdown, the last shutdown phase, so anything that writes while shutting down (the
@@ -35,9 +33,8 @@ export function createSqlClient(config: AppConfig, appLogger: AppLogger): SqlCli
   providers: [
     { provide: SqlClient, inject: [AppConfig, AppLogger], useFactory: createSqlClient },
     MigrationRunner,
-    { provide: CallLogRepository, useClass: SqlCallLogRepository },
   ],
-  exports: [SqlClient, MigrationRunner, CallLogRepository],
+  exports: [SqlClient, MigrationRunner],
 })
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(private readonly sql: SqlClient) {}

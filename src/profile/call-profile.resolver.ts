@@ -36,7 +36,7 @@ export class EnvironmentProfileResolver extends CallProfileResolver {
     });
   }
 
-  resolve(): CallProfile {
+  resolve(_to: string): CallProfile {
     return this.profile;
   }
 }

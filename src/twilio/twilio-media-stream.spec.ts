@@ -356,7 +356,7 @@ describe('TwilioMediaStream', () => {
 
     // Defect: sendAgentAudio flushes the previous item before it corks, so the padded frame and
     // its mark leave in writes of their own. Fix: cork before the item switch in sendAgentAudio.
-    it.failing("corks the previous item's flushed frame with the new item's delta", () => {
+    it("corks the previous item's flushed frame with the new item's delta", () => {
       const { stream, socket } = mediaStream();
       stream.sendAgentAudio('resp-1', 'item-1', agentAudio(200));
       socket.wire.length = 0;
@@ -463,7 +463,7 @@ describe('TwilioMediaStream', () => {
     // Defect: every frame dropped after the stall timeout calls onStalled (and logs the stall)
     // again, so a listener that does not close the stream at once hears of one stall many times.
     // Fix: latch the stall in TwilioMediaStream (or have SendBackpressure say Stalled once per episode).
-    it.failing('tells the call of a stall once, however many frames are dropped after it', () => {
+    it('tells the call of a stall once, however many frames are dropped after it', () => {
       const { stream, call, clock, logs } = backedUp();
       stream.sendAgentAudio('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
       clock.advance(5_000);
@@ -523,7 +523,7 @@ describe('TwilioMediaStream', () => {
     // still handed to the socket (ws drops them but counts them in bufferedAmount), to the
     // recording and to the ledger. Call stops sending once it has ended, so no call hits this
     // today. Fix: return early from sendAgentAudio and finishAgentItem when closed (or from sendFrame).
-    it.failing('sends no agent audio once closed, and neither records nor accounts for it', () => {
+    it('sends no agent audio once closed, and neither records nor accounts for it', () => {
       const { stream, socket, ledger, recorded } = mediaStream();
       stream.close(CLOSE_NORMAL, 'call ended');
       stream.sendAgentAudio('resp-1', 'item-1', agentAudio(250));

@@ -95,6 +95,8 @@ export class TwilioMediaStream {
   private readonly backpressure: SendBackpressure;
   private listener: MediaStreamListener | null = null;
   private closed = false;
+  /** The stall was reported: the call is ending, and no further drop needs saying. */
+  private stalled = false;
   // The agent item whose audio is being framed, and how far it has got.
   private responseId = '';
   private itemId: string | null = null;
@@ -143,14 +145,15 @@ export class TwilioMediaStream {
 
   /** Frames and sends a delta of the agent's audio. */
   sendAgentAudio(responseId: string, itemId: string, audio: Buffer): void {
-    if (itemId !== this.itemId) {
-      if (this.itemId !== null) this.finishAgentItem();
-      this.responseId = responseId;
-      this.itemId = itemId;
-    }
-    this.itemAudioBytes += audio.length;
+    if (this.closed) return;
     this.transport?.cork();
     try {
+      if (itemId !== this.itemId) {
+        if (this.itemId !== null) this.finishAgentItem();
+        this.responseId = responseId;
+        this.itemId = itemId;
+      }
+      this.itemAudioBytes += audio.length;
       this.framer.push(audio, this.sendFrame);
       if (this.framesSinceMark > 0) this.sendMark();
     } finally {
@@ -165,7 +168,7 @@ export class TwilioMediaStream {
 
   /** Whatever item is being framed is complete (its session is gone). */
   finishAgentItem(): void {
-    if (this.itemId === null) return;
+    if (this.itemId === null || this.closed) return;
     this.framer.flush(this.sendFrame);
     if (this.framesSinceMark > 0) this.sendMark();
     this.forgetItem();
@@ -241,7 +244,8 @@ export class TwilioMediaStream {
     if (this.closed) return;
     if (verdict === SendVerdict.FirstDrop) {
       this.options.log.warn({ bufferedBytes: this.socket.bufferedAmount }, 'twilio socket not keeping up: dropping agent audio');
-    } else if (verdict === SendVerdict.Stalled) {
+    } else if (verdict === SendVerdict.Stalled && !this.stalled) {
+      this.stalled = true;
       this.options.log.error(
         { bufferedBytes: this.socket.bufferedAmount, droppedFrames: this.backpressure.droppedFrames },
         'twilio socket stalled: ending the call',

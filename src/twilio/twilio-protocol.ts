@@ -4,7 +4,7 @@
  * reason to ignore it. Numeric-looking fields arrive as strings and are converted here once.
  */
 import type { RawData } from 'ws';
-import { wsText } from '../common/ws-text';
+import { wsBytes } from '../common/ws-text';
 
 export interface TwilioConnected {
   readonly event: 'connected';
@@ -109,9 +109,10 @@ export const MAX_FRAME_BYTES = 32 * 1024;
 /** Reads one WebSocket message from Twilio: binary or oversized messages are invalid frames. Never throws. */
 export function readTwilioMessage(data: RawData, isBinary: boolean): TwilioParseResult {
   if (isBinary) return invalid('binary frame');
-  const text = wsText(data);
-  if (text.length > MAX_FRAME_BYTES) return invalid('frame too large');
-  return parseTwilioFrame(text);
+  const bytes = wsBytes(data);
+  // Measured before decoding: an oversized message costs no string.
+  if (bytes.length > MAX_FRAME_BYTES) return invalid('frame too large');
+  return parseTwilioFrame(bytes.toString('utf8'));
 }
 
 /** Parses one text frame from Twilio. Never throws. */

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 export class FakeSocket extends EventEmitter {
   readyState: number;
   /** Always 0: nothing here waits for a network. */
-  readonly bufferedAmount = 0;
+  readonly bufferedAmount: number = 0;
   readonly sent: string[] = [];
   /** As a TCP transport: how deep the cork is, and the messages sent while it was corked. */
   corks = 0;
