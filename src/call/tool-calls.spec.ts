@@ -4,7 +4,7 @@ import { ManualScheduler } from '../common/scheduler';
 import type { ToolCallContext } from '../tools/tool';
 import { ToolRegistry } from '../tools/tool-registry';
 import { LogCapture } from '../../test/support/log-capture';
-import { testProfile } from '../../test/support/profiles';
+import { testToolContext } from '../../test/support/tool-context';
 import { deferred, type Deferred } from '../../test/support/wait';
 import type { CallRecords } from './call-records';
 import { MAX_PENDING_TOOL_CALLS, ToolCalls } from './tool-calls';
@@ -64,16 +64,7 @@ describe('ToolCalls', () => {
       parameters: { type: 'object' },
       handler: () => Promise.reject(new Error('CRM unreachable')),
     });
-    context = {
-      callSid: CALL_SID,
-      streamSid: 'MZ' + 'b'.repeat(32),
-      from: '+15551230000',
-      to: '+15557650000',
-      profile: testProfile(),
-      call: { agentFinishedSpeaking: async () => undefined, markOutcome: () => undefined },
-      setDetail: () => undefined,
-      getDetail: () => undefined,
-    };
+    context = testToolContext({ callSid: CALL_SID });
     // ToolCalls only ever tells the records of a finished tool call.
     const records = { toolCalled: (entry: Readonly<Record<string, unknown>>) => void recorded.push(entry) } satisfies Pick<CallRecords, 'toolCalled'>;
     calls = new ToolCalls(registry, context, records, pino({ level: 'info' }, logs), (responseId, callId, output) =>

@@ -1,23 +1,11 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { ImmediateScheduler } from '../../test/support/immediate-scheduler';
 import { ManualClock } from '../common/clock';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { BreakerOpenError, CrmWorkQueue, JobError, QueueFullError, type WorkJob, type WorkQueueOptions } from './crm-work-queue';
 
 const silent = pino({ level: 'silent' });
-
-/**
- * Records each requested delay and runs the task on the next turn of the event loop, so tests
- * never wait out a backoff; the delays themselves are asserted.
- */
-class ImmediateScheduler extends Scheduler {
-  readonly delays: number[] = [];
-  after(ms: number, run: () => void): ScheduledTask {
-    this.delays.push(ms);
-    const timer = setImmediate(run);
-    return { cancel: () => clearImmediate(timer) };
-  }
-}
 
 /** A queue on a hand-moved clock and the immediate scheduler, with jitter fixed at its middle. */
 function makeQueue(logger: Logger = silent, options: Partial<WorkQueueOptions> = {}) {

@@ -1,8 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { ImmediateScheduler } from '../../test/support/immediate-scheduler';
 import { CallLogRepository } from '../call-log/call-record';
 import { Clock, ManualClock } from '../common/clock';
-import { Scheduler, type ScheduledTask } from '../common/scheduler';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger, LOG_DESTINATION } from '../logging/app-logger';
@@ -13,16 +14,6 @@ import { HubspotCrmService } from './hubspot-crm.service';
 import { NoopCrmService } from './noop-crm.service';
 
 const CALL = { callSid: 'CA1', from: '+15551234567', to: '+15557654321' };
-
-/** Stands in for the global scheduler: records each delay, runs the task on the next turn of the event loop. */
-class ImmediateScheduler extends Scheduler {
-  readonly delays: number[] = [];
-  after(ms: number, run: () => void): ScheduledTask {
-    this.delays.push(ms);
-    const timer = setImmediate(run);
-    return { cancel: () => clearImmediate(timer) };
-  }
-}
 
 describe('CrmModule', () => {
   let fake: FakeHubspot;

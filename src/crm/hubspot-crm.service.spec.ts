@@ -1,7 +1,7 @@
 import pino from 'pino';
+import { ImmediateScheduler } from '../../test/support/immediate-scheduler';
 import type { CallLogRepository } from '../call-log/call-record';
 import { ManualClock } from '../common/clock';
-import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { FakeHubspot, type RecordedRequest } from '../../test/support/fake-hubspot';
 import type { CallSummaryForCrm } from './crm.port';
 import { HubspotCrmService, parseRetryAfter, splitName, type HubspotCrmOptions } from './hubspot-crm.service';
@@ -25,16 +25,6 @@ class FakeCallLog {
 }
 
 const path = (r: RecordedRequest) => `${r.method} ${r.path}`;
-
-/** Records each requested delay and runs the task on the next turn of the event loop: no test waits out a backoff. */
-class ImmediateScheduler extends Scheduler {
-  readonly delays: number[] = [];
-  after(ms: number, run: () => void): ScheduledTask {
-    this.delays.push(ms);
-    const timer = setImmediate(run);
-    return { cancel: () => clearImmediate(timer) };
-  }
-}
 
 describe('HubspotCrmService against a fake HubSpot', () => {
   let fake: FakeHubspot;

@@ -1,20 +1,10 @@
 import { deferred } from '../../test/support/wait';
-import { testProfile } from '../../test/support/profiles';
+import { testToolContext } from '../../test/support/tool-context';
 import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
-import type { ToolCallContext } from './tool';
 import { ToolRegistry } from './tool-registry';
 
-const ctx = {
-  callSid: 'CA' + 'a'.repeat(32),
-  streamSid: 'MZ' + 'b'.repeat(32),
-  from: '+15550100',
-  to: '+15550199',
-  profile: testProfile(),
-  call: { agentFinishedSpeaking: async () => undefined, markOutcome: () => undefined },
-  setDetail: () => undefined,
-  getDetail: () => undefined,
-} satisfies ToolCallContext;
+const ctx = testToolContext();
 
 describe('ToolRegistry timing', () => {
   let clock: ManualClock;

@@ -4,28 +4,18 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { LogCapture } from '../../../test/support/log-capture';
-import { testProfile } from '../../../test/support/profiles';
 import { TEST_DEFAULTS } from '../../../test/support/test-env';
 import { deferred, type Deferred } from '../../../test/support/wait';
+import { testToolContext } from '../../../test/support/tool-context';
 import { ManualClock } from '../../common/clock';
 import { ManualScheduler } from '../../common/scheduler';
 import { AppConfig } from '../../config/app-config';
 import { validateEnvironment } from '../../config/env.schema';
 import { AppLogger } from '../../logging/app-logger';
-import type { ToolCallContext } from '../tool';
 import { ToolRegistry } from '../tool-registry';
 import { McpToolSource } from './mcp-tool-source';
 
-const ctx = {
-  callSid: 'CA' + 'a'.repeat(32),
-  streamSid: 'MZ' + 'b'.repeat(32),
-  from: '+15550100',
-  to: '+15550199',
-  profile: testProfile(),
-  call: { agentFinishedSpeaking: async () => undefined, markOutcome: () => undefined },
-  setDetail: () => undefined,
-  getDetail: () => undefined,
-} satisfies ToolCallContext;
+const ctx = testToolContext();
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
