@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
-import { CallLogRepository, EMPTY_USAGE, type CallRecord } from '../src/call-log/call-record';
+import { CallLogRepository, type CallRecord } from '../src/call-log/call-record';
+import { callRecord } from './support/call-records';
 import { parseWavHeader } from '../src/recording/wav';
 import { MockRealtimeServer } from './support/mock-realtime-server';
 import { freshDataDir, startApp, TEST_API_KEY, type TestApp } from './support/test-app';
@@ -231,10 +232,9 @@ describe.each(backends)('the call log on %s', (_name, backend) => {
     beforeAll(async () => {
       const repo = t.app.get(CallLogRepository);
       for (let i = 0; i < 25; i++) {
-        const record: CallRecord = {
+        const record = callRecord({
           callSid: 'CA' + randomBytes(16).toString('hex'),
           streamSid: null,
-          direction: 'inbound',
           from: i % 5 === 0 ? '+15553330000' : '+15554440000',
           to: '+15557650000',
           status: i % 2 === 0 ? 'completed' : 'failed',
@@ -242,13 +242,7 @@ describe.each(backends)('the call log on %s', (_name, backend) => {
           endedAt: null,
           durationMs: null,
           endReason: null,
-          transcript: [],
-          usage: EMPTY_USAGE,
-          costUsd: 0,
-          recording: null,
-          details: {},
-          profile: 'default',
-        };
+        });
         seeded.push(record);
         await repo.save(record);
       }
