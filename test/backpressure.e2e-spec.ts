@@ -12,9 +12,10 @@ import type { TwilioCaller } from './support/twilio-caller';
 
 const MAX_BUFFERED = 16 * 1024;
 const STALL_MS = 5_000;
-const FRAME = 160;
-/** One media message to Twilio is about 300 bytes; the bound may be passed by one of them. */
-const FRAME_MESSAGE_MAX = 400;
+/** The flood's deltas: 500 ms of audio each. */
+const DELTA_BYTES = 4_000;
+/** One media message to Twilio carries a delta as base64, plus its mark: the bound may be passed by one of them. */
+const MESSAGE_MAX = Math.ceil(DELTA_BYTES / 3) * 4 + 400;
 const DROPPING = 'twilio socket not keeping up: dropping agent audio';
 const STALLED = 'twilio socket stalled: ending the call';
 
@@ -44,16 +45,16 @@ describe('backpressure on the Twilio socket', () => {
 
   /**
    * The agent speaks 10 s of audio at a time, as fast as the API sends it, until the service
-   * drops audio: the kernel's socket buffers take some megabytes first. Returns the frames sent.
+   * drops audio: the kernel's socket buffers take some megabytes first. Returns the milliseconds of audio it sent.
    */
   async function floodUntilDropping(caller: TwilioCaller, rt: MockRealtimeConnection): Promise<number> {
     const burst = Buffer.alloc(8 * 10_000, 0x55);
     for (let i = 1; i <= 100; i++) {
-      rt.sendAudio('resp_flood', 'item_flood', burst, 4_000);
+      rt.sendAudio('resp_flood', 'item_flood', burst, DELTA_BYTES);
       // Events are handled in order: once the probe is logged, the burst before it has been relayed.
       rt.error(`probe_${i}`);
       await t.logs.waitFor('realtime error', { code: `probe_${i}` });
-      if (t.logs.find(DROPPING, { callSid: caller.callSid })) return (i * burst.length) / FRAME;
+      if (t.logs.find(DROPPING, { callSid: caller.callSid })) return (i * burst.length) / 8;
     }
     throw new Error('the Twilio socket never went over its bound');
   }
@@ -62,28 +63,29 @@ describe('backpressure on the Twilio socket', () => {
     const { caller, rt } = await startCall(t, mock);
     rt.responseCreated('resp_flood');
     caller.stopReading();
-    const frames = await floodUntilDropping(caller, rt);
+    const producedMs = await floodUntilDropping(caller, rt);
 
-    // Still stalled after the stall timeout: the next frame ends the call, as a failure.
+    // Still stalled after the stall timeout: the next delta ends the call, as a failure.
     t.clock.skip(STALL_MS);
     rt.audioDelta('resp_flood', 'item_flood', Buffer.alloc(8 * 100, 0x55));
     const stalled = await t.logs.waitFor(STALLED, { callSid: caller.callSid });
     await rt.waitForClose();
     expect(t.logs.all(DROPPING).filter((l) => l.callSid === caller.callSid)).toHaveLength(1);
     // Memory stayed bounded: nothing more was queued once the bound was passed.
-    expect(stalled.bufferedBytes).toBeLessThanOrEqual(MAX_BUFFERED + FRAME_MESSAGE_MAX);
+    expect(stalled.bufferedBytes).toBeLessThanOrEqual(MAX_BUFFERED + MESSAGE_MAX);
 
     caller.resumeReading();
     expect((await caller.waitForClose()).code).toBe(1011);
     const rec = await record(caller.callSid);
     expect(rec).toMatchObject({ status: 'failed', endReason: 'twilio_backpressure' });
-    const counted = rec!.details.twilioBackpressure as { episodes: number; droppedFrames: number };
+    const counted = rec!.details.twilioBackpressure as { episodes: number; droppedAudioMs: number };
     expect(counted.episodes).toBe(1);
-    expect(counted.droppedFrames).toBe(stalled.droppedFrames);
-    // Every frame the agent produced was either delivered or counted as dropped (the one that
+    expect(counted.droppedAudioMs).toBe(stalled.droppedAudioMs);
+    // All the audio the agent produced was either delivered or counted as dropped (the delta that
     // found the socket stalled included).
-    expect(caller.media.length + counted.droppedFrames).toBe(frames + 1);
-    expect(counted.droppedFrames).toBeGreaterThan(0);
+    const deliveredMs = Buffer.concat(caller.media).length / 8;
+    expect(deliveredMs + counted.droppedAudioMs).toBe(producedMs + 100);
+    expect(counted.droppedAudioMs).toBeGreaterThan(0);
   });
 
   it('sends again once the socket drains, and the call goes on with the episode counted', async () => {
@@ -108,7 +110,7 @@ describe('backpressure on the Twilio socket', () => {
     await caller.waitForClose();
     const rec = await record(caller.callSid);
     expect(rec).toMatchObject({ status: 'completed', endReason: 'twilio_stop' });
-    expect(rec!.details.twilioBackpressure).toEqual({ episodes: 1, droppedFrames: expect.any(Number) });
+    expect(rec!.details.twilioBackpressure).toEqual({ episodes: 1, droppedAudioMs: expect.any(Number) });
     expect(t.logs.all(DROPPING).filter((l) => l.callSid === caller.callSid)).toHaveLength(1);
     expect(t.logs.find(STALLED, { callSid: caller.callSid })).toBeUndefined();
   });

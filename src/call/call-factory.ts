@@ -60,7 +60,7 @@ export class CallFactory {
       malformed,
       sendBufferMaxBytes: config.calls.sendBufferMaxBytes,
       sendStallTimeoutMs: config.calls.sendStallTimeoutMs,
-      agentFrames: records.agentFrames,
+      agentAudio: records.agentAudioSent,
     });
     const link = new RealtimeLink({ connector: this.realtime, scheduler, clock, log, connectTimeoutMs: config.openai.connectTimeoutMs });
     const call = new Call({

@@ -5,7 +5,6 @@ import { CallLog } from '../call-log/call-log.service';
 import { CallLogWriter } from '../call-log/call-log-writer';
 import type { CallRecord } from '../call-log/call-record';
 import { ManualClock } from '../common/clock';
-import { FRAME_BYTES } from '../common/mulaw';
 import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
@@ -20,6 +19,9 @@ import { MemoryRepository } from '../../test/support/call-harness';
 import { LogCapture } from '../../test/support/log-capture';
 import { testProfile } from '../../test/support/profiles';
 import { CallRecordsFactory, type CallParties, type CallRecords } from './call-records';
+
+/** A 20 ms frame of mu-law. */
+const FRAME_BYTES = 160;
 
 const CALL_SID = 'CA' + 'a'.repeat(32);
 const PARTIES: CallParties = {
@@ -279,9 +281,9 @@ describe('CallRecords', () => {
 
     it('closes the recording with both sides of the call, as long as the call', async () => {
       const { records, clock, recordings, entry } = openCall({ RECORDING_ENABLED: 'true' });
-      expect(records.agentFrames).not.toBeNull();
+      expect(records.agentAudioSent).not.toBeNull();
       callerFrameAt(records, clock, 0, 0x22);
-      records.agentFrames?.(Buffer.alloc(FRAME_BYTES, 0x11));
+      records.agentAudioSent?.(Buffer.alloc(FRAME_BYTES, 0x11).toString('base64'), FRAME_BYTES);
       clock.advance(1_000);
       records.finish({ status: 'completed', endReason: 'twilio_stop', details: {} });
       await recordings.settled();
@@ -298,7 +300,7 @@ describe('CallRecords', () => {
 
     it('makes no recording when recording is off', async () => {
       const { records, entry } = openCall({ RECORDING_ENABLED: 'false' });
-      expect(records.agentFrames).toBeNull();
+      expect(records.agentAudioSent).toBeNull();
       records.finish({ status: 'completed', endReason: 'twilio_stop', details: {} });
       expect((await entry()).recording).toBeNull();
     });

@@ -10,7 +10,7 @@ import type { CallRecorder } from '../recording/call-recorder';
 import { RecordingLinks } from '../recording/recording-links';
 import { RecordingService } from '../recording/recording.service';
 import { SessionStore, type CallDirection } from '../session/session-store';
-import type { FrameSink } from '../twilio/outbound-audio-framer';
+import type { AgentAudioSink } from '../twilio/twilio-media-stream';
 import type { AgentState } from './interruption-state-machine';
 import { CallTimeline } from './call-timeline';
 import { buildConversationSummary } from './conversation-summary';
@@ -43,8 +43,8 @@ export interface CallEnding {
  */
 export class CallRecords {
   readonly timeline: CallTimeline;
-  /** Each agent frame as it is sent, into the recording; null when the call is not recorded. */
-  readonly agentFrames: FrameSink | null;
+  /** Agent audio as it is sent, into the recording; null when the call is not recorded. */
+  readonly agentAudioSent: AgentAudioSink | null;
   private readonly startedAt: number;
   private lastTouch: number;
 
@@ -58,7 +58,7 @@ export class CallRecords {
     this.timeline = new CallTimeline(deps.clock);
     this.startedAt = deps.clock.epochMs();
     this.lastTouch = deps.clock.now();
-    this.agentFrames = recorder ? (frame) => recorder.agentAudio(this.timeline.now(), frame) : null;
+    this.agentAudioSent = recorder ? (base64, bytes) => recorder.agentAudio(this.timeline.now(), base64, bytes) : null;
     deps.sessions
       .save({ ...parties, startedAt: this.startedAt, lastSeenAt: this.startedAt, state: 'listening' })
       .catch((err: unknown) => deps.log.error({ err }, 'session save failed'));

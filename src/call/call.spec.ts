@@ -53,19 +53,28 @@ async function record(h: CallHarness) {
 }
 
 describe('Call', () => {
-  it('sends all the frames and the mark cut from one delta while the socket is corked, then uncorks it', () => {
+  it('sends each delta whole, as the model sent it, and its mark in one corked write', () => {
     const h = callHarness();
     const rt = started(h);
     rt.receive(JSON.stringify({ type: 'response.created', response: { id: 'r1' } }));
-    // 100 ms of audio: five 20 ms frames and one mark, which must leave in one write.
-    const delta = Buffer.alloc(800, 0xff).toString('base64');
+    // 100 ms of audio: one media message and one mark, which must leave in one write.
+    const delta = Buffer.alloc(800, 0x55).toString('base64');
     rt.receive(JSON.stringify({ type: 'response.output_audio.delta', response_id: 'r1', item_id: 'i1', output_index: 0, content_index: 0, delta }));
 
-    const sent = h.twilio.sent.map((s) => (JSON.parse(s) as { event: string }).event);
-    expect(sent.filter((e) => e === 'media')).toHaveLength(5);
-    expect(sent.filter((e) => e === 'mark')).toHaveLength(1);
-    expect(h.twilio.sentCorked).toBe(6);
+    const sent = h.twilio.sent.map((s) => JSON.parse(s) as { event: string; media?: { payload: string } });
+    expect(sent.map((f) => f.event)).toEqual(['media', 'mark']);
+    expect(sent[0].media?.payload).toBe(delta);
+    expect(h.twilio.sentCorked).toBe(2);
     expect(h.twilio.corks).toBe(0);
+  });
+
+  it('ignores an audio delta that is not base64: nothing of it reaches Twilio', () => {
+    const h = callHarness();
+    const rt = started(h);
+    rt.receive(JSON.stringify({ type: 'response.created', response: { id: 'r1' } }));
+    rt.receive(JSON.stringify({ type: 'response.output_audio.delta', response_id: 'r1', item_id: 'i1', delta: 'AAAA"}},{"event":"clear' }));
+    expect(h.twilio.sent).toEqual([]);
+    expect(h.logs.find((l) => l.msg === 'ignored a malformed Realtime event')).toMatchObject({ reason: 'response.output_audio.delta with a delta that is not base64' });
   });
 
   it("speaks for the business of its profile: the session's instructions and voice, the greeting, the record's profile", async () => {

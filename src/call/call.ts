@@ -21,7 +21,7 @@ import {
 import type { ToolCallContext } from '../tools/tool';
 import type { ToolRegistry } from '../tools/tool-registry';
 import type { TwilioCallControl } from '../twilio/twilio-call-control';
-import { CLOSE_FAILURE, CLOSE_NORMAL, type MediaStreamListener, type TwilioMediaStream } from '../twilio/twilio-media-stream';
+import { base64Bytes, CLOSE_FAILURE, CLOSE_NORMAL, type MediaStreamListener, type TwilioMediaStream } from '../twilio/twilio-media-stream';
 import { NORMAL_END, recordedEndReason, type Departure, type EndReason, type Outcome } from './call-end';
 import type { CallRecords } from './call-records';
 import type { CallRegistry, LiveConnection } from './call-registry';
@@ -253,14 +253,12 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
       case 'response.output_audio.delta': {
         // A barged-in response must stay silent.
         if (!machine.acceptsAudio(event.responseId)) return;
-        const audio = Buffer.from(event.delta, 'base64');
-        records.agentAudio(event.itemId, audio.length);
-        stream.sendAgentAudio(event.responseId, event.itemId, audio);
+        // Passed on as the model sent it: no decode, no re-encode.
+        const bytes = base64Bytes(event.delta);
+        records.agentAudio(event.itemId, bytes);
+        stream.sendAgentAudio(event.responseId, event.itemId, event.delta, bytes);
         return;
       }
-      case 'response.output_audio.done':
-        stream.agentItemDone(event.itemId);
-        return;
       case 'input_audio_buffer.speech_started':
         // audio_start_ms counts the input audio this session received, which began with inputStartMs.
         records.callerSpeechStarted(event.itemId, event.audioStartMs + (this.parts.link.inputStartMs ?? 0));
@@ -341,7 +339,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   private sessionReplaced(): void {
     this.tools.sessionReplaced();
     this.callerSpeaking = false;
-    this.parts.stream.finishAgentItem();
+    this.parts.stream.forgetAgentItem();
     this.parts.machine.sessionReplaced();
   }
 
@@ -349,8 +347,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   private bargeIn(): void {
     const { machine, stream, records, link, log } = this.parts;
     const bargeIn = machine.speechStarted();
-    // Whatever happened, a partial frame of the old audio must not be sent later.
-    stream.dropAgentItem();
+    stream.forgetAgentItem();
     if (!bargeIn) return;
     const { itemId, audioEndMs } = bargeIn.truncate;
     stream.clear();

@@ -39,6 +39,18 @@ describe('parseRealtimeEvent', () => {
   });
 
   it.each([
+    ['a quote that would break out of a Twilio frame', 'AAAA"}}'],
+    ['a backslash', 'AA\\A'],
+    ['a length that is not a multiple of 4', '//8'],
+    ['characters outside base64', '@@@@'],
+  ])('refuses an audio delta with %s: it is passed on to Twilio as it comes', (_what, delta) => {
+    expect(parseRealtimeEvent(JSON.stringify({ type: 'response.output_audio.delta', ...ids, delta }))).toEqual({
+      type: 'invalid',
+      reason: 'response.output_audio.delta with a delta that is not base64',
+    });
+  });
+
+  it.each([
     ['response.output_audio.done', 'response.audio.done'],
     ['response.output_audio_transcript.delta', 'response.audio_transcript.delta'],
     ['response.output_audio_transcript.done', 'response.audio_transcript.done'],

@@ -83,6 +83,12 @@ function readSession(session: unknown): RealtimeServerEvent {
   };
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function isBase64(text: string): boolean {
+  return text.length % 4 === 0 && BASE64.test(text);
+}
+
 /** True for the mu-law format Twilio speaks, in either shape's spelling. */
 export function isMuLaw(format: string | undefined): boolean {
   return format === 'audio/pcmu' || format === 'g711_ulaw';
@@ -106,6 +112,8 @@ export function parseRealtimeEvent(text: string): RealtimeServerEvent {
       const itemId = str(ev.item_id);
       const delta = str(ev.delta);
       if (responseId === undefined || itemId === undefined || delta === undefined) return invalid(`${type} missing ids or delta`);
+      // Audio is passed on to Twilio as it came: it must be base64, nothing that could break a frame.
+      if (type === 'response.output_audio.delta' && !isBase64(delta)) return invalid(`${type} with a delta that is not base64`);
       return { type, responseId, itemId, delta };
     }
     case 'response.output_audio.done': {

@@ -22,6 +22,9 @@ import { testAudio as audio } from '../../test/support/test-audio';
 import { CallRecorder, type CallRecorderOptions } from './call-recorder';
 import { parseWavHeader } from './wav';
 
+/** Agent audio as the recorder takes it: base64 and its length in bytes. */
+const b64 = (bytes: Buffer): [string, number] => [bytes.toString('base64'), bytes.length];
+
 const SID = 'CA0123456789abcdef0123456789abcdef';
 const FRAME = 160;
 const SILENT = 0xff;
@@ -167,8 +170,8 @@ describe('CallRecorder', () => {
       if (t === 2500) feed(t + 10, audio(FRAME + 80, 11)); // overlapping, longer
       if (t === 2600) feed(10 * 60_000, audio(FRAME, 13)); // far ahead: ignored
     }
-    fromBuffers.agentAudio(400, audio(4000, 5));
-    fromBase64.agentAudio(400, audio(4000, 5));
+    fromBuffers.agentAudio(400, ...b64(audio(4000, 5)));
+    fromBase64.agentAudio(400, ...b64(audio(4000, 5)));
     await Promise.all([fromBuffers.finish(3000), fromBase64.finish(3000)]);
     expect(readFileSync(other).equals(readFileSync(path))).toBe(true);
     expect(channels(other).samples).toBe(24_000);
@@ -207,7 +210,7 @@ describe('CallRecorder', () => {
     it('puts agent audio sent at t at sample t*8 of the right channel', async () => {
       const rec = recorder();
       const tone = audio(800, 7);
-      rec.agentAudio(500, tone);
+      rec.agentAudio(500, ...b64(tone));
       await rec.finish(1000);
 
       const { left, right } = channels(path);
@@ -223,11 +226,11 @@ describe('CallRecorder', () => {
       const b = audio(1600, 2); // sent at 520, queued: 600..800 ms
       const c = audio(FRAME, 3); // sent at 700 after the clear at 650: plays at 700
       const d = audio(FRAME, 4); // sent at 2000, long after the queue ran dry
-      rec.agentAudio(500, a);
-      rec.agentAudio(520, b);
+      rec.agentAudio(500, ...b64(a));
+      rec.agentAudio(520, ...b64(b));
       rec.agentCleared(650);
-      rec.agentAudio(700, c);
-      rec.agentAudio(2000, d);
+      rec.agentAudio(700, ...b64(c));
+      rec.agentAudio(2000, ...b64(d));
       await rec.finish(3000);
 
       const { right } = channels(path);
@@ -250,8 +253,8 @@ describe('CallRecorder', () => {
       const second = audio(8000, 10); // sent at 1500 ms: queued to 2000 ms, then barged in on at 2400 ms
       let sent = new Map<number, Buffer>();
       for (let t = 0; t < 4000; t += 20) {
-        if (t === 1000) rec.agentAudio(t, answer);
-        if (t === 1500) rec.agentAudio(t, second);
+        if (t === 1000) rec.agentAudio(t, ...b64(answer));
+        if (t === 1500) rec.agentAudio(t, ...b64(second));
         if (t === 2400) rec.agentCleared(t);
         sent = new Map([...sent, ...feedCaller(rec, t, t + 20)]);
       }
@@ -293,7 +296,7 @@ describe('CallRecorder', () => {
       feedCaller(rec, 0, 2000);
       const cursor = rec.writtenMs;
       const late = audio(FRAME, 5);
-      rec.agentAudio(100, late);
+      rec.agentAudio(100, ...b64(late));
       await rec.finish(2000);
       const { right } = channels(path);
       expect(right.subarray(cursor * 8, cursor * 8 + FRAME).equals(late)).toBe(true);
@@ -304,9 +307,9 @@ describe('CallRecorder', () => {
       const rec = recorder();
       const long = audio(160_000, 1); // 20 s
       const later = audio(1600, 2);
-      rec.agentAudio(0, long);
+      rec.agentAudio(0, ...b64(long));
       feedCaller(rec, 0, 25_000);
-      rec.agentAudio(25_000, later);
+      rec.agentAudio(25_000, ...b64(later));
       feedCaller(rec, 25_000, 26_000);
       await rec.finish(26_000);
       const { right } = channels(path);
@@ -321,7 +324,7 @@ describe('CallRecorder', () => {
       const reused = Buffer.alloc(FRAME);
       audio(FRAME, 1).copy(reused);
       rec.callerAudio(0, reused);
-      rec.agentAudio(0, reused);
+      rec.agentAudio(0, ...b64(reused));
       reused.fill(0x00);
       await rec.finish(40);
       const { left, right } = channels(path);
@@ -346,7 +349,7 @@ describe('CallRecorder', () => {
     it('cuts agent audio scheduled beyond the end', async () => {
       const rec = recorder();
       const long = audio(80_000, 3); // 10 s
-      rec.agentAudio(0, long);
+      rec.agentAudio(0, ...b64(long));
       feedCaller(rec, 0, 1000);
       await rec.finish(3000);
       const { right, samples } = channels(path);
@@ -371,7 +374,7 @@ describe('CallRecorder', () => {
     it('on abort keeps the audio up to the newest caller frame, with a correct header', async () => {
       const rec = recorder();
       const sent = feedCaller(rec, 0, 1500);
-      rec.agentAudio(1000, audio(16_000, 4)); // would run to 3 s: never played
+      rec.agentAudio(1000, ...b64(audio(16_000, 4))); // would run to 3 s: never played
       rec.abort();
       await rec.closed;
       const { left, samples } = channels(path);
@@ -387,7 +390,7 @@ describe('CallRecorder', () => {
       const second = rec.finish(9000);
       rec.abort();
       rec.callerAudio(600, audio(FRAME, 1));
-      rec.agentAudio(600, audio(FRAME, 1));
+      rec.agentAudio(600, ...b64(audio(FRAME, 1)));
       rec.agentCleared(600);
       await Promise.all([first, second, rec.closed]);
       expect(samplesOf(path)).toBe(8000);
@@ -412,7 +415,7 @@ describe('CallRecorder', () => {
         if (t % 10_000 === 5_000) {
           const answer = audio(16_000, t);
           answers.set(t, answer);
-          rec.agentAudio(t, answer);
+          rec.agentAudio(t, ...b64(answer));
         }
         rec.callerAudio(t, audio(FRAME, t + 1));
         maxBuffered = Math.max(maxBuffered, rec.bufferedBytes);
@@ -455,8 +458,8 @@ describe('CallRecorder', () => {
     it('caps agent audio queued far ahead, warning once', async () => {
       const rec = recorder({ maxAgentQueueMs: 1000, batchMs: 200 });
       const first = audio(8000, 1);
-      rec.agentAudio(0, first); // 0..1 s: kept
-      for (let i = 0; i < 100; i++) rec.agentAudio(0, audio(FRAME, 100 + i)); // queued 1..3 s: dropped
+      rec.agentAudio(0, ...b64(first)); // 0..1 s: kept
+      for (let i = 0; i < 100; i++) rec.agentAudio(0, ...b64(audio(FRAME, 100 + i))); // queued 1..3 s: dropped
       expect(rec.bufferedBytes).toBe(8000 + 44);
       // The queue keeps its place: audio after the dropped stretch lands where Twilio would play it.
       feedCaller(rec, 0, 2800);
@@ -464,7 +467,7 @@ describe('CallRecorder', () => {
       expect(rec.writtenMs).toBeGreaterThan(2020);
       expect(rec.writtenMs).toBeLessThan(3000);
       const after = audio(FRAME, 7);
-      rec.agentAudio(0, after);
+      rec.agentAudio(0, ...b64(after));
       await rec.finish(4000);
 
       const { right } = channels(path);
@@ -499,7 +502,7 @@ describe('CallRecorder', () => {
         for (let t = fromMs; t < toMs; t += 20) {
           expect(() => {
             rec.callerAudio(t, audio(FRAME, t));
-            rec.agentAudio(t, audio(FRAME, t));
+            rec.agentAudio(t, ...b64(audio(FRAME, t)));
             if (t % 1000 === 0) rec.agentCleared(t);
           }).not.toThrow();
         }
@@ -627,7 +630,7 @@ describe('CallRecorder', () => {
     async function record(durationMs: number): Promise<void> {
       const rec = recorder();
       feedCaller(rec, 0, 2500);
-      rec.agentAudio(1000, audio(40_000, 1)); // 5 s: overruns the end
+      rec.agentAudio(1000, ...b64(audio(40_000, 1))); // 5 s: overruns the end
       await rec.finish(durationMs);
     }
 

@@ -273,29 +273,33 @@ export class CallRecorder {
     this.pump();
   }
 
-  /** Agent audio as sent to Twilio at timeline time `atMs`; Twilio queues it after what it is playing. */
-  agentAudio(atMs: number, mulaw: Buffer): void {
-    if (this.state !== 'recording' || mulaw.length === 0) return;
+  /**
+   * Agent audio sent to the caller at `atMs` (call timeline): base64 mu-law of `length` bytes,
+   * decoded straight into place. Queued after the agent audio before it, as Twilio plays it.
+   */
+  agentAudio(atMs: number, base64: string, length: number): void {
+    if (this.state !== 'recording' || length === 0) return;
     try {
       if (!(Math.abs(atMs) <= MAX_TIMELINE_MS)) return;
       // Never before the cursor either: Twilio cannot play audio in the past.
       const start = Math.max(Math.round(atMs * SAMPLES_PER_MS), this.agentEnd, this.cursor);
-      this.agentEnd = start + mulaw.length;
-      const keep = Math.min(mulaw.length, this.cursor + this.maxAgentQueue - start);
-      if (keep < mulaw.length && this.agentDropped === 0) {
+      this.agentEnd = start + length;
+      const keep = Math.min(length, this.cursor + this.maxAgentQueue - start);
+      if (keep < length && this.agentDropped === 0) {
         this.log.warn(
           { fileName: this.fileName, maxAgentQueueMs: this.opts.maxAgentQueueMs, writtenMs: this.writtenMs },
           'recording drops agent audio queued too far ahead',
         );
       }
-      if (keep < mulaw.length) this.agentDropped += mulaw.length - Math.max(keep, 0);
-      if (keep > 0) this.agent.put(start - this.cursor, keep < mulaw.length ? mulaw.subarray(0, keep) : mulaw);
+      if (keep < length) this.agentDropped += length - Math.max(keep, 0);
+      if (keep === length) this.agent.putBase64(start - this.cursor, base64, length);
+      // Over the queue bound: rare, so the simple way.
+      else if (keep > 0) this.agent.put(start - this.cursor, Buffer.from(base64, 'base64').subarray(0, keep));
     } catch (err) {
       this.fail(err);
     }
   }
 
-  /** Twilio `clear` at `atMs`: agent audio scheduled after it was never played. */
   agentCleared(atMs: number): void {
     if (this.state !== 'recording') return;
     try {

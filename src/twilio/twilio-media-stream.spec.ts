@@ -1,10 +1,10 @@
 import pino from 'pino';
 import { ManualClock } from '../common/clock';
-import { FRAME_BYTES, MULAW_SILENCE } from '../common/mulaw';
 import { FakeSocket } from '../../test/support/fake-socket';
 import { LogCapture } from '../../test/support/log-capture';
 import { MAX_FRAME_BYTES } from './twilio-protocol';
 import {
+  base64Bytes,
   CLOSE_FAILURE,
   CLOSE_NORMAL,
   MalformedFrames,
@@ -20,7 +20,10 @@ const MALFORMED = 'ignored a malformed Twilio frame';
 const FIRST_DROP = 'twilio socket not keeping up: dropping agent audio';
 const STALLED = 'twilio socket stalled: ending the call';
 
-/** Names a mark after every run of agent audio and keeps the runs it was told of. */
+/** A 20 ms frame of mu-law. */
+const FRAME_BYTES = 160;
+
+/** Names a mark after every delta of agent audio and keeps what it was told of. */
 class RecordingLedger implements PlayoutLedger {
   readonly runs: SentAudio[] = [];
   /** Set false to send no marks. */
@@ -74,7 +77,7 @@ class TwilioWire extends FakeSocket {
     this.backlog = 0;
   }
 
-  /** The agent audio that went out, frame by frame. */
+  /** The agent audio that went out, message by message. */
   mediaFrames(): Buffer[] {
     return this.sent
       .map((s) => JSON.parse(s))
@@ -147,6 +150,10 @@ function mediaStream(options: { sendBufferMaxBytes?: number; sendStallTimeoutMs?
   const ledger = new RecordingLedger();
   const malformed = new MalformedFrames(log);
   const recorded: Buffer[] = [];
+  const send = (responseId: string, itemId: string, audio: Buffer) => {
+    const base64 = audio.toString('base64');
+    stream.sendAgentAudio(responseId, itemId, base64, base64Bytes(base64));
+  };
   const stream = new TwilioMediaStream(socket.ws, options.corked === false ? null : socket, {
     streamSid: STREAM_SID,
     ledger,
@@ -155,12 +162,15 @@ function mediaStream(options: { sendBufferMaxBytes?: number; sendStallTimeoutMs?
     malformed,
     sendBufferMaxBytes: options.sendBufferMaxBytes ?? 64 * 1024,
     sendStallTimeoutMs: options.sendStallTimeoutMs ?? 5_000,
-    // The sink gets views valid only during the call: the recording copies them.
-    agentFrames: (frame) => recorded.push(Buffer.from(frame)),
+    agentAudio: (base64, bytes) => {
+      const audio = Buffer.from(base64, 'base64');
+      expect(audio.length).toBe(bytes);
+      recorded.push(audio);
+    },
   });
   const call = new HeardByCall();
   stream.listen(call);
-  return { stream, socket, ledger, call, logs, clock, malformed, recorded };
+  return { stream, send, socket, ledger, call, logs, clock, malformed, recorded };
 }
 
 describe('TwilioMediaStream', () => {
@@ -216,175 +226,90 @@ describe('TwilioMediaStream', () => {
   });
 
   describe('sending agent audio', () => {
-    it('cuts deltas of any size into whole 160-byte frames, in order, carrying the rest to the next delta', () => {
-      const { stream, socket } = mediaStream();
+    it('sends each delta whole, as one media message of any size, in order', () => {
+      const { send, socket } = mediaStream();
       const audio = agentAudio(850);
-      stream.sendAgentAudio('resp-1', 'item-1', audio.subarray(0, 100));
-      expect(socket.mediaFrames()).toEqual([]);
-      stream.sendAgentAudio('resp-1', 'item-1', audio.subarray(100, 350));
-      stream.sendAgentAudio('resp-1', 'item-1', audio.subarray(350, 850));
+      send('resp-1', 'item-1', audio.subarray(0, 100));
+      send('resp-1', 'item-1', audio.subarray(100, 350));
+      send('resp-1', 'item-1', audio.subarray(350, 850));
 
-      const frames = socket.mediaFrames();
-      expect(frames.map((f) => f.length)).toEqual([160, 160, 160, 160, 160]);
-      expect(Buffer.concat(frames)).toEqual(audio.subarray(0, 5 * FRAME_BYTES));
+      expect(socket.mediaFrames().map((f) => f.length)).toEqual([100, 250, 500]);
+      expect(Buffer.concat(socket.mediaFrames())).toEqual(audio);
     });
 
-    it('marks the end of each delta, naming the mark as the ledger says and telling it the run', () => {
-      const { stream, socket, ledger } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(100));
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(250));
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(500));
+    it('passes the base64 on as it came, without decoding it', () => {
+      const { stream, socket } = mediaStream();
+      const delta = agentAudio(320).toString('base64');
+      stream.sendAgentAudio('resp-1', 'item-1', delta, 320);
+      expect(JSON.parse(socket.sent[0]).media.payload).toBe(delta);
+    });
 
-      // The first delta completes no frame: no run, no mark.
-      expect(socket.audioAndMarks()).toEqual(['media', 'media', 'mark mark-1', 'media', 'media', 'media', 'mark mark-2']);
+    it('follows each delta with the mark the ledger names, telling it the delta and the item so far', () => {
+      const { send, socket, ledger } = mediaStream();
+      send('resp-1', 'item-1', agentAudio(100));
+      send('resp-1', 'item-1', agentAudio(250));
+      send('resp-2', 'item-2', agentAudio(400));
+
+      expect(socket.audioAndMarks()).toEqual(['media', 'mark mark-1', 'media', 'mark mark-2', 'media', 'mark mark-3']);
       expect(ledger.runs).toEqual([
-        { responseId: 'resp-1', itemId: 'item-1', durationMs: 40, itemAudioMs: 350 / 8 },
-        { responseId: 'resp-1', itemId: 'item-1', durationMs: 60, itemAudioMs: 850 / 8 },
+        { responseId: 'resp-1', itemId: 'item-1', durationMs: 12.5, itemAudioMs: 12.5 },
+        { responseId: 'resp-1', itemId: 'item-1', durationMs: 31.25, itemAudioMs: 43.75 },
+        { responseId: 'resp-2', itemId: 'item-2', durationMs: 50, itemAudioMs: 50 },
       ]);
     });
 
-    it('sends a mark after at most 10 frames within a long delta', () => {
-      const { stream, socket, ledger } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(25 * FRAME_BYTES));
-
-      const expected = [...Array<string>(10).fill('media'), 'mark mark-1', ...Array<string>(10).fill('media'), 'mark mark-2'];
-      expected.push(...Array<string>(5).fill('media'), 'mark mark-3');
-      expect(socket.audioAndMarks()).toEqual(expected);
-      expect(ledger.runs.map((r) => r.durationMs)).toEqual([200, 200, 100]);
-      // The ledger hears of the whole delta at each mark: it arrived before any frame of it went out.
-      expect(ledger.runs.map((r) => r.itemAudioMs)).toEqual([500, 500, 500]);
-    });
-
-    it('sends no mark when the ledger names none, and starts the next run afresh', () => {
-      const { stream, socket, ledger } = mediaStream();
+    it('sends no mark when the ledger names none', () => {
+      const { send, socket, ledger } = mediaStream();
       ledger.naming = false;
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
       ledger.naming = true;
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
-
-      expect(socket.audioAndMarks()).toEqual(['media', 'media', 'media', 'media', 'media', 'mark mark-2']);
-      expect(ledger.runs.map((r) => r.durationMs)).toEqual([60, 40]);
+      send('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
+      expect(socket.audioAndMarks()).toEqual(['media', 'media', 'mark mark-2']);
     });
 
-    it("corks each delta's frames and marks into one write", () => {
-      const { stream, socket } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(12 * FRAME_BYTES));
-
-      const tenFrames = Array<string>(10).fill('media');
-      expect(socket.wire).toEqual([
-        ...['cork', 'media', 'media', 'mark mark-1', 'uncork'],
-        ...['cork', ...tenFrames, 'mark mark-2', 'media', 'media', 'mark mark-3', 'uncork'],
-      ]);
+    it("corks each delta and its mark into one write", () => {
+      const { send, socket } = mediaStream();
+      send('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(12 * FRAME_BYTES));
+      expect(socket.wire).toEqual(['cork', 'media', 'mark mark-1', 'uncork', 'cork', 'media', 'mark mark-2', 'uncork']);
       expect(socket.corks).toBe(0);
     });
 
-    it('uncorks even when the ledger throws', () => {
+    it('sends without a transport to cork', () => {
+      const { send, socket } = mediaStream({ corked: false });
+      send('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
+      expect(socket.wire).toEqual(['media', 'mark mark-1']);
+    });
+
+    it('sends nothing for an empty delta', () => {
       const { stream, socket, ledger } = mediaStream();
-      ledger.audioSent = () => {
-        throw new Error('ledger broke');
-      };
-      expect(() => stream.sendAgentAudio('resp-1', 'item-1', agentAudio(FRAME_BYTES))).toThrow('ledger broke');
-      expect(socket.corks).toBe(0);
+      stream.sendAgentAudio('resp-1', 'item-1', '', 0);
+      expect(socket.sent).toEqual([]);
+      expect(ledger.runs).toEqual([]);
     });
 
-    it('sends frames without a transport to cork', () => {
-      const { stream, socket } = mediaStream({ corked: false });
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
-      expect(socket.wire).toEqual(['media', 'media', 'mark mark-1']);
+    it('counts an item afresh once it is forgotten (the caller talked over it, or its session is gone)', () => {
+      const { send, stream, ledger } = mediaStream();
+      send('resp-1', 'item-1', agentAudio(400));
+      stream.forgetAgentItem();
+      send('resp-1', 'item-1', agentAudio(160));
+      expect(ledger.runs.map((r) => r.itemAudioMs)).toEqual([50, 20]);
     });
 
-    it("pads the item's partial last frame with silence when the item is done, and marks it", () => {
-      const { stream, socket, ledger } = mediaStream();
-      const audio = agentAudio(200);
-      stream.sendAgentAudio('resp-1', 'item-1', audio);
-      stream.agentItemDone('item-1');
-
-      const frames = socket.mediaFrames();
-      expect(frames).toHaveLength(2);
-      expect(frames[1].subarray(0, 40)).toEqual(audio.subarray(160));
-      expect(frames[1].subarray(40)).toEqual(Buffer.alloc(120, MULAW_SILENCE));
-      expect(socket.audioAndMarks()).toEqual(['media', 'mark mark-1', 'media', 'mark mark-2']);
-      // The padding is not model audio: the item still has 25 ms of it.
-      expect(ledger.runs[1]).toEqual({ responseId: 'resp-1', itemId: 'item-1', durationMs: 20, itemAudioMs: 25 });
-    });
-
-    it('sends nothing more when an item that ended on a whole frame is done', () => {
-      const { stream, socket, ledger } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
-      stream.agentItemDone('item-1');
-      expect(socket.audioAndMarks()).toEqual(['media', 'media', 'mark mark-1']);
-      expect(ledger.runs).toHaveLength(1);
-    });
-
-    it('ignores the end of an item other than the one being sent', () => {
-      const { stream, socket } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(200));
-      stream.agentItemDone('item-0');
-      expect(socket.mediaFrames()).toHaveLength(1);
-
-      stream.agentItemDone('item-1');
-      expect(socket.mediaFrames()).toHaveLength(2);
-    });
-
-    it("flushes the previous item's partial frame, under that item's name, when a new item starts", () => {
-      const { stream, socket, ledger } = mediaStream();
-      const first = agentAudio(200);
-      const second = agentAudio(FRAME_BYTES, 50);
-      stream.sendAgentAudio('resp-1', 'item-1', first);
-      stream.sendAgentAudio('resp-2', 'item-2', second);
-
-      const frames = socket.mediaFrames();
-      expect(frames).toHaveLength(3);
-      expect(frames[1]).toEqual(Buffer.concat([first.subarray(160), Buffer.alloc(120, MULAW_SILENCE)]));
-      expect(frames[2]).toEqual(second);
-      expect(ledger.runs).toEqual([
-        { responseId: 'resp-1', itemId: 'item-1', durationMs: 20, itemAudioMs: 25 },
-        { responseId: 'resp-1', itemId: 'item-1', durationMs: 20, itemAudioMs: 25 },
-        { responseId: 'resp-2', itemId: 'item-2', durationMs: 20, itemAudioMs: 20 },
-      ]);
-    });
-
-    it('flushes whatever item is being sent when its session is gone', () => {
-      const { stream, socket, ledger } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(40));
-      stream.finishAgentItem();
-      stream.finishAgentItem();
-      expect(socket.mediaFrames()).toHaveLength(1);
-      expect(ledger.runs).toEqual([{ responseId: 'resp-1', itemId: 'item-1', durationMs: 20, itemAudioMs: 5 }]);
-    });
-
-    // Defect: sendAgentAudio flushes the previous item before it corks, so the padded frame and
-    // its mark leave in writes of their own. Fix: cork before the item switch in sendAgentAudio.
-    it("corks the previous item's flushed frame with the new item's delta", () => {
-      const { stream, socket } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(200));
-      socket.wire.length = 0;
-      stream.sendAgentAudio('resp-2', 'item-2', agentAudio(FRAME_BYTES));
-      expect(socket.wire).toEqual(['cork', 'media', 'mark mark-2', 'media', 'mark mark-3', 'uncork']);
-    });
-
-    it('drops the partial frame of an item the caller talked over: it is never sent', () => {
-      const { stream, socket, ledger } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(200));
-      stream.dropAgentItem();
-      stream.agentItemDone('item-1');
-      const next = agentAudio(FRAME_BYTES, 90);
-      stream.sendAgentAudio('resp-2', 'item-2', next);
-      stream.agentItemDone('item-2');
-
-      const frames = socket.mediaFrames();
-      expect(frames).toHaveLength(2);
-      expect(frames[1]).toEqual(next);
-      expect(ledger.runs.at(-1)).toEqual({ responseId: 'resp-2', itemId: 'item-2', durationMs: 20, itemAudioMs: 20 });
-    });
-
-    it('lets the recording see exactly the frames sent', () => {
-      const { stream, socket, recorded } = mediaStream();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(500));
-      stream.agentItemDone('item-1');
+    it('lets the recording see exactly the audio sent', () => {
+      const { send, socket, recorded } = mediaStream();
+      send('resp-1', 'item-1', agentAudio(500));
+      send('resp-1', 'item-1', agentAudio(60, 3));
       expect(recorded).toEqual(socket.mediaFrames());
-      expect(recorded).toHaveLength(4);
+      expect(recorded).toHaveLength(2);
+    });
+  });
+
+  describe('base64Bytes', () => {
+    it('counts the bytes a base64 text decodes to, padding included', () => {
+      for (const n of [0, 1, 2, 3, 4, 159, 160, 161, 2400]) {
+        expect(base64Bytes(agentAudio(n).toString('base64'))).toBe(n);
+      }
     });
   });
 
@@ -417,71 +342,72 @@ describe('TwilioMediaStream', () => {
     };
 
     it('drops agent audio while Twilio has more than the bound unread, logging the first drop of each episode', () => {
-      const { stream, socket, logs, recorded } = backedUp();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+      const { send, stream, socket, logs, recorded } = backedUp();
+      for (let k = 0; k < 10; k++) send('resp-1', 'item-1', agentAudio(FRAME_BYTES, k));
       const sentInFirstEpisode = socket.mediaFrames().length;
       expect(sentInFirstEpisode).toBeGreaterThan(0);
       expect(sentInFirstEpisode).toBeLessThan(10);
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
-      expect(socket.mediaFrames()).toHaveLength(sentInFirstEpisode);
       expect(logs.all(FIRST_DROP)).toHaveLength(1);
 
       socket.catchUp();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
-      expect(socket.mediaFrames()).toHaveLength(sentInFirstEpisode + 2);
+      send('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
+      expect(socket.mediaFrames()).toHaveLength(sentInFirstEpisode + 1);
       socket.backlog = 5_000;
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(2 * FRAME_BYTES));
 
       expect(logs.all(FIRST_DROP)).toHaveLength(2);
-      expect(stream.backpressureEpisodes).toEqual({ episodes: 2, droppedFrames: 22 - sentInFirstEpisode });
-      // Dropped frames were never heard, so they are neither recorded nor told to the ledger.
+      expect(stream.backpressureEpisodes).toEqual({ episodes: 2, droppedAudioMs: (10 - sentInFirstEpisode) * 20 + 40 });
+      // Dropped audio was never heard, so it is neither recorded nor told to the ledger.
       expect(recorded).toEqual(socket.mediaFrames());
     });
 
-    it('tells the ledger only of the frames that went out', () => {
-      const { stream, socket, ledger } = backedUp();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+    it("tells the ledger only of the audio that went out, but counts the item's dropped audio as received", () => {
+      const { send, socket, ledger } = backedUp();
+      for (let k = 0; k < 10; k++) send('resp-1', 'item-1', agentAudio(FRAME_BYTES, k));
       const sent = socket.mediaFrames().length;
-      expect(ledger.runs.map((r) => r.durationMs)).toEqual([sent * 20]);
+      expect(ledger.runs.map((r) => r.durationMs)).toEqual(Array<number>(sent).fill(20));
+      socket.catchUp();
+      send('resp-1', 'item-1', agentAudio(FRAME_BYTES));
+      expect(ledger.runs.at(-1)?.itemAudioMs).toBe(220);
     });
 
     it('tells the call once when Twilio has read nothing for the stall timeout, and the call ends', () => {
-      const { stream, socket, call, clock, logs } = backedUp();
+      const { send, stream, socket, call, clock, logs } = backedUp();
       call.onStallEnd = () => stream.close(CLOSE_FAILURE, 'twilio_backpressure');
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
       clock.advance(4_999);
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
       expect(call.stalls).toBe(0);
 
       clock.advance(1);
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
       expect(call.stalls).toBe(1);
       expect(logs.all(STALLED)).toHaveLength(1);
       expect(socket.closedWith).toEqual({ code: CLOSE_FAILURE, reason: 'twilio_backpressure' });
     });
 
-    // Defect: every frame dropped after the stall timeout calls onStalled (and logs the stall)
-    // again, so a listener that does not close the stream at once hears of one stall many times.
-    // Fix: latch the stall in TwilioMediaStream (or have SendBackpressure say Stalled once per episode).
-    it('tells the call of a stall once, however many frames are dropped after it', () => {
-      const { stream, call, clock, logs } = backedUp();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+    it('tells the call of a stall once, however much audio is dropped after it', () => {
+      const { send, call, clock, logs } = backedUp();
+      send('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
       clock.advance(5_000);
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
       expect(call.stalls).toBe(1);
       expect(logs.all(STALLED)).toHaveLength(1);
     });
 
     it('does not count a stall that ended before the timeout', () => {
-      const { stream, socket, call, clock } = backedUp();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+      const { send, socket, call, clock } = backedUp();
+      send('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(10 * FRAME_BYTES));
       clock.advance(4_000);
       socket.catchUp();
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(FRAME_BYTES));
       socket.backlog = 5_000;
       clock.advance(4_000);
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
+      send('resp-1', 'item-1', agentAudio(3 * FRAME_BYTES));
       expect(call.stalls).toBe(0);
     });
   });
@@ -519,15 +445,10 @@ describe('TwilioMediaStream', () => {
       expect(stream.malformedFrames).toBe(0);
     });
 
-    // Defect: sendAgentAudio/agentItemDone do not check `closed`: after close() the frames are
-    // still handed to the socket (ws drops them but counts them in bufferedAmount), to the
-    // recording and to the ledger. Call stops sending once it has ended, so no call hits this
-    // today. Fix: return early from sendAgentAudio and finishAgentItem when closed (or from sendFrame).
     it('sends no agent audio once closed, and neither records nor accounts for it', () => {
-      const { stream, socket, ledger, recorded } = mediaStream();
+      const { send, stream, socket, ledger, recorded } = mediaStream();
       stream.close(CLOSE_NORMAL, 'call ended');
-      stream.sendAgentAudio('resp-1', 'item-1', agentAudio(250));
-      stream.agentItemDone('item-1');
+      send('resp-1', 'item-1', agentAudio(250));
 
       expect(socket.sentWhileClosed).toBe(0);
       expect(recorded).toEqual([]);

@@ -1,13 +1,10 @@
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Clock } from '../common/clock';
-import { BYTES_PER_MS, FRAME_MS } from '../common/mulaw';
-import { OutboundAudioFramer, type FrameSink } from './outbound-audio-framer';
+import { BYTES_PER_MS } from '../common/mulaw';
 import { SendBackpressure, SendVerdict } from './send-backpressure';
 import { readTwilioMessage, TwilioOutbound } from './twilio-protocol';
 
-/** A mark after at most this many frames bounds how far playback is estimated between echoes. */
-const FRAMES_PER_MARK = 10;
 /** Malformed frames logged one by one before they are only counted. */
 const MAX_LOGGED_MALFORMED = 5;
 
@@ -15,23 +12,23 @@ const MAX_LOGGED_MALFORMED = 5;
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_FAILURE = 1011;
 
-/** The TCP socket under the Twilio WebSocket: corked while a delta's frames are queued, so they leave in one write. */
+/** The TCP socket under the Twilio WebSocket: corked while a delta and its mark are queued, so they leave in one write. */
 export interface CorkableTransport {
   cork(): void;
   uncork(): void;
 }
 
-/** A run of agent frames just sent to Twilio. */
+/** Agent audio just sent to Twilio. */
 export interface SentAudio {
   readonly responseId: string;
   readonly itemId: string;
-  /** Duration of the whole frames just sent. */
+  /** Duration of the audio just sent. */
   readonly durationMs: number;
-  /** Model audio received for this item so far (excludes the silence that pads the last frame). */
+  /** Model audio received for this item so far, including any dropped under backpressure. */
   readonly itemAudioMs: number;
 }
 
-/** Keeps account of agent audio sent to Twilio and names the mark that follows each run. */
+/** Keeps account of agent audio sent to Twilio and names the mark that follows each delta. */
 export interface PlayoutLedger {
   /** The name of the mark to send right after the run, or null to send none. */
   audioSent(sent: SentAudio): string | null;
@@ -78,40 +75,36 @@ export interface TwilioMediaStreamOptions {
   /** Agent audio is dropped while this much waits in the socket; a stall this long ends the call. */
   readonly sendBufferMaxBytes: number;
   readonly sendStallTimeoutMs: number;
-  /** Sees every agent frame as it is sent (the recording), or null. */
-  readonly agentFrames: FrameSink | null;
+  /** Sees the agent audio that is sent (the recording), or null. */
+  readonly agentAudio: AgentAudioSink | null;
+}
+
+/** Receives agent audio as it is sent: base64 mu-law of `bytes` bytes. */
+export type AgentAudioSink = (base64: string, bytes: number) => void;
+
+/** The bytes a base64 text decodes to, counted without decoding it. */
+export function base64Bytes(base64: string): number {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+  return (base64.length >> 2) * 3 - padding;
 }
 
 /**
  * A started Twilio media stream: the Twilio side of a call, as RealtimeLink is the model's.
- * Reads Twilio's frames and hands them to the listener; sends agent audio re-cut into 20 ms
- * frames with a mark after every run (named by the playout ledger), corked per delta, dropped
- * while the socket is backed up; sends `clear`; closes with a code that tells Twilio whether to
- * run the fallback.
+ * Reads Twilio's frames and hands them to the listener; sends each delta of agent audio whole, as
+ * the model sent it (Twilio plays media of any size in order), followed by a mark named by the
+ * playout ledger, both in one write; drops agent audio while the socket is backed up; sends
+ * `clear`; closes with a code that tells Twilio whether to run the fallback.
  */
 export class TwilioMediaStream {
   private readonly out: TwilioOutbound;
-  private readonly framer = new OutboundAudioFramer();
   private readonly backpressure: SendBackpressure;
   private listener: MediaStreamListener | null = null;
   private closed = false;
   /** The stall was reported: the call is ending, and no further drop needs saying. */
   private stalled = false;
-  // The agent item whose audio is being framed, and how far it has got.
-  private responseId = '';
+  // The agent item being sent, and how much of its audio the model has given.
   private itemId: string | null = null;
-  private itemAudioBytes = 0;
-  private framesSinceMark = 0;
-  private readonly sendFrame: FrameSink = (frame) => {
-    const verdict = this.backpressure.check(this.socket.bufferedAmount);
-    if (verdict !== SendVerdict.Send) {
-      this.onBackpressure(verdict);
-      return;
-    }
-    this.socket.send(this.out.media(frame.toString('base64')));
-    this.options.agentFrames?.(frame);
-    if (++this.framesSinceMark >= FRAMES_PER_MARK) this.sendMark();
-  };
+  private itemAudioMs = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -130,9 +123,9 @@ export class TwilioMediaStream {
     return this.options.malformed.count;
   }
 
-  /** Episodes of the socket being backed up, and the agent frames dropped in them. */
-  get backpressureEpisodes(): { readonly episodes: number; readonly droppedFrames: number } {
-    return { episodes: this.backpressure.episodes, droppedFrames: this.backpressure.droppedFrames };
+  /** Episodes of the socket being backed up, and the agent audio dropped in them. */
+  get backpressureEpisodes(): { readonly episodes: number; readonly droppedAudioMs: number } {
+    return { episodes: this.backpressure.episodes, droppedAudioMs: this.backpressure.droppedAudioMs };
   }
 
   /** Starts reading Twilio's frames; the socket's earlier listeners (the handshake's) must be gone. */
@@ -143,42 +136,38 @@ export class TwilioMediaStream {
     this.socket.on('error', (err) => this.options.log.warn({ err: err.message }, 'twilio socket error'));
   }
 
-  /** Frames and sends a delta of the agent's audio. */
-  sendAgentAudio(responseId: string, itemId: string, audio: Buffer): void {
-    if (this.closed) return;
+  /**
+   * Sends a delta of the agent's audio (`base64`, valid base64 of `bytes` mu-law bytes) and the
+   * mark after it, in one write.
+   */
+  sendAgentAudio(responseId: string, itemId: string, base64: string, bytes: number): void {
+    if (this.closed || bytes === 0) return;
+    if (itemId !== this.itemId) {
+      this.itemId = itemId;
+      this.itemAudioMs = 0;
+    }
+    const durationMs = bytes / BYTES_PER_MS;
+    this.itemAudioMs += durationMs;
+    const verdict = this.backpressure.check(this.socket.bufferedAmount, durationMs);
+    if (verdict !== SendVerdict.Send) {
+      this.onBackpressure(verdict);
+      return;
+    }
+    const mark = this.options.ledger.audioSent({ responseId, itemId, durationMs, itemAudioMs: this.itemAudioMs });
     this.transport?.cork();
     try {
-      if (itemId !== this.itemId) {
-        if (this.itemId !== null) this.finishAgentItem();
-        this.responseId = responseId;
-        this.itemId = itemId;
-      }
-      this.itemAudioBytes += audio.length;
-      this.framer.push(audio, this.sendFrame);
-      if (this.framesSinceMark > 0) this.sendMark();
+      this.socket.send(this.out.media(base64));
+      if (mark !== null) this.socket.send(this.out.mark(mark));
     } finally {
       this.transport?.uncork();
     }
+    this.options.agentAudio?.(base64, bytes);
   }
 
-  /** The item's audio is complete: the partial last frame goes out padded with silence. */
-  agentItemDone(itemId: string): void {
-    if (itemId === this.itemId) this.finishAgentItem();
-  }
-
-  /** Whatever item is being framed is complete (its session is gone). */
-  finishAgentItem(): void {
-    if (this.itemId === null || this.closed) return;
-    this.framer.flush(this.sendFrame);
-    if (this.framesSinceMark > 0) this.sendMark();
-    this.forgetItem();
-  }
-
-  /** The audio being framed must never be heard (the caller spoke): its partial frame is dropped. */
-  dropAgentItem(): void {
-    this.framer.reset();
-    this.framesSinceMark = 0;
-    this.forgetItem();
+  /** The item being sent must never be heard again (the caller spoke, or its session is gone). */
+  forgetAgentItem(): void {
+    this.itemId = null;
+    this.itemAudioMs = 0;
   }
 
   /** Twilio drops the agent audio it has queued. */
@@ -221,33 +210,13 @@ export class TwilioMediaStream {
     }
   }
 
-  private sendMark(): void {
-    const itemId = this.itemId;
-    if (itemId === null) return;
-    const name = this.options.ledger.audioSent({
-      responseId: this.responseId,
-      itemId,
-      durationMs: this.framesSinceMark * FRAME_MS,
-      itemAudioMs: this.itemAudioBytes / BYTES_PER_MS,
-    });
-    this.framesSinceMark = 0;
-    if (name !== null) this.socket.send(this.out.mark(name));
-  }
-
-  private forgetItem(): void {
-    this.responseId = '';
-    this.itemId = null;
-    this.itemAudioBytes = 0;
-  }
-
   private onBackpressure(verdict: SendVerdict): void {
-    if (this.closed) return;
     if (verdict === SendVerdict.FirstDrop) {
       this.options.log.warn({ bufferedBytes: this.socket.bufferedAmount }, 'twilio socket not keeping up: dropping agent audio');
     } else if (verdict === SendVerdict.Stalled && !this.stalled) {
       this.stalled = true;
       this.options.log.error(
-        { bufferedBytes: this.socket.bufferedAmount, droppedFrames: this.backpressure.droppedFrames },
+        { bufferedBytes: this.socket.bufferedAmount, droppedAudioMs: this.backpressure.droppedAudioMs },
         'twilio socket stalled: ending the call',
       );
       this.listener?.onStalled();
