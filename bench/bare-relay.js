@@ -8,7 +8,10 @@
  * Per call it does only what any Twilio <-> Realtime bridge must: session.update on open, caller
  * frames forwarded as input_audio_buffer.append (buffered until the model socket opens), agent
  * deltas cut into 160-byte media frames with a mark after every 10, and on speech_started a
- * clear plus a truncate at the last echoed mark. No recording, call log, sessions or logging.
+ * clear, a truncate at the last echoed mark and a cancel of the response in progress, whose late
+ * audio is then dropped. No recording, call log, sessions or logging.
+ * Its voice webhook (`/twilio/voice`) answers the TwiML that points Twilio at its stream, as any
+ * bridge's must.
  */
 const http = require('http');
 const WebSocket = require('ws');
@@ -19,6 +22,14 @@ const FRAME_BYTES = 160;
 const FRAMES_PER_MARK = 10;
 
 const server = http.createServer((req, res) => {
+  if (req.url === '/twilio/voice') {
+    req.resume();
+    req.on('end', () => {
+      const twiml = `<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="ws://${req.headers.host}/twilio/stream"/></Connect></Response>`;
+      res.writeHead(200, { 'Content-Type': 'text/xml' }).end(twiml);
+    });
+    return;
+  }
   res.writeHead(req.url === '/health' ? 200 : 404).end();
 });
 const wss = new WebSocket.Server({ server, path: '/twilio/stream', perMessageDeflate: false });
@@ -33,6 +44,8 @@ wss.on('connection', (twilio) => {
   let markSeq = 0;
   const markMs = new Map();
   let playedMs = 0;
+  let activeResponse = null;
+  let interruptedItem = null;
 
   const sendMark = () => {
     const name = `m${++markSeq}`;
@@ -44,6 +57,7 @@ wss.on('connection', (twilio) => {
   const onRealtime = (data) => {
     const ev = JSON.parse(data.toString());
     if (ev.type === 'response.output_audio.delta') {
+      if (ev.item_id === interruptedItem) return;
       if (ev.item_id !== itemId) {
         itemId = ev.item_id;
         itemMs = 0;
@@ -60,8 +74,14 @@ wss.on('connection', (twilio) => {
     } else if (ev.type === 'input_audio_buffer.speech_started' && itemId !== null) {
       twilio.send(JSON.stringify({ event: 'clear', streamSid }));
       rt.send(JSON.stringify({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: playedMs }));
+      if (activeResponse !== null) rt.send(JSON.stringify({ type: 'response.cancel', response_id: activeResponse }));
+      interruptedItem = itemId;
       itemId = null;
       markMs.clear();
+    } else if (ev.type === 'response.created') {
+      activeResponse = ev.response.id;
+    } else if (ev.type === 'response.done') {
+      activeResponse = null;
     }
   };
 

@@ -1,0 +1,121 @@
+'use strict';
+/** Command-line options of bench/run.js. */
+const path = require('path');
+const { DEFAULT_SAMPLE, PEERS, ROOT } = require('./peers');
+const { FLAGS, PROFILES } = require('./traffic');
+
+const USAGE = `usage: node bench/run.js [options]
+
+  --calls N              concurrent calls (default 100)
+  --seconds S            how long each call streams (default 20)
+  --traffic NAME[,NAME]  traffic profile(s), run one after the other (default: default); "all" runs
+                         every profile but smoke. Profiles: ${Object.keys(PROFILES).join(', ')}
+  --turn-ms, --reply-ms, --delta-ms, --pace, --transcripts on|off, --tool-share F,
+  --interrupt-share F, --interrupt-after-ms
+                         override one field of the profile (see bench/lib/traffic.js)
+  --peers LIST           peers to measure, in order (default: bare,sample,service; known: ${Object.keys(PEERS).join(', ')})
+  --no-baseline          leave out the bare relay
+  --no-sample            leave out Twilio's sample
+  --service PATH         another build of the service (its dist/src/main.js), to compare
+  --sample PATH          Twilio's sample (default ../shared/peers/twilio-node)
+  --cpu-prof             CPU profile of the service, summarised (--profile is its old name)
+  --sweep                find the knee: more calls per step until steady-state p99 passes
+                         --knee-ms (20), service only unless --peers is given
+  --sweep-from N --sweep-step N --sweep-max N   (defaults 100, 100, 1000); the step is halved
+                         around the knee down to --sweep-resolution (25)
+  --workers N            generator processes (default 1; they share the generator core)
+  --json FILE            also write the JSON report to FILE
+  --smoke                3 calls x 3 s, bare relay and service, "smoke" traffic, no targets (CI)`;
+
+function usage(err) {
+  if (err) console.error(`bench: ${err}`);
+  console.error(USAGE);
+  process.exit(err ? 2 : 0);
+}
+
+function parseArgs(argv) {
+  const opts = {
+    calls: 100,
+    seconds: 20,
+    smoke: false,
+    traffic: ['default'],
+    overrides: {},
+    peers: ['bare', 'sample', 'service'],
+    noBaseline: false,
+    noSample: false,
+    cpuProf: false,
+    service: path.join(ROOT, 'dist', 'src', 'main.js'),
+    sample: DEFAULT_SAMPLE,
+    sweep: false,
+    sweepFrom: 100,
+    sweepStep: 100,
+    sweepMax: 1000,
+    sweepResolution: 25,
+    kneeMs: 20,
+    workers: 1,
+    json: null,
+    peersGiven: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const str = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    const num = () => {
+      const v = Number(str());
+      if (!Number.isFinite(v) || v <= 0) usage(`bad value for ${a}`);
+      return v;
+    };
+    if (a === '--calls') opts.calls = Math.floor(num());
+    else if (a === '--seconds') opts.seconds = num();
+    else if (a === '--smoke') opts.smoke = true;
+    else if (a === '--no-baseline') opts.noBaseline = true;
+    else if (a === '--no-sample') opts.noSample = true;
+    else if (a === '--cpu-prof' || a === '--profile') opts.cpuProf = true;
+    else if (a === '--service') opts.service = path.resolve(str());
+    else if (a === '--sample') opts.sample = path.resolve(str());
+    else if (a === '--traffic') opts.traffic = str().split(',');
+    else if (a === '--peers') {
+      opts.peers = str().split(',');
+      opts.peersGiven = true;
+    } else if (a === '--sweep') opts.sweep = true;
+    else if (a === '--sweep-from') opts.sweepFrom = Math.floor(num());
+    else if (a === '--sweep-step') opts.sweepStep = Math.floor(num());
+    else if (a === '--sweep-max') opts.sweepMax = Math.floor(num());
+    else if (a === '--sweep-resolution') opts.sweepResolution = Math.floor(num());
+    else if (a === '--knee-ms') opts.kneeMs = num();
+    else if (a === '--workers') opts.workers = Math.floor(num());
+    else if (a === '--json') opts.json = path.resolve(str());
+    else if (FLAGS[a]) {
+      const [field, kind] = FLAGS[a];
+      const v = str();
+      if (kind === 'onoff') {
+        if (v !== 'on' && v !== 'off') usage(`${a} takes on or off`);
+        opts.overrides[field] = v === 'on';
+      } else {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0 || (kind === 'share' && n > 1)) usage(`bad value for ${a}`);
+        opts.overrides[field] = n;
+      }
+    } else if (a === '--help' || a === '-h') usage();
+    else usage(`unknown argument ${a}`);
+  }
+  if (opts.traffic.length === 1 && opts.traffic[0] === 'all') opts.traffic = Object.keys(PROFILES).filter((p) => p !== 'smoke');
+  for (const t of opts.traffic) if (!PROFILES[t]) usage(`unknown traffic profile ${t}`);
+  if (opts.sweep && !opts.peersGiven) opts.peers = ['service'];
+  if (opts.noBaseline) opts.peers = opts.peers.filter((p) => p !== 'bare');
+  if (opts.noSample) opts.peers = opts.peers.filter((p) => p !== 'sample');
+  for (const p of opts.peers) if (!PEERS[p]) usage(`unknown peer ${p}`);
+  if (opts.smoke) {
+    opts.calls = 3;
+    opts.seconds = 3;
+    opts.peers = opts.peers.filter((p) => p !== 'sample');
+    if (!opts.traffic.includes('smoke') && opts.traffic.length === 1 && opts.traffic[0] === 'default') opts.traffic = ['smoke'];
+  }
+  if (opts.peers.length === 0) usage('no peer left to measure');
+  return opts;
+}
+
+module.exports = { parseArgs, usage };
