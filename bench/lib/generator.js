@@ -13,8 +13,9 @@ const { procCpuSeconds } = require('./util');
 const WORKER = path.join(__dirname, 'worker.js');
 
 class TrafficGenerator {
-  constructor(count, track) {
+  constructor(count, track, { cpuProfDir = null } = {}) {
     this.count = count;
+    this.cpuProfDir = cpuProfDir;
     this.track = track; // registers child processes for cleanup
     this.workers = [];
     this.pending = new Map();
@@ -30,7 +31,8 @@ class TrafficGenerator {
     });
     this.mockUrl = `ws://127.0.0.1:${server.address().port}/v1/realtime`;
     for (let i = 0; i < this.count; i++) {
-      const child = fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const execArgv = this.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${this.cpuProfDir}`] : [];
+      const child = fork(WORKER, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       this.track(child);
       child.on('message', (msg) => this.onMessage(msg));
       child.on('exit', (code, sig) => {
@@ -96,9 +98,12 @@ class TrafficGenerator {
     });
   }
 
+  /** Resolves once every worker has exited (a profiled worker writes its profile as it exits). */
   stop() {
     this.stopping = true;
+    const exited = this.workers.filter((w) => w.exitCode === null && w.signalCode === null).map((w) => new Promise((resolve) => w.once('exit', resolve)));
     for (const w of this.workers) if (w.connected) w.disconnect();
+    return Promise.all(exited);
   }
 }
 

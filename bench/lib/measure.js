@@ -10,6 +10,15 @@ const { round3, stats } = require('./util');
 const GENERATOR_LAG_P99_MAX_MS = 20;
 const GENERATOR_CPU_MAX_PCT = 90; // of each generator core
 
+const DISTURBED_PCT = 10;
+
+/** % of a core used by other processes on the peer's core and on the generator's cores. */
+function otherLoad(coreBusy, peerPct, genPct) {
+  const peerCore = peerPct === null || coreBusy.peer === null ? null : Math.max(0, Math.round((coreBusy.peer - peerPct) * 10) / 10);
+  const genCores = coreBusy.generator.some((x) => x === null) ? null : Math.max(0, Math.round((coreBusy.generator.reduce((a, b) => a + b, 0) - genPct) * 10) / 10);
+  return [peerCore, genCores];
+}
+
 function merge(collected) {
   const mock = { up: [], upSteady: [], calls: {}, interrupts: {}, toolRoundTripMs: [], counters: {} };
   const callers = { down: [], downSteady: [], frameLateMs: [], calls: {}, heardAtClear: {} };
@@ -216,6 +225,12 @@ function summarizePhase(p) {
       truncatesUnknownItem: mc.truncatesUnknownItem || 0,
     },
     cpuPctOfOneCore: cpuPct,
+    // Busy % of the peer's core and of the generator's, all processes: above the peer's and the
+    // generator's own CPU, something else ran there (another test run, say) and disturbed the figures.
+    coreBusyPct: p.coreBusy,
+    otherLoadPct: p.coreBusy
+      ? (([peerCore, generatorCores]) => ({ peerCore, generatorCores }))(otherLoad(p.coreBusy, cpuPct, genCpuPct))
+      : null,
     rssKb: {
       before: rss.before,
       steady: rss.steady,
@@ -228,6 +243,8 @@ function summarizePhase(p) {
       withCallsAfterGc: rss.withCallsGc,
       perCallAfterGcKb: perCall(rss.withCallsGc, rss.beforeGc),
     },
+    // Something else used more than DISTURBED_PCT of a core during the calls: re-run it.
+    disturbed: p.coreBusy ? otherLoad(p.coreBusy, cpuPct, genCpuPct).some((x) => x !== null && x > DISTURBED_PCT) : false,
     realtimeConnections: mc.connections || 0,
     realtimeConnectionsWithoutAudio: mc.connectionsWithoutAudio || 0,
     realtimeConnectionsLeftOpen: realtimeOpen,

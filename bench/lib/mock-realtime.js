@@ -100,7 +100,7 @@ function newMockCall() {
 class MockRealtime {
   constructor() {
     this.http = http.createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
-    this.wss = new WebSocket.Server({ noServer: true, clientTracking: false, perMessageDeflate: false });
+    this.wss = new WebSocket.Server({ noServer: true, clientTracking: false, perMessageDeflate: false, skipUTF8Validation: true });
     this.connections = new Set();
     this.http.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url || '/', 'http://127.0.0.1');
@@ -151,6 +151,18 @@ class MockRealtime {
     });
     ws.on('message', (data) => this.onMessage(conn, data));
     this.send(conn, { type: 'session.created', session: { type: 'realtime', object: 'realtime.session', id: 'sess_bench' } });
+  }
+
+  /** Events sent together leave in one write, as the API's often arrive in one segment. */
+  batch(conn, fn) {
+    const socket = conn.ws._socket;
+    if (!socket) return fn();
+    socket.cork();
+    try {
+      return fn();
+    } finally {
+      socket.uncork();
+    }
   }
 
   send(conn, ev) {
@@ -211,7 +223,7 @@ class MockRealtime {
       }
       case 'response.cancel':
         k.cancels++;
-        this.onCancel(conn, ev.response_id);
+        this.batch(conn, () => this.onCancel(conn, ev.response_id));
         return;
       case 'conversation.item.create':
         if (ev.item && ev.item.type === 'function_call_output') {
@@ -272,7 +284,7 @@ class MockRealtime {
     if (ph.accepting && !conn.active && !conn.awaitingFollowUp && conn.sinceTurn >= ph.traffic.turnMs * BYTES_PER_MS) this.startReply(conn, 'turn');
   }
 
-  startReply(conn, kind) {
+  startReplyNow(conn, kind) {
     const ph = conn.phase;
     const t = ph.traffic;
     const c = conn.callIdx;
@@ -317,6 +329,10 @@ class MockRealtime {
     this.sendDelta(conn, rep);
   }
 
+  startReply(conn, kind) {
+    this.batch(conn, () => this.startReplyNow(conn, kind));
+  }
+
   sendDelta(conn, rep) {
     if (conn.active !== rep || rep.finished || conn.ws.readyState !== WebSocket.OPEN) return;
     const late = rep.interruptedAt !== null;
@@ -350,7 +366,7 @@ class MockRealtime {
       this.audioDone(conn, rep);
       return;
     }
-    this.timer(conn, rep.t0 + rep.i * rep.intervalMs - now(), () => this.sendDelta(conn, rep));
+    this.timer(conn, rep.t0 + rep.i * rep.intervalMs - now(), () => this.batch(conn, () => this.sendDelta(conn, rep)));
   }
 
   audioDone(conn, rep) {
@@ -438,7 +454,7 @@ class MockRealtime {
     this.timer(conn, CANCEL_WAIT_MS, () => {
       if (rep.finished) return;
       ph.data.interrupts[key].cancelledBy = 'mock';
-      this.finish(conn, rep, 'cancelled', 'turn_detected');
+      this.batch(conn, () => this.finish(conn, rep, 'cancelled', 'turn_detected'));
     });
   }
 

@@ -24,7 +24,12 @@ const USAGE = `usage: node bench/run.js [options]
   --sweep-from N --sweep-step N --sweep-max N   (defaults 100, 100, 1000); the step is halved
                          around the knee down to --sweep-resolution (25)
   --workers N            generator processes (default 1; they share the generator core)
+  --gen-cpu-prof         CPU profiles of the generator's workers (in bench/profiles/)
   --json FILE            also write the JSON report to FILE
+  --retries N            re-run a phase during which other processes used over 10 % of a bench
+                         core, up to N times (default 2; the figures kept say how disturbed)
+  --no-wait-quiet        start each measurement at once (default: wait until every core has been
+                         under 15 % busy for 3 s, 10 min at most)
   --smoke                3 calls x 3 s, bare relay and service, "smoke" traffic, no targets (CI)`;
 
 function usage(err) {
@@ -53,6 +58,9 @@ function parseArgs(argv) {
     sweepResolution: 25,
     kneeMs: 20,
     workers: 1,
+    genCpuProf: false,
+    retries: 2,
+    waitQuiet: true,
     json: null,
     peersGiven: false,
   };
@@ -87,6 +95,9 @@ function parseArgs(argv) {
     else if (a === '--sweep-resolution') opts.sweepResolution = Math.floor(num());
     else if (a === '--knee-ms') opts.kneeMs = num();
     else if (a === '--workers') opts.workers = Math.floor(num());
+    else if (a === '--gen-cpu-prof') opts.genCpuProf = true;
+    else if (a === '--retries') opts.retries = Math.floor(Number(str()));
+    else if (a === '--no-wait-quiet') opts.waitQuiet = false;
     else if (a === '--json') opts.json = path.resolve(str());
     else if (FLAGS[a]) {
       const [field, kind] = FLAGS[a];
@@ -108,7 +119,11 @@ function parseArgs(argv) {
   if (opts.noBaseline) opts.peers = opts.peers.filter((p) => p !== 'bare');
   if (opts.noSample) opts.peers = opts.peers.filter((p) => p !== 'sample');
   for (const p of opts.peers) if (!PEERS[p]) usage(`unknown peer ${p}`);
+  if (!Number.isInteger(opts.retries) || opts.retries < 0) usage('bad value for --retries');
   if (opts.smoke) {
+    // CI: quick, and no waiting for other jobs.
+    opts.retries = 0;
+    opts.waitQuiet = false;
     opts.calls = 3;
     opts.seconds = 3;
     opts.peers = opts.peers.filter((p) => p !== 'sample');

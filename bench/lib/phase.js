@@ -8,8 +8,8 @@ const fs = require('fs');
 const path = require('path');
 const { FRAME_MS, now } = require('./audio');
 const { summarizePhase } = require('./measure');
-const { markLogs, rssAfterGc, startPeer, stopPeer } = require('./procs');
-const { procCpuSeconds, procRssKb, sleep } = require('./util');
+const { GENERATOR_CORES, PEER_CORE, markLogs, rssAfterGc, startPeer, stopPeer } = require('./procs');
+const { coreBusyPct, coreTicks, procCpuSeconds, procRssKb, sleep, waitQuiet } = require('./util');
 const { summarizeProfile } = require('../profile-summary');
 
 // Spacing between call starts: avoids a herd of handshakes and, being coprime with 20, spreads the
@@ -70,10 +70,15 @@ async function runPhase(o) {
   const rssBeforeGc = o.memory === 'full' ? await rssAfterGc(relay) : null;
   const rssBefore = rssBeforeGc ?? procRssKb(pid);
 
+  let waitedForQuietMs = 0;
+  if (o.waitQuiet) {
+    waitedForQuietMs = await waitQuiet({ onWait: (busy) => o.log(`waiting for the machine to be quiet (cores busy ${busy.join(' / ')} %)`) });
+  }
   await gen.all('phase', { id: ++phaseSeq, traffic, tools: peer.tools });
   markLogs(relay);
   const cpu = { t0: procCpuSeconds(pid), wall0: now() };
   const genCpu = { t0: gen.cpuSeconds() };
+  const ticks0 = coreTicks();
   let rssPeak = rssBefore;
   const rssSamples = [];
   const sampler = setInterval(() => {
@@ -89,6 +94,7 @@ async function runPhase(o) {
   cpu.t1 = procCpuSeconds(pid);
   cpu.wall1 = now();
   genCpu.t1 = gen.cpuSeconds();
+  const ticks1 = coreTicks();
   clearInterval(sampler);
   await gen.all('quiesce');
   await sleep(DRAIN_MS);
@@ -127,7 +133,7 @@ async function runPhase(o) {
   // RSS while every call is up: the median of the samples in the talking phase's second half.
   const talking = rssSamples.slice(Math.floor(rssSamples.length / 2));
   const rssSteady = talking.length ? [...talking].sort((a, b) => a - b)[Math.floor(talking.length / 2)] : null;
-  return summarizePhase({
+  const summary = summarizePhase({
     name: o.peerName,
     relay,
     N,
@@ -139,9 +145,13 @@ async function runPhase(o) {
     cpu,
     genCpu,
     genCores: o.genCores,
+    // How busy each core was: what the peer and the generator do not account for is someone else's.
+    coreBusy: o.pin.ok ? { peer: coreBusyPct(ticks0, ticks1, [PEER_CORE])[0], generator: coreBusyPct(ticks0, ticks1, GENERATOR_CORES.split(',')) } : null,
     rss: { before: rssBefore, steady: rssSteady, peak: rssPeak, after: rssAfter, idle: rssIdle, beforeGc: rssBeforeGc, withCallsGc: rssWithCallsGc },
     profile,
   });
+  summary.waitedForQuietMs = waitedForQuietMs;
+  return summary;
 }
 
 module.exports = { runPhase, CALL_RAMP_MS, SETTLE_MS, IDLE_MS, SWEEP_SID_STRIDE };

@@ -141,6 +141,9 @@ function markdownRun(run) {
       const g = p.generator;
       return `${g.cpuPct} (${g.cores}) / ${g.eventLoopLagP99Ms} / ${f(g.callerFrameLateMs.p99)}${g.valid ? (g.saturated ? ' SATURATED' : '') : ' INVALID'}`;
     }),
+    row('Other processes on the peer core / generator core (% of a core)', (p) =>
+      p.otherLoadPct ? `${f(p.otherLoadPct.peerCore)} / ${f(p.otherLoadPct.generatorCores)}${p.disturbed ? ' DISTURBED' : ''}${p.disturbedAttempts && p.disturbedAttempts.length ? ` (${p.disturbedAttempts.length} disturbed run(s) discarded)` : ''}` : '–',
+    ),
     row('Log lines with warn/error during the calls; exit', (p) => `${f(p.stderrWarnOrErrorLines)}; ${p.exitSignal ? p.exitSignal : f(p.exitCode)}`),
   );
   return lines.join('\n');

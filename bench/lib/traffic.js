@@ -62,14 +62,16 @@ const PROFILES = {
     interruptShare: 0,
   },
   'barge-in': {
-    description: 'as sample-like, but 3 of 4 replies are talked over 1 s in, while still being sent: the relay must clear, truncate and cancel',
+    // 1010 ms: mid-delta, so the caller has audio queued when the relay hears of the speech (at a
+    // delta boundary, real-time pacing sometimes leaves Twilio's queue empty for an instant).
+    description: 'as sample-like, but 3 of 4 replies are talked over 1 s in (mid-delta), while still being sent: the relay must clear, truncate and cancel',
     turnMs: 1000,
     replyMs: 3000,
     deltaMs: 40,
     pace: 1,
     transcripts: true,
     interruptShare: 0.75,
-    interruptAfterMs: 1000,
+    interruptAfterMs: 1010,
   },
   // What --smoke sends: a bit of everything, quickly.
   smoke: {

@@ -75,6 +75,60 @@ function procCpuSeconds(pid) {
   }
 }
 
+/** Per CPU: [busy, total] clock ticks since boot, from /proc/stat. */
+function coreTicks() {
+  const out = {};
+  try {
+    for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+      if (!m) continue;
+      const v = m[2].trim().split(/\s+/).map(Number);
+      const idle = v[3] + (v[4] || 0); // idle + iowait
+      const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal, not guest (counted in user)
+      out[m[1]] = [total - idle, total];
+    }
+  } catch {
+    /* not Linux */
+  }
+  return out;
+}
+
+/** % busy of each listed core between two coreTicks() readings. */
+function coreBusyPct(a, b, cores) {
+  return cores.map((c) => {
+    if (!a[c] || !b[c]) return null;
+    const total = b[c][1] - a[c][1];
+    return total > 0 ? Math.round(((b[c][0] - a[c][0]) / total) * 1000) / 10 : null;
+  });
+}
+
+/**
+ * Waits until every core has been at most `maxBusyPct` busy for `forMs` (other work on the machine,
+ * a test suite say, would be in the figures), or `timeoutMs` has passed. Returns the ms waited, or
+ * null on timeout.
+ */
+async function waitQuiet({ maxBusyPct = 15, forMs = 3000, timeoutMs = 600000, onWait = () => undefined } = {}) {
+  const start = Date.now();
+  let quietSince = Date.now();
+  let prev = coreTicks();
+  let told = false;
+  for (;;) {
+    await sleep(500);
+    const cur = coreTicks();
+    const cores = Object.keys(cur);
+    const busy = coreBusyPct(prev, cur, cores);
+    prev = cur;
+    if (busy.some((b) => b !== null && b > maxBusyPct)) {
+      quietSince = Date.now();
+      if (!told && Date.now() - start > 5000) {
+        onWait(busy);
+        told = true;
+      }
+    } else if (Date.now() - quietSince >= forMs) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) return null;
+  }
+}
+
 function procRssKb(pid) {
   try {
     const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -96,4 +150,4 @@ function parseConnectTwiml(xml) {
   return { url: unxml(url[1]), params };
 }
 
-module.exports = { sleep, freePort, httpRequest, stats, round3, procCpuSeconds, procRssKb, parseConnectTwiml };
+module.exports = { sleep, freePort, httpRequest, stats, round3, procCpuSeconds, procRssKb, coreTicks, coreBusyPct, waitQuiet, parseConnectTwiml };
