@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   appendAudioFrame,
   buildCancel,
@@ -232,5 +233,34 @@ describe('client events', () => {
 
   it('builds the append frame as valid JSON', () => {
     expect(JSON.parse(appendAudioFrame('//8='))).toEqual({ type: 'input_audio_buffer.append', audio: '//8=' });
+  });
+});
+
+describe('parseRealtimeEvent on audio deltas as the API writes them', () => {
+  /** An audio delta with the API's field order, which the parser reads without a JSON parse. */
+  const asTheApiWrites = (type: string, delta: string, ids = { response: 'resp_CbA12x', item: 'item_CbA12y' }) =>
+    `{"type":"${type}","event_id":"event_CbA12z","response_id":"${ids.response}","item_id":"${ids.item}","output_index":0,"content_index":0,"delta":"${delta}"}`;
+  /** The same event in another order, which only the full parser reads. */
+  const reordered = (type: string, delta: string) =>
+    JSON.stringify({ delta, content_index: 0, output_index: 0, item_id: 'item_CbA12y', response_id: 'resp_CbA12x', event_id: 'event_CbA12z', type });
+
+  it.each(['response.output_audio.delta', 'response.audio.delta'])('reads %s exactly as the full parser reads the same event', (type) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 4_800 }), (bytes) => {
+        const delta = Buffer.from(bytes).toString('base64');
+        const event = parseRealtimeEvent(asTheApiWrites(type, delta));
+        expect(event).toEqual({ type: 'response.output_audio.delta', responseId: 'resp_CbA12x', itemId: 'item_CbA12y', delta });
+        expect(event).toEqual(parseRealtimeEvent(reordered(type, delta)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leaves ids with escapes, and deltas that are not base64, to the full parser', () => {
+    expect(parseRealtimeEvent(asTheApiWrites('response.output_audio.delta', '//8=', { response: 'r\\"1', item: 'i' }))).toMatchObject({ responseId: 'r"1' });
+    expect(parseRealtimeEvent(asTheApiWrites('response.output_audio.delta', '//8'))).toEqual({
+      type: 'invalid',
+      reason: 'response.output_audio.delta with a delta that is not base64',
+    });
   });
 });

@@ -94,8 +94,20 @@ export function isMuLaw(format: string | undefined): boolean {
   return format === 'audio/pcmu' || format === 'g711_ulaw';
 }
 
+/**
+ * An audio delta exactly as the API writes it (GA or beta name, fields in the API's order, plain
+ * ids, a base64 delta): read by one regular expression instead of a JSON parse, several times a
+ * second per call. Anything else goes through the full parser.
+ */
+const AUDIO_DELTA =
+  /^\{"type":"response\.(?:output_audio|audio)\.delta","event_id":"[\w-]{0,128}","response_id":"([\w-]{1,128})","item_id":"([\w-]{1,128})","output_index":\d{1,6},"content_index":\d{1,6},"delta":"([A-Za-z0-9+/]*={0,2})"\}$/;
+
 /** Parses and normalises one server event. Never throws. */
 export function parseRealtimeEvent(text: string): RealtimeServerEvent {
+  const audio = AUDIO_DELTA.exec(text);
+  if (audio !== null && audio[3].length % 4 === 0) {
+    return { type: 'response.output_audio.delta', responseId: audio[1], itemId: audio[2], delta: audio[3] };
+  }
   let ev: unknown;
   try {
     ev = JSON.parse(text);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { parseTwilioFrame, TwilioOutbound } from './twilio-protocol';
 
 const STREAM = 'MZ0123456789abcdef0123456789abcdef';
@@ -76,5 +77,42 @@ describe('TwilioOutbound', () => {
     expect(JSON.parse(out.media('//8='))).toEqual({ event: 'media', streamSid: STREAM, media: { payload: '//8=' } });
     expect(JSON.parse(out.mark('3:"7'))).toEqual({ event: 'mark', streamSid: STREAM, mark: { name: '3:"7' } });
     expect(JSON.parse(out.clear())).toEqual({ event: 'clear', streamSid: STREAM });
+  });
+});
+
+describe('parseTwilioFrame on media frames as Twilio writes them', () => {
+  /** A media frame with Twilio's field order, which the parser reads without a JSON parse. */
+  const asTwilioWrites = (payload: string, timestamp: string, track = 'inbound') =>
+    `{"event":"media","sequenceNumber":"42","media":{"track":"${track}","chunk":"41","timestamp":"${timestamp}","payload":"${payload}"},"streamSid":"${STREAM}"}`;
+  /** The same frame in another field order, which only the full parser reads. */
+  const reordered = (payload: string, timestamp: string, track = 'inbound') =>
+    JSON.stringify({ streamSid: STREAM, media: { payload, timestamp, chunk: '41', track }, sequenceNumber: '42', event: 'media' });
+
+  it('reads them exactly as the full parser reads the same frame', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), fc.nat({ max: 10_000_000 }), (bytes, ms) => {
+        const payload = Buffer.from(bytes).toString('base64');
+        const frame = parseTwilioFrame(asTwilioWrites(payload, String(ms)));
+        expect(frame).toEqual({ event: 'media', payload, timestamp: ms });
+        expect(frame).toEqual(parseTwilioFrame(reordered(payload, String(ms))));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it.each([
+    ['a payload whose length is not a multiple of 4', '//8', '20', 'inbound', 'media with a payload that is not base64'],
+    ['an empty payload', '', '20', 'inbound', 'media with a payload that is not base64'],
+    ['the outbound track', '//8=', '20', 'outbound', 'media on a track other than inbound'],
+  ])('refuses %s, fast path or not', (_what, payload, timestamp, track, reason) => {
+    expect(parseTwilioFrame(asTwilioWrites(payload, timestamp, track))).toEqual({ event: 'invalid', reason });
+  });
+
+  it('leaves anything that is not exactly that shape to the full parser', () => {
+    // A quote in the payload: no base64, and the text is no JSON either.
+    expect(parseTwilioFrame(asTwilioWrites('AA"A', '20'))).toEqual({ event: 'invalid', reason: 'not JSON' });
+    // An extra field is still read, by the full parser.
+    const extra = asTwilioWrites('//8=', '20').replace('"streamSid"', '"extra":1,"streamSid"');
+    expect(parseTwilioFrame(extra)).toEqual({ event: 'media', payload: '//8=', timestamp: 20 });
   });
 });

@@ -115,8 +115,18 @@ export function readTwilioMessage(data: RawData, isBinary: boolean): TwilioParse
   return parseTwilioFrame(bytes.toString('utf8'));
 }
 
+/**
+ * A caller media frame exactly as Twilio writes it (fields in Twilio's order, inbound track,
+ * base64 payload): read by one regular expression instead of a JSON parse, 50 times a second per
+ * call. Anything else, however valid, goes through the full parser.
+ */
+const MEDIA_FRAME =
+  /^\{"event":"media","sequenceNumber":"\d{1,12}","media":\{"track":"inbound","chunk":"\d{1,12}","timestamp":"(\d{1,12})","payload":"([A-Za-z0-9+/]+={0,2})"\},"streamSid":"MZ[0-9a-fA-F]{32}"\}$/;
+
 /** Parses one text frame from Twilio. Never throws. */
 export function parseTwilioFrame(text: string): TwilioParseResult {
+  const media = MEDIA_FRAME.exec(text);
+  if (media !== null && media[2].length % 4 === 0) return { event: 'media', payload: media[2], timestamp: Number(media[1]) };
   let msg: unknown;
   try {
     msg = JSON.parse(text);

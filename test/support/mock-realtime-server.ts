@@ -288,7 +288,11 @@ export class MockRealtimeConnection {
   send(event: object | string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (typeof event === 'string') this.ws.send(event);
-    else this.ws.send(JSON.stringify({ event_id: `event_${++this.eventSeq}`, ...event }));
+    else {
+      // The API's order: type, then event_id, then the rest.
+      const { type, ...rest } = event as { type?: unknown };
+      this.ws.send(JSON.stringify({ type, event_id: `event_${++this.eventSeq}`, ...rest }));
+    }
   }
 
   responseCreated(responseId: string): void {

@@ -145,11 +145,12 @@ export class TwilioCaller {
   /** One media frame; `timestampMs` defaults to 20 ms after the previous frame's. */
   sendMedia(payload: Buffer, timestampMs: number = this.nextTimestamp): void {
     this.nextTimestamp = timestampMs + FRAME_MS;
+    // Twilio's order, streamSid last.
     this.sendJson({
       event: 'media',
       sequenceNumber: this.nextSequence(),
-      streamSid: this.streamSid,
       media: { track: 'inbound', chunk: String(++this.chunk), timestamp: String(timestampMs), payload: payload.toString('base64') },
+      streamSid: this.streamSid,
     });
   }
 
