@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
+import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import type { RealtimeUsage } from '../realtime/realtime-protocol';
 import { CallLogWriter } from './call-log-writer';
@@ -18,9 +19,24 @@ export interface CallIdentity {
 }
 
 /**
+ * A live call's record is written when the call starts, then at most this often while it runs
+ * (each write is the whole record), and at once when it ends. Writes cost the database, embedded
+ * in this process by default, more than anything else a call does besides relaying its audio.
+ */
+export const LIVE_RECORD_INTERVAL_MS = 5_000;
+
+/** What paces a journal's writes. */
+export interface JournalPacing {
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly intervalMs: number;
+}
+
+/**
  * One call's entry in the call log while it is live: accumulates, and hands a snapshot to the
- * writer whenever something worth keeping is complete (a turn's text, a detail, the end). Audio
- * positions, transcript deltas and usage ride along with the next snapshot.
+ * writer whenever something worth keeping is complete (a turn's text, a detail, the end), at most
+ * once per LIVE_RECORD_INTERVAL_MS until the end. Audio positions, transcript deltas and usage
+ * ride along with the next snapshot.
  */
 export class CallJournal {
   private readonly transcript = new TranscriptBuilder();
@@ -32,6 +48,8 @@ export class CallJournal {
     endReason: null,
   };
   private readonly details: Record<string, unknown> = {};
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private nextWrite: ScheduledTask | null = null;
 
   constructor(
     private readonly identity: CallIdentity,
@@ -39,6 +57,7 @@ export class CallJournal {
     private readonly recording: string | null,
     private readonly prices: TokenPrices,
     private readonly writer: CallLogWriter,
+    private readonly pacing: JournalPacing,
   ) {
     this.checkpoint();
   }
@@ -98,14 +117,31 @@ export class CallJournal {
     this.checkpoint();
   }
 
-  /** Hands the current state to the writer (coalesced per call, written off the audio path). */
+  /** Hands the current state to the writer now, or once the interval since the last write is over. */
   private checkpoint(): void {
+    if (this.nextWrite !== null || this.ended.status !== 'in-progress') return;
+    const wait = this.lastWriteAt + this.pacing.intervalMs - this.pacing.clock.now();
+    if (wait <= 0) {
+      this.write();
+      return;
+    }
+    this.nextWrite = this.pacing.scheduler.after(wait, () => {
+      this.nextWrite = null;
+      this.write();
+    });
+  }
+
+  /** The whole record to the writer (coalesced per call, written off the audio path). */
+  private write(): void {
+    this.lastWriteAt = this.pacing.clock.now();
     this.writer.submit(this.snapshot());
   }
 
   finish(status: Exclude<CallStatus, 'in-progress'>, endReason: string, endedAt: string, durationMs: number): void {
     this.ended = { status, endReason, endedAt, durationMs: Math.round(durationMs) };
-    this.checkpoint();
+    this.nextWrite?.cancel();
+    this.nextWrite = null;
+    this.write();
   }
 
   snapshot(): CallRecord {
@@ -129,11 +165,13 @@ export class CallLog {
     private readonly writer: CallLogWriter,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly scheduler: Scheduler,
   ) {}
 
   /** Starts the record of a call that reached the agent. */
   open(identity: CallIdentity, recording: string | null): CallJournal {
-    return new CallJournal(identity, new Date(this.clock.epochMs()).toISOString(), recording, this.config.prices, this.writer);
+    const pacing = { clock: this.clock, scheduler: this.scheduler, intervalMs: LIVE_RECORD_INTERVAL_MS };
+    return new CallJournal(identity, new Date(this.clock.epochMs()).toISOString(), recording, this.config.prices, this.writer, pacing);
   }
 
   /** Records a call the webhook sent to the fallback: it never reached the agent. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CallLog } from '../call-log/call-log.service';
+import { CallLog, LIVE_RECORD_INTERVAL_MS } from '../call-log/call-log.service';
 import { CallLogWriter } from '../call-log/call-log-writer';
 import type { CallRecord } from '../call-log/call-record';
 import { ManualClock } from '../common/clock';
@@ -82,7 +82,7 @@ describe('CallRecords', () => {
     const recordings = new RecordingService(config, logger);
     const sessions = new InMemorySessionStore(config, clock);
     const crm = new RecordingCrm();
-    const factory = new CallRecordsFactory(new CallLog(writer, config, clock), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock);
+    const factory = new CallRecordsFactory(new CallLog(writer, config, clock, scheduler), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock);
     const records = factory.open(PARTIES, profile, logger.child({ callSid: CALL_SID }));
     return {
       records,
@@ -91,8 +91,12 @@ describe('CallRecords', () => {
       crm,
       recordings,
       logs,
-      /** The call's entry in the call log, once every write has landed. */
+      repository,
+      writer,
+      scheduler,
+      /** The call's entry in the call log, once the paced write of what happened so far has landed. */
       entry: async (): Promise<CallRecord> => {
+        scheduler.advance(LIVE_RECORD_INTERVAL_MS);
         await writer.drained();
         const row = repository.rows.get(CALL_SID);
         if (!row) throw new Error('no call-log entry written');
@@ -113,11 +117,12 @@ describe('CallRecords', () => {
 
     it('opens an in-progress call-log entry naming the profile that answered', async () => {
       const { entry, clock } = openCall({}, testProfile({ id: 'acme' }));
+      const startedAt = new Date(clock.epochMs()).toISOString();
       expect(await entry()).toMatchObject({
         ...PARTIES,
         profile: 'acme',
         status: 'in-progress',
-        startedAt: new Date(clock.epochMs()).toISOString(),
+        startedAt,
         endedAt: null,
         recording: null,
       });
@@ -256,17 +261,59 @@ describe('CallRecords', () => {
     });
   });
 
+  describe('how often the entry is written', () => {
+    it('at the start, then at most every LIVE_RECORD_INTERVAL_MS while the call runs, and at once at the end', async () => {
+      const { records, clock, scheduler, writer, repository } = openCall();
+      const saves: CallRecord[] = [];
+      const save = repository.save.bind(repository);
+      repository.save = async (record) => {
+        saves.push(record);
+        await save(record);
+      };
+      await writer.drained();
+      // The opening write went out before the spy: two turns completed right after it wait.
+      records.callerSpeechStarted('caller-1', 100);
+      records.callerTranscript('caller-1', 'My sink is leaking.');
+      clock.advance(1_000);
+      records.agentTranscriptDone('agent-1', 'I can send someone today.');
+      await writer.drained();
+      expect(saves).toHaveLength(0);
+
+      scheduler.advance(LIVE_RECORD_INTERVAL_MS - 1_000 - 1);
+      await writer.drained();
+      expect(saves).toHaveLength(0);
+      scheduler.advance(1);
+      await writer.drained();
+      expect(saves).toHaveLength(1);
+      expect(saves[0].transcript.map((t) => t.text)).toEqual(['My sink is leaking.']);
+
+      // A detail right after that write waits for the next interval, unless the call ends first.
+      records.setDetail('jobRequest', BURST_PIPE);
+      await writer.drained();
+      expect(saves).toHaveLength(1);
+      records.finish({ status: 'completed', endReason: 'twilio_stop', details: {} });
+      await writer.drained();
+      expect(saves).toHaveLength(2);
+      expect(saves[1]).toMatchObject({ status: 'completed', details: { jobRequest: BURST_PIPE } });
+      // Nothing is left scheduled to write a stale in-progress snapshot after the end.
+      scheduler.advance(LIVE_RECORD_INTERVAL_MS);
+      await writer.drained();
+      expect(saves).toHaveLength(2);
+    });
+  });
+
   describe('at the end of the call', () => {
     it('writes the final entry: status, end reason, when it ended, how long it lasted, and the facts about the end', async () => {
       const { records, clock, entry } = openCall();
       callerFrameAt(records, clock, 0);
       clock.advance(61_234.4);
       records.finish({ status: 'failed', endReason: 'realtime_closed', details: { earlyAudioDropped: 3 } });
+      const endedAt = new Date(clock.epochMs()).toISOString();
 
       expect(await entry()).toMatchObject({
         status: 'failed',
         endReason: 'realtime_closed',
-        endedAt: new Date(clock.epochMs()).toISOString(),
+        endedAt,
         durationMs: 61_234,
         details: { earlyAudioDropped: 3 },
       });

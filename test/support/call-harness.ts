@@ -83,7 +83,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     },
   });
   const records = new CallRecordsFactory(
-    new CallLog(writer, config, clock),
+    new CallLog(writer, config, clock, scheduler),
     new RecordingService(config, logger),
     new RecordingLinks(config, clock, logger),
     sessions,
