@@ -136,35 +136,17 @@ async function main() {
     run.serviceVsSample = ratios(run.peers.service, run.peers.sample);
     if (!opts.smoke) run.targets = targets(run);
     summary.runs.push(run);
-  }
-  await gen.stop();
-
-  console.log(JSON.stringify(summary, null, 2));
-  if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify(summary, null, 2)}\n`);
-  for (const run of summary.runs) {
-    console.log('');
-    console.log(`## Traffic \`${run.traffic.name}\`: ${run.calls} calls × ${run.seconds} s`);
-    console.log('');
-    console.log(`${run.traffic.description}. (${run.description}.)`);
-    console.log('');
-    console.log(markdownRun(run));
-    if (run.targets) {
-      console.log('');
-      console.log(markdownTargets(run));
-    }
-    for (const p of Object.values(run.peers)) {
-      if (p.profile) {
-        console.log(`\n${p.label} CPU profile: ${p.profile.file}\n`);
-        console.log(p.profile.top);
-      }
-      if (!p.generator.valid) console.log(`\nINVALID (${p.label}): ${p.generator.why.join('; ')}: the generator was saturated and these figures measure it, not the relay.`);
-      else if (p.generator.saturated) console.log(`\nSUSPECT (${p.label}): ${p.generator.why.join('; ')}: the generator was near saturation; its own queueing is in these figures.`);
-    }
+    // Each run's tables as soon as it is done (a run of every profile takes a while); the JSON of all at the end.
+    printRun(run);
   }
   for (const s of summary.sweeps) {
     console.log('');
     console.log(markdownSweep(s));
   }
+  await gen.stop();
+  console.log('');
+  console.log(JSON.stringify(summary, null, 2));
+  if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify(summary, null, 2)}\n`);
   console.log('');
   console.log(`Pinned: ${pin.ok ? `peers on core ${pin.peerCore}, generator (${opts.workers} worker${opts.workers > 1 ? 's' : ''}) on core ${pin.generatorCores}` : 'no'}`);
   for (const n of notes) console.log(`note: ${n}`);
@@ -177,6 +159,27 @@ async function main() {
   }
   cleanup();
   process.exit(0);
+}
+
+function printRun(run) {
+  console.log('');
+  console.log(`## Traffic \`${run.traffic.name}\`: ${run.calls} calls × ${run.seconds} s`);
+  console.log('');
+  console.log(`${run.traffic.description}. (${run.description}.)`);
+  console.log('');
+  console.log(markdownRun(run));
+  if (run.targets) {
+    console.log('');
+    console.log(markdownTargets(run));
+  }
+  for (const p of Object.values(run.peers)) {
+    if (p.profile) {
+      console.log(`\n${p.label} CPU profile: ${p.profile.file}\n`);
+      console.log(p.profile.top);
+    }
+    if (!p.generator.valid) console.log(`\nINVALID (${p.label}): ${p.generator.why.join('; ')}: the generator was saturated and these figures measure it, not the relay.`);
+    else if (p.generator.saturated) console.log(`\nSUSPECT (${p.label}): ${p.generator.why.join('; ')}: the generator was near saturation; its own queueing is in these figures.`);
+  }
 }
 
 main().catch((err) => {

@@ -12,12 +12,14 @@
  */
 const WebSocket = require('ws');
 const { BYTES_PER_MS, FRAME_BYTES, FRAME_MS, LATE, UP_STAMP, now, readDownStamps, upFrameB64 } = require('./audio');
+const { sendRaw } = require('./ws-raw');
 
 const PAYLOAD_KEY = Buffer.from('"payload":"');
 const MEDIA_PREFIX = Buffer.from('{"event":"media"');
 const ACCOUNT_SID = 'AC00000000000000000000000000000001';
 // Lean on the generator's side (the peer's work is the same either way): an all-zero mask, which
-// ws then skips applying, and no UTF-8 check of what the peer sends.
+// ws then skips applying, no UTF-8 check of what the peer sends, and frames and mark echoes
+// written straight to the socket (lib/ws-raw.js).
 const CLIENT_OPTIONS = { perMessageDeflate: false, handshakeTimeout: 10000, skipUTF8Validation: true, generateMask: (mask) => mask.fill(0) };
 
 /** What the callers of one worker measured in one phase; merged by the parent (lib/measure.js). */
@@ -61,7 +63,9 @@ class Caller {
     this.seq = 0; // Twilio's sequenceNumber
     this.frameSeq = 0; // our stamped caller frame id
     this.header = Buffer.alloc(UP_STAMP, 0xff);
-    this.mediaPrefix = `{"event":"media","streamSid":"${this.streamSid}","sequenceNumber":"`;
+    // Twilio's field order: event, sequenceNumber, media, streamSid last.
+    this.mediaPrefix = '{"event":"media","sequenceNumber":"';
+    this.mediaSuffix = `"},"streamSid":"${this.streamSid}"}`;
     this.streamPrefix = Buffer.from(`{"event":"media","streamSid":"${this.streamSid}"`);
     this.stopping = false;
     this.closed = null;
@@ -136,7 +140,7 @@ class Caller {
   sendFrame(tsMs) {
     const payload = upFrameB64(this.header, this.idx, ++this.frameSeq, now());
     this.pc.upSent++;
-    this.ws.send(`${this.mediaPrefix}${++this.seq}","media":{"track":"inbound","chunk":"${this.frameSeq}","timestamp":"${tsMs}","payload":"${payload}"}}`);
+    sendRaw(this.ws, true, `${this.mediaPrefix}${++this.seq}","media":{"track":"inbound","chunk":"${this.frameSeq}","timestamp":"${tsMs}","payload":"${payload}${this.mediaSuffix}`);
   }
 
   sendStop() {
@@ -250,7 +254,7 @@ class Caller {
 
   echo(name) {
     this.pc.marksEchoed++;
-    if (this.open) this.ws.send(`{"event":"mark","sequenceNumber":"${++this.seq}","streamSid":"${this.streamSid}","mark":{"name":${JSON.stringify(name)}}}`);
+    sendRaw(this.ws, true, `{"event":"mark","sequenceNumber":"${++this.seq}","streamSid":"${this.streamSid}","mark":{"name":${JSON.stringify(name)}}}`);
   }
 
   /** Echoes the marks whose audio has played and keeps one timer armed for the next. */

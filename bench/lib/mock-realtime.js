@@ -20,6 +20,7 @@ const http = require('http');
 const WebSocket = require('ws');
 const { BYTES_PER_MS, LATE, now, readUpStamps, downDelta } = require('./audio');
 const { picked } = require('./traffic');
+const { sendRaw } = require('./ws-raw');
 
 const APPEND_PREFIX = Buffer.from('{"type":"input_audio_buffer.append","audio":"');
 /** Deltas the mock still sends after speech_started, while the relay reacts. */
@@ -348,18 +349,16 @@ class MockRealtime {
     } else pc.downStampsSent += stamps;
     pc.downBytesSent += bytes;
     pc.deltasSent++;
-    conn.ws.send(
-      `{"type":"response.output_audio.delta","event_id":"event_${++conn.eventSeq}","response_id":"${rep.responseId}","item_id":"${rep.itemId}","output_index":0,"content_index":0,"delta":"${buf.toString('base64')}"}`,
-    );
+    // Fields in the order the API writes them.
+    const delta = `{"type":"response.output_audio.delta","event_id":"event_${++conn.eventSeq}","response_id":"${rep.responseId}","item_id":"${rep.itemId}","output_index":0,"content_index":0,"delta":"${buf.toString('base64')}"}`;
     if (ph.traffic.transcripts) {
       const words = Math.max(1, Math.round(ph.traffic.deltaMs / 400));
       let text = '';
       for (let w = 0; w < words; w++) text += `${WORDS[(rep.i * words + w) % WORDS.length]} `;
       rep.transcript += text;
-      conn.ws.send(
-        `{"type":"response.output_audio_transcript.delta","event_id":"event_${++conn.eventSeq}","response_id":"${rep.responseId}","item_id":"${rep.itemId}","output_index":0,"content_index":0,"delta":"${text}"}`,
-      );
-    }
+      const transcript = `{"type":"response.output_audio_transcript.delta","event_id":"event_${++conn.eventSeq}","response_id":"${rep.responseId}","item_id":"${rep.itemId}","output_index":0,"content_index":0,"delta":"${text}"}`;
+      sendRaw(conn.ws, false, delta, transcript);
+    } else sendRaw(conn.ws, false, delta);
     rep.sent += bytes;
     rep.i++;
     if (rep.sent >= rep.audioBytes) {
