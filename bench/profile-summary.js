@@ -4,7 +4,7 @@
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`): self time by function and by where the code
  * lives (our src/ module, an npm package, Node internals, GC, idle).
  *
- *   node bench/profile-summary.js file.cpuprofile [--top N] [--skip-ms MS]
+ *   node bench/profile-summary.js file.cpuprofile [--top N] [--skip-ms MS] [--until-ms MS]
  */
 const fs = require('fs');
 const path = require('path');
@@ -19,20 +19,21 @@ function place(url, root) {
   }
   if (file.startsWith('node:')) return 'node internals';
   const rel = path.relative(root, file);
-  const m = /^dist\/src\/([^/]+)\//.exec(rel);
+  // The service's build, wherever it is (--service runs other copies).
+  const m = /(?:^|\/)dist\/src\/([^/]+)\//.exec(file);
   if (m) return `src/${m[1]}`;
   return rel.startsWith('..') ? file : rel;
 }
 
-function summarizeProfile(profile, { root = process.cwd(), top = 25, skipMs = 0 } = {}) {
+function summarizeProfile(profile, { root = process.cwd(), top = 25, skipMs = 0, untilMs = Infinity } = {}) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
-  // Samples in the first skipMs (boot) are left out.
+  // Only samples from skipMs (after boot) to untilMs (before what follows the calls) count.
   let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] || 0;
     at += dt;
-    if (at < skipMs * 1000) continue;
+    if (at < skipMs * 1000 || at > untilMs * 1000) continue;
     self.set(profile.samples[i], (self.get(profile.samples[i]) || 0) + dt);
   }
   let total = 0;
@@ -64,13 +65,13 @@ module.exports = { summarizeProfile };
 if (require.main === module) {
   const file = process.argv[2];
   if (!file) {
-    console.error('usage: node bench/profile-summary.js file.cpuprofile [--top N] [--skip-ms MS]');
+    console.error('usage: node bench/profile-summary.js file.cpuprofile [--top N] [--skip-ms MS] [--until-ms MS]');
     process.exit(2);
   }
   const flag = (name, dflt) => {
     const i = process.argv.indexOf(name);
     return i > 0 ? Number(process.argv[i + 1]) || dflt : dflt;
   };
-  const opts = { root: path.resolve(__dirname, '..'), top: flag('--top', 25), skipMs: flag('--skip-ms', 0) };
+  const opts = { root: path.resolve(__dirname, '..'), top: flag('--top', 25), skipMs: flag('--skip-ms', 0), untilMs: flag('--until-ms', Infinity) };
   console.log(summarizeProfile(JSON.parse(fs.readFileSync(file, 'utf8')), opts));
 }

@@ -72,7 +72,8 @@ async function main() {
       N,
       S: opts.seconds,
       traffic,
-      memory: opts.smoke ? 'none' : 'full',
+      // A CPU profile is of the calls only: no heap snapshots while it records.
+      memory: opts.smoke ? 'none' : opts.quick || (opts.cpuProf && peerName === 'service') ? 'quick' : 'full',
       warmup: !opts.smoke,
       cpuProf: opts.cpuProf && peerName === 'service',
       opts,

@@ -25,6 +25,7 @@ const USAGE = `usage: node bench/run.js [options]
                          around the knee down to --sweep-resolution (25)
   --workers N            generator processes (default 1; they share the generator core)
   --gen-cpu-prof         CPU profiles of the generator's workers (in bench/profiles/)
+  --quick                no heap snapshots or idle wait (RSS is sampled only): shorter phases
   --json FILE            also write the JSON report to FILE
   --retries N            re-run a phase during which other processes used over 10 % of a bench
                          core, up to N times (default 2; the figures kept say how disturbed)
@@ -59,6 +60,7 @@ function parseArgs(argv) {
     kneeMs: 20,
     workers: 1,
     genCpuProf: false,
+    quick: false,
     retries: 2,
     waitQuiet: true,
     json: null,
@@ -96,6 +98,7 @@ function parseArgs(argv) {
     else if (a === '--knee-ms') opts.kneeMs = num();
     else if (a === '--workers') opts.workers = Math.floor(num());
     else if (a === '--gen-cpu-prof') opts.genCpuProf = true;
+    else if (a === '--quick') opts.quick = true;
     else if (a === '--retries') opts.retries = Math.floor(Number(str()));
     else if (a === '--no-wait-quiet') opts.waitQuiet = false;
     else if (a === '--json') opts.json = path.resolve(str());

@@ -77,6 +77,7 @@ async function runPhase(o) {
   await gen.all('phase', { id: ++phaseSeq, traffic, tools: peer.tools });
   markLogs(relay);
   const cpu = { t0: procCpuSeconds(pid), wall0: now() };
+  const callsFrom = Date.now();
   const genCpu = { t0: gen.cpuSeconds() };
   const ticks0 = coreTicks();
   let rssPeak = rssBefore;
@@ -93,6 +94,7 @@ async function runPhase(o) {
   // CPU over the calls' life: from the first webhook to the last caller frame.
   cpu.t1 = procCpuSeconds(pid);
   cpu.wall1 = now();
+  const callsUntil = Date.now();
   genCpu.t1 = gen.cpuSeconds();
   const ticks1 = coreTicks();
   clearInterval(sampler);
@@ -124,9 +126,11 @@ async function runPhase(o) {
       const dest = path.join(root, 'bench', 'profiles', `${o.peerName}-${traffic.name}-${N}calls-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
       fs.copyFileSync(path.join(relay.profileDir, file), dest);
-      // Boot is left out: the profile starts with the process, the calls about bootMs + 500 ms later.
-      const skipMs = relay.bootMs + 500 + (o.warmup ? WARMUP_SECONDS * 1000 + 1500 : 0);
-      profile = { file: path.relative(root, dest), skipMs, top: summarizeProfile(JSON.parse(fs.readFileSync(dest, 'utf8')), { root, skipMs }) };
+      // Only the calls: the profile starts about when the process does (boot, warm-up and heap
+      // snapshots are left out).
+      const skipMs = callsFrom - relay.spawnedAt;
+      const untilMs = callsUntil - relay.spawnedAt;
+      profile = { file: path.relative(root, dest), skipMs, untilMs, top: summarizeProfile(JSON.parse(fs.readFileSync(dest, 'utf8')), { root, skipMs, untilMs }) };
     }
   }
 

@@ -112,11 +112,12 @@ async function startPeer(name, peer, ctx) {
   const errFile = path.join(logDir, 'stderr.log');
   const out = fs.openSync(outFile, 'w');
   const err = fs.openSync(errFile, 'w');
+  const spawnedAt = Date.now();
   const child = spawn(cmd[0], cmd[1], { cwd, env, stdio: ['ignore', out, err] });
   fs.closeSync(out);
   fs.closeSync(err);
   track(child);
-  const relay = { name, peer, child, port, profileDir, diagDir, outFile, errFile, stopping: false, exited: false };
+  const relay = { name, peer, child, port, profileDir, diagDir, outFile, errFile, spawnedAt, stopping: false, exited: false };
   child.on('exit', (code, sig) => {
     relay.exited = true;
     relay.exitCode = code;

@@ -159,13 +159,14 @@ function markdownSweep(sweep) {
   const lines = [
     `Knee sweep, ${sweep.peer}, traffic ${sweep.traffic}, ${sweep.seconds} s per step: steady-state p99 either way over ${sweep.kneeMs} ms ends it.`,
     '',
-    '| Calls | CPU (% of core) | caller→model p99 | model→caller p99 | lost | truncation worst | generator CPU % / lag p99 / frame lateness p99 | verdict |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| Calls | CPU (% of core) | caller→model p99 | model→caller p99 | lost | setup p99 | truncation worst | generator CPU % / lag p99 / frame lateness p99 | other load (peer / generator core) | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const s of sweep.steps) {
     const g = s.generator;
+    const other = s.otherLoadPct ? `${f(s.otherLoadPct.peerCore)} / ${f(s.otherLoadPct.generatorCores)}` : '–';
     lines.push(
-      `| ${s.calls} | ${f(s.cpu)} | ${f(s.up)} ms | ${f(s.down)} ms | ${s.lost} | ${f(s.truncWorst)} | ${g.cpuPct} / ${g.lagP99} / ${f(g.frameLateP99)} | ${s.verdict} |`,
+      `| ${s.calls} | ${f(s.cpu)} | ${f(s.up)} ms | ${f(s.down)} ms | ${s.lost} | ${f(s.setupP99)} ms | ${f(s.truncWorst)} | ${g.cpuPct} / ${g.lagP99} / ${f(g.frameLateP99)} | ${other} | ${s.verdict} |`,
     );
   }
   lines.push('', sweep.conclusion);
