@@ -2,13 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CommonModule } from '../common/common.module';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { MigrationRunner } from './migration-runner';
 import { PgliteSqlClient, PgSqlClient, SqlClient, describePostgresTarget } from './sql-client';
 
-/** PostgreSQL when DATABASE_URL is set, else the embedded PGlite in DATA_DIR/pglite. */
-export function createSqlClient(config: AppConfig, appLogger: AppLogger): SqlClient {
+/**
+ * PostgreSQL when DATABASE_URL is set, else the embedded PGlite in DATA_DIR/pglite, whose worker
+ * stops when idle on the app's scheduler (onApplicationShutdown's close() cancels that timer).
+ */
+export function createSqlClient(config: AppConfig, appLogger: AppLogger, scheduler?: Scheduler): SqlClient {
   const logger = appLogger.child({ component: 'database' });
   if (config.databaseUrl) {
     logger.info({ backend: 'postgres', ...describePostgresTarget(config.databaseUrl) }, 'database: PostgreSQL');
@@ -17,7 +21,7 @@ export function createSqlClient(config: AppConfig, appLogger: AppLogger): SqlCli
   const dataDir = join(config.dataDir, 'pglite');
   mkdirSync(dataDir, { recursive: true });
   logger.info({ backend: 'pglite', dataDir }, 'database: embedded PGlite');
-  return new PgliteSqlClient(dataDir, logger);
+  return new PgliteSqlClient(dataDir, logger, { scheduler });
 }
 
 /**
@@ -31,7 +35,7 @@ export function createSqlClient(config: AppConfig, appLogger: AppLogger): SqlCli
 @Module({
   imports: [CommonModule],
   providers: [
-    { provide: SqlClient, inject: [AppConfig, AppLogger], useFactory: createSqlClient },
+    { provide: SqlClient, inject: [AppConfig, AppLogger, Scheduler], useFactory: createSqlClient },
     MigrationRunner,
   ],
   exports: [SqlClient, MigrationRunner],

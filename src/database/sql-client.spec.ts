@@ -2,7 +2,9 @@ import pino from 'pino';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { deferred } from '../../test/support/wait';
+import { ManualScheduler } from '../common/scheduler';
 import { PGLITE_WORKER_NICENESS, PgliteSqlClient, PgSqlClient, SqlError, describePostgresTarget, type SqlClient, type SqlExecutor } from './sql-client';
 import { silentLogger, sqlTestBackends, type SqlTestDatabase } from './sql-test-backends';
 
@@ -191,6 +193,102 @@ describe('PgliteSqlClient', () => {
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true });
     }
+  });
+
+  describe('on disk: the worker stops when idle', () => {
+    const IDLE_MS = 1_000;
+    let dir: string;
+    let scheduler: ManualScheduler;
+    let sql: PgliteSqlClient;
+
+    beforeEach(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'pglite-idle-'));
+      scheduler = new ManualScheduler();
+      sql = new PgliteSqlClient(join(dir, 'db'), silentLogger, { idleStopMs: IDLE_MS, scheduler });
+      await sql.query('CREATE TABLE kept (n integer); INSERT INTO kept VALUES (1)');
+    });
+    afterEach(async () => {
+      await sql.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const workerOf = (client: PgliteSqlClient): Worker => (client as any).worker as Worker;
+
+    it('after idleStopMs without a query the thread ends; the next query starts another and finds what was committed', async () => {
+      const first = workerOf(sql);
+      const exited = new Promise((resolve) => first.once('exit', resolve));
+      scheduler.advance(IDLE_MS - 1);
+      expect(sql.running).toBe(true);
+      scheduler.advance(1);
+      expect(sql.running).toBe(false);
+      // Sent while the worker closes: it waits for the thread to end, then a new one answers.
+      const rows = sql.query('SELECT n FROM kept');
+      await exited;
+      expect(await rows).toEqual([{ n: 1 }]);
+      expect(sql.running).toBe(true);
+      expect(workerOf(sql)).not.toBe(first);
+    });
+
+    it('each query starts the idle time again', async () => {
+      scheduler.advance(IDLE_MS - 1);
+      await sql.query('INSERT INTO kept VALUES (2)');
+      scheduler.advance(IDLE_MS - 1);
+      expect(sql.running).toBe(true);
+      scheduler.advance(1);
+      expect(sql.running).toBe(false);
+    });
+
+    it('never stops with a transaction open, however long it lasts, nor with a query in flight', async () => {
+      const worker = workerOf(sql);
+      const inside = deferred();
+      const release = deferred();
+      const tx = sql.transaction(async (t) => {
+        await t.query('INSERT INTO kept VALUES (2)');
+        inside.resolve();
+        await release.promise;
+        await t.query('INSERT INTO kept VALUES (3)');
+      });
+      await inside.promise;
+      scheduler.advance(IDLE_MS * 10);
+      expect(sql.running).toBe(true);
+      release.resolve();
+      await tx;
+      const slow = sql.query('SELECT pg_sleep(0.2)');
+      scheduler.advance(IDLE_MS * 10);
+      expect(sql.running).toBe(true);
+      await slow;
+      expect(workerOf(sql)).toBe(worker);
+      scheduler.advance(IDLE_MS);
+      expect(sql.running).toBe(false);
+      expect(await sql.query('SELECT n FROM kept ORDER BY n')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    });
+
+    it('ping() does not start a stopped worker; a running one answers', async () => {
+      await sql.ping();
+      scheduler.advance(IDLE_MS);
+      expect(sql.running).toBe(false);
+      await sql.ping();
+      expect(sql.running).toBe(false);
+    });
+
+    it('closes while stopped or stopping; later queries are refused', async () => {
+      scheduler.advance(IDLE_MS);
+      await sql.close();
+      await expect(sql.query('SELECT 1')).rejects.toBeInstanceOf(SqlError);
+      await expect(sql.ping()).rejects.toBeInstanceOf(SqlError);
+      expect(scheduler.pending).toBe(0);
+    });
+
+    it('an in-memory database is never stopped: that would empty it', async () => {
+      const memory = new PgliteSqlClient('memory://', silentLogger, { idleStopMs: IDLE_MS, scheduler });
+      try {
+        await memory.query('SELECT 1');
+        scheduler.advance(IDLE_MS * 10);
+        expect(memory.running).toBe(true);
+      } finally {
+        await memory.close();
+      }
+    });
   });
 
   it('closes once; queries after close are refused', async () => {

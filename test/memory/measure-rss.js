@@ -3,7 +3,7 @@
  * Resident memory of the built service, as `npm start` runs it (`node dist/src/main.js`).
  *
  *   node test/memory/measure-rss.js [--root DIR] [--data-dir DIR] [--idle-ms N] [--settle-ms N]
- *                                   [--env NAME=VALUE]... [--node-arg ARG]... [--label TEXT] [--json]
+ *                                   [--env NAME=VALUE]... [--node-arg ARG]... [--label TEXT] [--json] [--trace]
  *
  * Starts the service on a free port (with a fresh DATA_DIR unless --data-dir names one; pass the
  * same directory again to measure a reboot), samples VmRSS in /proc/<pid>/status every 10 ms, and
@@ -14,7 +14,11 @@
  *   settled       VmRSS --settle-ms after ready (default 5000)
  *   idle          VmRSS --idle-ms after ready (default 30000), with no traffic at all
  *   peak          VmHWM at the end
- * then stops the service with SIGTERM. Linux only. Build first (`npm run build`). Figures, not a
+ * and RssAnon (the process's own memory) beside VmRSS: RssFile (the node binary and libraries) can
+ * shrink while idle where the kernel reclaims cold pages (e.g. DAMON), which is not the service
+ * giving memory back.
+ * (--trace adds VmRSS every 250 ms; --json prints everything as one JSON line), then stops the
+ * service with SIGTERM. Linux only. Build first (`npm run build`). Figures, not a
  * test: the targets are checked by running this, never by a timed spec.
  */
 'use strict';
@@ -39,6 +43,7 @@ function parseArgs(argv) {
     else if (arg === '--label') opts.label = next();
     else if (arg === '--node-arg') opts.nodeArgs.push(next());
     else if (arg === '--json') opts.json = true;
+    else if (arg === '--trace') opts.trace = true;
     else if (arg === '--env') {
       const [name, ...value] = next().split('=');
       opts.env[name] = value.join('=');
@@ -58,7 +63,7 @@ function freePort() {
   });
 }
 
-/** { rss, hwm } in MB, or undefined once the process is gone. */
+/** { rss, hwm, anon, file } in MB (VmRSS, VmHWM, RssAnon, RssFile), or undefined once the process is gone. */
 function memoryOf(pid) {
   let status;
   try {
@@ -67,7 +72,7 @@ function memoryOf(pid) {
     return undefined;
   }
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
 
 const delay = (ms) => new Promise((res) => setTimeout(res, ms));
@@ -110,9 +115,17 @@ async function measure(opts) {
   let sampledPeak = 0;
   let gone = false;
   void exited.then(() => (gone = true));
+  const trace = [];
+  let lastTraced = -Infinity;
   const sampler = setInterval(() => {
     const m = memoryOf(child.pid);
-    if (m) sampledPeak = Math.max(sampledPeak, m.rss);
+    if (!m) return;
+    sampledPeak = Math.max(sampledPeak, m.rss);
+    const atMs = Date.now() - started;
+    if (opts.trace && atMs - lastTraced >= 250) {
+      trace.push({ atMs, rssMb: Math.round(m.rss) });
+      lastTraced = atMs;
+    }
   }, 10);
 
   const result = { label: opts.label, dataDir, freshDir, env: opts.env, nodeArgs: opts.nodeArgs };
@@ -127,14 +140,20 @@ async function measure(opts) {
     result.readyMs = Date.now() - started;
     result.bootPeakMb = ready.hwm;
     result.readyMb = ready.rss;
+    result.readyAnonMb = ready.anon;
     await delay(opts.settleMs);
-    result.settledMb = memoryOf(child.pid)?.rss;
+    const settled = memoryOf(child.pid);
+    result.settledMb = settled?.rss;
+    result.settledAnonMb = settled?.anon;
     await delay(Math.max(0, opts.idleMs - opts.settleMs));
     const idle = memoryOf(child.pid);
     result.idleMb = idle?.rss;
+    result.idleAnonMb = idle?.anon;
+    result.idleFileMb = idle?.file;
     result.peakMb = idle?.hwm;
     result.sampledPeakMb = sampledPeak;
     result.events = events;
+    if (opts.trace) result.trace = trace;
   } finally {
     clearInterval(sampler);
     child.kill('SIGTERM');
@@ -157,6 +176,7 @@ async function main() {
       `${r.label || 'service'} (${r.freshDir ? 'empty' : 'existing'} DATA_DIR ${r.dataDir})`,
       `  boot peak ${mb(r.bootPeakMb)}, ready ${mb(r.readyMb)} after ${r.readyMs} ms`,
       `  settled ${mb(r.settledMb)} (+${opts.settleMs} ms), idle ${mb(r.idleMb)} (+${opts.idleMs} ms), peak ${mb(r.peakMb)}`,
+      `  anonymous (RssAnon): ready ${mb(r.readyAnonMb)}, settled ${mb(r.settledAnonMb)}, idle ${mb(r.idleAnonMb)}; file-backed at idle ${mb(r.idleFileMb)}`,
       '',
     ].join('\n'),
   );
