@@ -3,7 +3,7 @@
 /**
  * Load benchmark for the Call Operator media relay.
  *
- *   node bench/run.js [--calls N] [--seconds S] [--traffic NAME] [--peers bare,sample,service]
+ *   node bench/run.js [--calls N] [--seconds S] [--profile NAME] [--peers bare,sample,service]
  *                     [--no-baseline] [--no-sample] [--cpu-prof] [--service PATH] [--sweep] [--smoke]
  *   (node bench/run.js --help lists every option)
  *

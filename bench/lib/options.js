@@ -8,24 +8,27 @@ const USAGE = `usage: node bench/run.js [options]
 
   --calls N              concurrent calls (default 100)
   --seconds S            how long each call streams (default 20)
-  --traffic NAME[,NAME]  traffic profile(s), run one after the other (default: default); "all" runs
+  --profile NAME[,NAME]  traffic profile(s), run one after the other (default: default); "all" runs
                          every profile but smoke. Profiles: ${Object.keys(PROFILES).join(', ')}
   --turn-ms, --reply-ms, --delta-ms, --pace, --transcripts on|off, --tool-share F,
   --interrupt-share F, --interrupt-after-ms
-                         override one field of the profile (see bench/lib/traffic.js)
+                         override one field of the profile (see bench/lib/traffic.js); --traffic is
+                         another name for --profile
   --peers LIST           peers to measure, in order (default: bare,sample,service; known: ${Object.keys(PEERS).join(', ')})
   --no-baseline          leave out the bare relay
   --no-sample            leave out Twilio's sample
   --service PATH         another build of the service (its dist/src/main.js), to compare
   --sample PATH          Twilio's sample (default ../shared/peers/twilio-node)
-  --cpu-prof             CPU profile of the service, summarised (--profile is its old name)
+  --cpu-prof             CPU profile of the service, summarised
   --sweep                find the knee: more calls per step until steady-state p99 passes
                          --knee-ms (20), service only unless --peers is given
   --sweep-from N --sweep-step N --sweep-max N   (defaults 100, 100, 1000); the step is halved
                          around the knee down to --sweep-resolution (25)
   --workers N            generator processes (default 1; they share the generator core)
   --gen-cpu-prof         CPU profiles of the generator's workers (in bench/profiles/)
-  --quick                no heap snapshots or idle wait (RSS is sampled only): shorter phases
+  --quick                no full GCs or idle wait (RSS is sampled only): shorter phases
+  --keep-heap-snapshots DIR   force the full GCs with heap snapshots (instead of the inspector) and
+                         keep them in DIR, to study what a call holds (bench/heap-summary.js)
   --json FILE            also write the JSON report to FILE
   --retries N            re-run a phase during which other processes used over 10 % of a bench
                          core, up to N times (default 2; the figures kept say how disturbed)
@@ -83,10 +86,10 @@ function parseArgs(argv) {
     else if (a === '--smoke') opts.smoke = true;
     else if (a === '--no-baseline') opts.noBaseline = true;
     else if (a === '--no-sample') opts.noSample = true;
-    else if (a === '--cpu-prof' || a === '--profile') opts.cpuProf = true;
+    else if (a === '--cpu-prof') opts.cpuProf = true;
     else if (a === '--service') opts.service = path.resolve(str());
     else if (a === '--sample') opts.sample = path.resolve(str());
-    else if (a === '--traffic') opts.traffic = str().split(',');
+    else if (a === '--profile' || a === '--traffic') opts.traffic = str().split(',');
     else if (a === '--peers') {
       opts.peers = str().split(',');
       opts.peersGiven = true;
@@ -99,6 +102,7 @@ function parseArgs(argv) {
     else if (a === '--workers') opts.workers = Math.floor(num());
     else if (a === '--gen-cpu-prof') opts.genCpuProf = true;
     else if (a === '--quick') opts.quick = true;
+    else if (a === '--keep-heap-snapshots') opts.keepHeapSnapshots = path.resolve(str());
     else if (a === '--retries') opts.retries = Math.floor(Number(str()));
     else if (a === '--no-wait-quiet') opts.waitQuiet = false;
     else if (a === '--json') opts.json = path.resolve(str());

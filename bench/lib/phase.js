@@ -65,8 +65,7 @@ async function runPhase(o) {
     await gen.all('collect');
   }
   await sleep(500); // let boot-time work (migrations, JIT) settle before the baseline
-  // The snapshot leaves the allocator holding some memory, so every later figure is read against
-  // RSS just after it.
+  // Every later figure is read against RSS just after a full GC, idle.
   const rssBeforeGc = o.memory === 'full' ? await rssAfterGc(relay) : null;
   const rssBefore = rssBeforeGc ?? procRssKb(pid);
 
@@ -126,8 +125,8 @@ async function runPhase(o) {
       const dest = path.join(root, 'bench', 'profiles', `${o.peerName}-${traffic.name}-${N}calls-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
       fs.copyFileSync(path.join(relay.profileDir, file), dest);
-      // Only the calls: the profile starts about when the process does (boot, warm-up and heap
-      // snapshots are left out).
+      // Only the calls: the profile starts about when the process does (boot, warm-up and the
+      // full GCs are left out).
       const skipMs = callsFrom - relay.spawnedAt;
       const untilMs = callsUntil - relay.spawnedAt;
       profile = { file: path.relative(root, dest), skipMs, untilMs, top: summarizeProfile(JSON.parse(fs.readFileSync(dest, 'utf8')), { root, skipMs, untilMs }) };

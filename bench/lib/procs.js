@@ -8,6 +8,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { freePort, httpRequest, procRssKb, sleep } = require('./util');
+const WebSocket = require('ws');
 
 const PEER_CORE = '0';
 const GENERATOR_CORES = '1';
@@ -100,7 +101,10 @@ async function startPeer(name, peer, ctx) {
   const diagDir = tmpDir('call-operator-bench-diag-');
   const logDir = tmpDir('call-operator-bench-log-');
   let profileDir = null;
-  const nodeArgs = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`];
+  // A full GC on request: through the inspector (no allocation of its own), or a heap snapshot
+  // when they are kept (writing one leaves the allocator holding tens of MB).
+  const keepSnapshots = ctx.opts.keepHeapSnapshots ?? null;
+  const nodeArgs = keepSnapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`] : ['--inspect=127.0.0.1:0'];
   if (ctx.cpuProf) {
     profileDir = tmpDir('call-operator-profile-');
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
@@ -117,7 +121,7 @@ async function startPeer(name, peer, ctx) {
   fs.closeSync(out);
   fs.closeSync(err);
   track(child);
-  const relay = { name, peer, child, port, profileDir, diagDir, outFile, errFile, spawnedAt, stopping: false, exited: false };
+  const relay = { name, peer, child, port, profileDir, diagDir, keepSnapshots, outFile, errFile, spawnedAt, stopping: false, exited: false };
   child.on('exit', (code, sig) => {
     relay.exited = true;
     relay.exitCode = code;
@@ -176,8 +180,39 @@ async function stopPeer(relay) {
   relay.warnOrErrorSample = bad.slice(0, 5).map((l) => l.slice(0, 300));
 }
 
-/** RSS right after a full garbage collection (forced by a heap snapshot, deleted at once). */
+/** RSS right after a full garbage collection. */
 async function rssAfterGc(relay) {
+  return relay.keepSnapshots ? rssAfterSnapshot(relay) : rssAfterInspectorGc(relay);
+}
+
+/** HeapProfiler.collectGarbage through the peer's inspector (its address is on its stderr). */
+async function rssAfterInspectorGc(relay) {
+  const deadline = Date.now() + 30000;
+  let url;
+  while (!(url = /Debugger listening on (ws:\/\/\S+)/.exec(tail(relay.errFile, Infinity))?.[1])) {
+    if (Date.now() > deadline) return null;
+    await sleep(50);
+  }
+  const socket = new WebSocket(url);
+  try {
+    await new Promise((resolve, reject) => {
+      socket.once('open', () => socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
+      socket.on('message', (data) => {
+        if (JSON.parse(data.toString()).id === 1) resolve();
+      });
+      socket.once('error', reject);
+      setTimeout(() => reject(new Error('the inspector did not answer')), 30000).unref();
+    });
+  } catch {
+    return null;
+  } finally {
+    socket.terminate();
+  }
+  return procRssKb(relay.child.pid);
+}
+
+/** The same, forced by a heap snapshot, moved to --keep-heap-snapshots. */
+async function rssAfterSnapshot(relay) {
   const snapshots = () => fs.readdirSync(relay.diagDir).filter((f) => f.endsWith('.heapsnapshot'));
   const before = snapshots().length;
   relay.child.kill('SIGUSR2');
@@ -192,7 +227,10 @@ async function rssAfterGc(relay) {
     await sleep(50);
   }
   const rss = procRssKb(relay.child.pid);
-  for (const f of snapshots()) fs.rmSync(path.join(relay.diagDir, f), { force: true });
+  for (const f of snapshots()) {
+    const file = path.join(relay.diagDir, f);
+    fs.renameSync(file, path.join(relay.keepSnapshots, `${relay.name}-${f}`));
+  }
   return rss;
 }
 

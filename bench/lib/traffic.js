@@ -42,6 +42,15 @@ const PROFILES = {
     transcripts: true,
     interruptShare: 0,
   },
+  'small-deltas': {
+    description: 'each 1 s caller turn answered with 3 s of audio in 20 ms deltas (one Twilio frame each) paced in real time, without transcript deltas; no interruptions, no tools',
+    turnMs: 1000,
+    replyMs: 3000,
+    deltaMs: 20,
+    pace: 1,
+    transcripts: false,
+    interruptShare: 0,
+  },
   'big-deltas': {
     description: 'as sample-like, but 300 ms deltas sent 5x faster than real time',
     turnMs: 1000,
