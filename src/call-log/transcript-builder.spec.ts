@@ -40,6 +40,23 @@ describe('TranscriptBuilder', () => {
     ]);
   });
 
+  it('keeps every delta of a long turn, whole or cut at the truncation (deltas joined as they come)', () => {
+    const whole = new TranscriptBuilder();
+    const cut = new TranscriptBuilder();
+    const words: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      for (const t of [whole, cut]) {
+        t.agentAudio('a1', 40, 1000);
+        t.agentTranscriptDelta('a1', `w${i} `);
+      }
+      words.push(`w${i}`);
+    }
+    // Delta i arrived with 40 * (i + 1) ms of audio: those before 4,000 ms are the first 99.
+    cut.agentTruncated('a1', 4_000);
+    expect(whole.turns()).toEqual([{ speaker: 'agent', text: words.join(' '), startMs: 1000 }]);
+    expect(cut.turns()).toEqual([{ speaker: 'agent', text: words.slice(0, 99).join(' '), startMs: 1000, interrupted: true }]);
+  });
+
   it('cuts an interrupted turn without deltas in proportion, on a word boundary', () => {
     const t = new TranscriptBuilder();
     t.agentAudio('a1', 2000, 0);

@@ -9,13 +9,17 @@ interface AgentTurn {
   startMs: number | null;
   /** Model audio of the item received so far. */
   audioMs: number;
-  /** Transcript deltas with the item's audio position when each arrived. */
-  deltas: Array<{ text: string; audioMs: number }>;
+  /** Transcript deltas' text, the older ones joined into the first (see agentTranscriptDelta). */
+  parts: string[];
+  /** Per delta, in pairs: the item's audio position when it arrived, and the text's length with it. */
+  stops: number[];
+  textLength: number;
   finalText: string | null;
   truncatedAtMs: number | null;
 }
 
 const MAX_TURNS = 2_000;
+const JOIN_EVERY = 32;
 
 /**
  * Assembles a call's transcript from Realtime events, in the order things were said.
@@ -48,9 +52,18 @@ export class TranscriptBuilder {
     turn.audioMs += ms;
   }
 
+  /**
+   * Several deltas a second per call for minutes: kept as numbers and text, not an object each; and
+   * a delta read out of its event's text may keep that whole text alive (a sliced string), so the
+   * parts are joined into one new string every JOIN_EVERY deltas.
+   */
   agentTranscriptDelta(itemId: string, delta: string): void {
     const turn = this.agentTurn(itemId);
-    if (turn && turn.truncatedAtMs === null) turn.deltas.push({ text: delta, audioMs: turn.audioMs });
+    if (!turn || turn.truncatedAtMs !== null) return;
+    turn.textLength += delta.length;
+    turn.stops.push(turn.audioMs, turn.textLength);
+    turn.parts.push(delta);
+    if (turn.parts.length > JOIN_EVERY) turn.parts = [turn.parts.join('')];
   }
 
   agentTranscriptDone(itemId: string, text: string): void {
@@ -84,14 +97,13 @@ export class TranscriptBuilder {
   }
 
   private agentText(t: AgentTurn): string {
-    const whole = t.finalText ?? t.deltas.map((d) => d.text).join('');
+    const whole = t.finalText ?? t.parts.join('');
     if (t.truncatedAtMs === null) return whole.trim();
-    if (t.deltas.length > 0) {
-      return t.deltas
-        .filter((d) => d.audioMs < (t.truncatedAtMs ?? 0))
-        .map((d) => d.text)
-        .join('')
-        .trim();
+    if (t.stops.length > 0) {
+      // The deltas that arrived before the audio passed the cut: a prefix, as positions only grow.
+      let heard = 0;
+      for (let i = 0; i < t.stops.length && t.stops[i] < t.truncatedAtMs; i += 2) heard = t.stops[i + 1];
+      return t.parts.join('').slice(0, heard).trim();
     }
     if (t.audioMs <= 0) return '';
     const share = Math.min(1, t.truncatedAtMs / t.audioMs);
@@ -103,7 +115,7 @@ export class TranscriptBuilder {
   private agentTurn(itemId: string): AgentTurn | undefined {
     let turn = this.agent.get(itemId);
     if (!turn && !this.full()) {
-      turn = { startMs: null, audioMs: 0, deltas: [], finalText: null, truncatedAtMs: null };
+      turn = { startMs: null, audioMs: 0, parts: [], stops: [], textLength: 0, finalText: null, truncatedAtMs: null };
       this.agent.set(itemId, turn);
     }
     return turn;

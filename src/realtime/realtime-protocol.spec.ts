@@ -264,3 +264,35 @@ describe('parseRealtimeEvent on audio deltas as the API writes them', () => {
     });
   });
 });
+
+describe('parseRealtimeEvent on transcript deltas as the API writes them', () => {
+  const asTheApiWrites = (type: string, deltaJson: string) =>
+    `{"type":"${type}","event_id":"event_CbA12z","response_id":"resp_CbA12x","item_id":"item_CbA12y","output_index":0,"content_index":0,"delta":${deltaJson}}`;
+  const reordered = (type: string, delta: string) =>
+    JSON.stringify({ delta, content_index: 0, output_index: 0, item_id: 'item_CbA12y', response_id: 'resp_CbA12x', event_id: 'event_CbA12z', type });
+
+  it.each(['response.output_audio_transcript.delta', 'response.audio_transcript.delta'])(
+    'reads %s with any text exactly as the full parser reads the same event (text with escapes through the full parser)',
+    (type) => {
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 40 })), (delta) => {
+          const event = parseRealtimeEvent(asTheApiWrites(type, JSON.stringify(delta)));
+          expect(event).toEqual({ type: 'response.output_audio_transcript.delta', responseId: 'resp_CbA12x', itemId: 'item_CbA12y', delta });
+          expect(event).toEqual(parseRealtimeEvent(reordered(type, delta)));
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
+
+  it('reads text without escapes without a JSON parse', () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const event = parseRealtimeEvent(asTheApiWrites('response.output_audio_transcript.delta', '"Thanks for calling — how can I help?"'));
+      expect(event).toMatchObject({ delta: 'Thanks for calling — how can I help?' });
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+  });
+});

@@ -102,11 +102,24 @@ export function isMuLaw(format: string | undefined): boolean {
 const AUDIO_DELTA =
   /^\{"type":"response\.(?:output_audio|audio)\.delta","event_id":"[\w-]{0,128}","response_id":"([\w-]{1,128})","item_id":"([\w-]{1,128})","output_index":\d{1,6},"content_index":\d{1,6},"delta":"([A-Za-z0-9+/]*={0,2})"\}$/;
 
+/**
+ * A transcript delta as the API writes it, whose text holds no escape (no quote, backslash or
+ * control character): it comes with every audio delta when transcripts are on, so it is read the
+ * same way. Text with escapes goes through the full parser.
+ */
+const TRANSCRIPT_DELTA =
+  // eslint-disable-next-line no-control-regex -- JSON escapes control characters: text with one is no fast-path text
+  /^\{"type":"response\.(?:output_audio_transcript|audio_transcript)\.delta","event_id":"[\w-]{0,128}","response_id":"([\w-]{1,128})","item_id":"([\w-]{1,128})","output_index":\d{1,6},"content_index":\d{1,6},"delta":"([^"\\\u0000-\u001f]*)"\}$/;
+
 /** Parses and normalises one server event. Never throws. */
 export function parseRealtimeEvent(text: string): RealtimeServerEvent {
   const audio = AUDIO_DELTA.exec(text);
   if (audio !== null && audio[3].length % 4 === 0) {
     return { type: 'response.output_audio.delta', responseId: audio[1], itemId: audio[2], delta: audio[3] };
+  }
+  const transcript = TRANSCRIPT_DELTA.exec(text);
+  if (transcript !== null) {
+    return { type: 'response.output_audio_transcript.delta', responseId: transcript[1], itemId: transcript[2], delta: transcript[3] };
   }
   let ev: unknown;
   try {

@@ -48,6 +48,21 @@ const CALLER_SLACK_BYTES = 4 * 160;
 type State = 'recording' | 'closing' | 'closed' | 'failed';
 
 /**
+ * Write buffers shared by every recorder: one is taken for a write and given back once the disk
+ * has taken it (a few milliseconds), so a call holds none between its writes, a second apart.
+ */
+const spareWriteBuffers: Buffer[] = [];
+const MAX_SPARE_WRITE_BUFFERS = 64;
+
+function takeWriteBuffer(): Buffer {
+  return spareWriteBuffers.pop() ?? Buffer.allocUnsafe(CHUNK_SAMPLES * BLOCK_ALIGN);
+}
+
+function giveBackWriteBuffer(buffer: Buffer): void {
+  if (spareWriteBuffers.length < MAX_SPARE_WRITE_BUFFERS) spareWriteBuffers.push(buffer);
+}
+
+/**
  * One channel's audio from the write cursor onwards: byte i is the sample i frames after the
  * cursor. Everything past the written extent is silence, so gaps need no work.
  */
@@ -155,8 +170,6 @@ export class CallRecorder {
 
   private readonly caller: Track;
   private readonly agent = new Track(4 * 1024);
-  /** The interleaved bytes of the last write, reused once written. */
-  private scratch: Buffer | null = null;
   /** Sample frames written to the file. */
   private cursor = 0;
   /** End of the newest caller audio, in sample frames. */
@@ -344,25 +357,15 @@ export class CallRecorder {
   private writeChunk(n: number): void {
     const left = this.caller.take(n);
     const right = this.agent.take(n);
-    const out = this.writeBuffer(n * BLOCK_ALIGN);
+    const buffer = takeWriteBuffer();
+    const out = buffer.subarray(0, n * BLOCK_ALIGN);
     for (let i = 0, j = 0; i < n; i++, j += 2) {
       out[j] = left[i];
       out[j + 1] = right[i];
     }
     this.cursor += n;
     this.batches++;
-    this.stream!.write(out);
-  }
-
-  /**
-   * The buffer for the next write: the last one again once the disk has taken it (a write a second
-   * leaves it long done), so a call does not churn a new one through the allocator every second.
-   */
-  private writeBuffer(bytes: number): Buffer {
-    if (this.scratch === null || this.scratch.length < bytes || this.stream!.writableLength > 0) {
-      this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.batchSamples * BLOCK_ALIGN));
-    }
-    return this.scratch.subarray(0, bytes);
+    this.stream!.write(out, () => giveBackWriteBuffer(buffer));
   }
 
   private async settle(end: number, how: 'finished' | 'aborted'): Promise<void> {
@@ -377,7 +380,6 @@ export class CallRecorder {
         }
         this.caller.dispose();
         this.agent.dispose();
-        this.scratch = null;
         if (this.isClosing()) this.stream!.end();
       }
       await this.streamClosed;
@@ -421,7 +423,6 @@ export class CallRecorder {
     this.log.error({ err, fileName: this.fileName }, 'recording failed; the rest of this call is not recorded');
     this.caller.dispose();
     this.agent.dispose();
-    this.scratch = null;
     this.stream?.destroy();
   }
 }

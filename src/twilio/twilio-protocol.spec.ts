@@ -116,3 +116,34 @@ describe('parseTwilioFrame on media frames as Twilio writes them', () => {
     expect(parseTwilioFrame(extra)).toEqual({ event: 'media', payload: '//8=', timestamp: 20 });
   });
 });
+
+describe('parseTwilioFrame on mark echoes as Twilio writes them', () => {
+  const asTwilioWrites = (nameJson: string) => `{"event":"mark","sequenceNumber":"88","streamSid":"${STREAM}","mark":{"name":${nameJson}}}`;
+  const reordered = (name: string) => JSON.stringify({ mark: { name }, streamSid: STREAM, event: 'mark', sequenceNumber: '88' });
+
+  it('reads any name exactly as the full parser reads the same frame (names with escapes through the full parser)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 40 })), (name) => {
+        const frame = parseTwilioFrame(asTwilioWrites(JSON.stringify(name)));
+        expect(frame).toEqual(parseTwilioFrame(reordered(name)));
+        expect(frame).toEqual(name.length <= 256 ? { event: 'mark', name } : { event: 'invalid', reason: 'mark without a name' });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reads a name without escapes, as this service names its marks, without a JSON parse', () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      expect(parseTwilioFrame(asTwilioWrites('"resp_7:960:m12"'))).toEqual({ event: 'mark', name: 'resp_7:960:m12' });
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('refuses a name longer than 256, fast path or not', () => {
+    expect(parseTwilioFrame(asTwilioWrites(JSON.stringify('m'.repeat(257))))).toEqual({ event: 'invalid', reason: 'mark without a name' });
+    expect(parseTwilioFrame(asTwilioWrites(JSON.stringify('m'.repeat(256))))).toEqual({ event: 'mark', name: 'm'.repeat(256) });
+  });
+});

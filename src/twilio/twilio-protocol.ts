@@ -123,10 +123,19 @@ export function readTwilioMessage(data: RawData, isBinary: boolean): TwilioParse
 const MEDIA_FRAME =
   /^\{"event":"media","sequenceNumber":"\d{1,12}","media":\{"track":"inbound","chunk":"\d{1,12}","timestamp":"(\d{1,12})","payload":"([A-Za-z0-9+/]+={0,2})"\},"streamSid":"MZ[0-9a-fA-F]{32}"\}$/;
 
+/**
+ * A mark echo exactly as Twilio writes it, whose name holds no escape (the names this service gives
+ * its marks never do): one comes back for every delta played, so it is read the same way.
+ */
+// eslint-disable-next-line no-control-regex -- JSON escapes control characters: text with one is no fast-path text
+const MARK_FRAME = /^\{"event":"mark","sequenceNumber":"\d{1,12}","streamSid":"MZ[0-9a-fA-F]{32}","mark":\{"name":"([^"\\\u0000-\u001f]{0,256})"\}\}$/;
+
 /** Parses one text frame from Twilio. Never throws. */
 export function parseTwilioFrame(text: string): TwilioParseResult {
   const media = MEDIA_FRAME.exec(text);
   if (media !== null && media[2].length % 4 === 0) return { event: 'media', payload: media[2], timestamp: Number(media[1]) };
+  const mark = MARK_FRAME.exec(text);
+  if (mark !== null) return { event: 'mark', name: mark[1] };
   let msg: unknown;
   try {
     msg = JSON.parse(text);
