@@ -40,7 +40,7 @@ const { parseArgs } = require('./lib/options');
 const { PEERS } = require('./lib/peers');
 const { runPhase, SWEEP_SID_STRIDE } = require('./lib/phase');
 const { cleanup, installCleanup, pinning, track } = require('./lib/procs');
-const { markdownRun, markdownSweep, markdownTargets, ratios, targets } = require('./lib/report');
+const { markdownAcross, markdownRun, markdownSweep, markdownTargets, ratios, targets } = require('./lib/report');
 const { sweep } = require('./lib/sweep');
 const { describeTraffic, resolveTraffic } = require('./lib/traffic');
 
@@ -143,6 +143,10 @@ async function main() {
   for (const s of summary.sweeps) {
     console.log('');
     console.log(markdownSweep(s));
+  }
+  if (summary.runs.length > 1) {
+    console.log('');
+    console.log(markdownAcross(summary.runs, process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'));
   }
   await gen.stop();
   console.log('');

@@ -173,4 +173,30 @@ function markdownSweep(sweep) {
   return lines.join('\n');
 }
 
-module.exports = { ratios, targets, markdownRun, markdownTargets, markdownSweep };
+/**
+ * One row per traffic run: each peer's CPU, the service's ratios, its latency, setup, losses and
+ * memory, and whether the generator kept up (a run it did not keep up with measures the generator
+ * too). `label` names the runs' setting (e.g. "embedded" or "DATABASE_URL").
+ */
+function markdownAcross(runs, label = '') {
+  const lines = [
+    `| Profile${label ? ` (${label})` : ''} | CPU % service / sample / bare | service ÷ sample | p99 caller→model / model→caller (ms) | setup p99 (ms) | lost / reordered | RSS per call after GC, service / sample (KB) | truncation worst (ms) | generator |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const run of runs) {
+    const s = run.peers.service;
+    if (!s) continue;
+    const cpu = (p) => f(run.peers[p]?.cpuPctOfOneCore);
+    const lost = framesNotDelivered(s);
+    const reordered = s.frames.callerToModel.reordered + s.frames.modelToCaller.reordered;
+    const gens = Object.values(run.peers).map((p) => p.generator);
+    const gen = gens.every((g) => g.valid) ? 'kept up' : `saturated (${gens.filter((g) => !g.valid).map((g) => `lag p99 ${g.eventLoopLagP99Ms} ms`).join(', ')})`;
+    const tr = s.truncation.interruptedTurns > 0 ? f(s.truncation.absMaxMs) : '–';
+    lines.push(
+      `| ${run.traffic.name} | ${cpu('service')} / ${cpu('sample')} / ${cpu('bare')} | ${f(run.serviceVsSample?.cpu)} | ${f(s.relayMsSteadyState.callerToModel.p99)} / ${f(s.relayMsSteadyState.modelToCaller.p99)} | ${f(s.setupMs.p99)} | ${lost} / ${reordered} | ${f(s.rssKb.perCallAfterGcKb)} / ${f(run.peers.sample?.rssKb.perCallAfterGcKb)} | ${tr} | ${gen} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+module.exports = { ratios, targets, markdownRun, markdownTargets, markdownSweep, markdownAcross };
