@@ -20,6 +20,9 @@ const USAGE = `usage: node bench/run.js [options]
   --service PATH         another build of the service (its dist/src/main.js), to compare
   --sample PATH          Twilio's sample (default ../shared/peers/twilio-node)
   --cpu-prof             CPU profile of the service, summarised
+  --service-node-arg ARG a Node.js option for the service's process (repeatable), e.g. --trace-gc
+                         (its output is kept with --keep-logs)
+  --keep-logs DIR        copy each peer's stdout and stderr to DIR when it stops
   --sweep                find the knee: more calls per step until steady-state p99 passes
                          --knee-ms (20), service only unless --peers is given
   --sweep-from N --sweep-step N --sweep-max N   (defaults 100, 100, 1000); the step is halved
@@ -53,6 +56,7 @@ function parseArgs(argv) {
     noBaseline: false,
     noSample: false,
     cpuProf: false,
+    serviceNodeArgs: [],
     service: path.join(ROOT, 'dist', 'src', 'main.js'),
     sample: DEFAULT_SAMPLE,
     sweep: false,
@@ -87,6 +91,8 @@ function parseArgs(argv) {
     else if (a === '--no-baseline') opts.noBaseline = true;
     else if (a === '--no-sample') opts.noSample = true;
     else if (a === '--cpu-prof') opts.cpuProf = true;
+    else if (a === '--service-node-arg') opts.serviceNodeArgs.push(str());
+    else if (a === '--keep-logs') opts.keepLogs = path.resolve(str());
     else if (a === '--service') opts.service = path.resolve(str());
     else if (a === '--sample') opts.sample = path.resolve(str());
     else if (a === '--profile' || a === '--traffic') opts.traffic = str().split(',');

@@ -109,6 +109,7 @@ async function startPeer(name, peer, ctx) {
     profileDir = tmpDir('call-operator-profile-');
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   }
+  if (name === 'service') nodeArgs.push(...ctx.opts.serviceNodeArgs);
   const args = [...nodeArgs, script];
   const cmd = ctx.pin.ok ? ['taskset', ['-c', PEER_CORE, process.execPath, ...args]] : [process.execPath, args];
   // Output goes to files, not pipes: reading a chatty peer's logs must not cost the generator.
@@ -121,7 +122,7 @@ async function startPeer(name, peer, ctx) {
   fs.closeSync(out);
   fs.closeSync(err);
   track(child);
-  const relay = { name, peer, child, port, profileDir, diagDir, keepSnapshots, outFile, errFile, spawnedAt, stopping: false, exited: false };
+  const relay = { name, peer, child, port, profileDir, diagDir, keepSnapshots, keepLogs: ctx.opts.keepLogs ?? null, outFile, errFile, spawnedAt, stopping: false, exited: false };
   child.on('exit', (code, sig) => {
     relay.exited = true;
     relay.exitCode = code;
@@ -178,6 +179,12 @@ async function stopPeer(relay) {
   const bad = lines.filter((l) => /"level":(40|50|60)|error|warn/i.test(l));
   relay.warnOrErrorLines = bad.length;
   relay.warnOrErrorSample = bad.slice(0, 5).map((l) => l.slice(0, 300));
+  if (relay.keepLogs) {
+    fs.mkdirSync(relay.keepLogs, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    fs.copyFileSync(relay.outFile, path.join(relay.keepLogs, `${relay.name}-${stamp}.stdout.log`));
+    fs.copyFileSync(relay.errFile, path.join(relay.keepLogs, `${relay.name}-${stamp}.stderr.log`));
+  }
 }
 
 /** RSS right after a full garbage collection. */
