@@ -89,7 +89,8 @@ async function sweep({ peer, traffic, seconds, from, step, max, resolution, knee
   } else if (bad === null) {
     conclusion = `p99 stayed within ${kneeMs} ms up to ${good} calls (the sweep's maximum): the knee is above that.`;
   } else if (good === null) {
-    conclusion = `p99 passed ${kneeMs} ms already at ${bad} calls, the sweep's first step.`;
+    const first = steps.find((st) => st.calls === bad);
+    conclusion = `The ${peer} failed already at ${bad} calls, the smallest step tried: ${first ? first.verdict : `p99 over ${kneeMs} ms`}.`;
   } else {
     conclusion = `One core carries ${good} calls with steady-state p99 within ${kneeMs} ms both ways and nothing lost; at ${bad} calls it does not.`;
   }

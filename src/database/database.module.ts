@@ -12,7 +12,7 @@ import { PgliteSqlClient, PgSqlClient, SqlClient, describePostgresTarget } from 
  * PostgreSQL when DATABASE_URL is set, else the embedded PGlite in DATA_DIR/pglite, whose worker
  * stops when idle on the app's scheduler (onApplicationShutdown's close() cancels that timer).
  */
-export function createSqlClient(config: AppConfig, appLogger: AppLogger, scheduler?: Scheduler): SqlClient {
+export function createSqlClient(config: AppConfig, appLogger: AppLogger, scheduler: Scheduler): SqlClient {
   const logger = appLogger.child({ component: 'database' });
   if (config.databaseUrl) {
     logger.info({ backend: 'postgres', ...describePostgresTarget(config.databaseUrl) }, 'database: PostgreSQL');

@@ -119,23 +119,15 @@ export interface PgliteSqlClientOptions {
   /**
    * Stops the worker after this long without a query or an open transaction, giving its memory
    * back; the next query starts it again, about a second later. 0 or Infinity: never. An in-memory
-   * database ('memory://') is never stopped, as that would empty it.
+   * database ('memory://') is never stopped, as that would empty it. PGLITE_IDLE_STOP_MS when not
+   * given.
    */
   readonly idleStopMs?: number;
-  /** Runs the idle timer; by default Node's timers, unref()ed (a stop is never awaited). */
+  /** Runs the idle timer: without one the worker is never stopped for being idle. */
   readonly scheduler?: Scheduler;
   /** PostgreSQL settings; PGLITE_SETTINGS when not given. */
   readonly settings?: Readonly<Record<string, string>>;
 }
-
-/** Timers that do not keep the process alive: stopping an idle worker is never awaited. */
-const UNREF_SCHEDULER: Scheduler = new (class extends Scheduler {
-  after(ms: number, run: () => void): ScheduledTask {
-    const timer = setTimeout(run, ms);
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
-  }
-})();
 
 let liftoffOnly = false;
 
@@ -197,7 +189,7 @@ export class PgliteSqlClient extends SqlClient {
   private nextId = 1;
   private closing?: Promise<void>;
   private readonly idleStopMs: number;
-  private readonly scheduler: Scheduler;
+  private readonly scheduler?: Scheduler;
   private readonly settings: Readonly<Record<string, string>>;
 
   constructor(
@@ -208,8 +200,8 @@ export class PgliteSqlClient extends SqlClient {
     super();
     const onDisk = !dataDir.includes('://');
     const idleStopMs = options.idleStopMs ?? PGLITE_IDLE_STOP_MS;
-    this.idleStopMs = onDisk && idleStopMs > 0 && Number.isFinite(idleStopMs) ? idleStopMs : 0;
-    this.scheduler = options.scheduler ?? UNREF_SCHEDULER;
+    this.scheduler = options.scheduler;
+    this.idleStopMs = onDisk && this.scheduler && idleStopMs > 0 && Number.isFinite(idleStopMs) ? idleStopMs : 0;
     this.settings = options.settings ?? PGLITE_SETTINGS;
     // Start now, so the database is ready by the time the app first needs it (migrations, at boot).
     if (!onDisk || existsSync(join(dataDir, 'PG_VERSION'))) {
@@ -386,7 +378,7 @@ export class PgliteSqlClient extends SqlClient {
   }
 
   private armIdleStop(): void {
-    if (!this.idleStopMs || this.idleTask || !this.worker || this.closing) return;
+    if (!this.idleStopMs || !this.scheduler || this.idleTask || !this.worker || this.closing) return;
     if (this.pending.size > 0 || this.openTransactions > 0) return;
     this.idleTask = this.scheduler.after(this.idleStopMs, () => {
       this.idleTask = undefined;
