@@ -109,6 +109,8 @@ export class AppConfig {
   readonly dataDir: string;
   /** Set: PostgreSQL through pg. Unset: embedded PGlite in dataDir. */
   readonly databaseUrl: string | undefined;
+  /** Set: what instances share (sessions) lives in Redis under keyPrefix. Unset: in this process. */
+  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
   readonly recording: { readonly enabled: boolean; readonly dir: string };
   readonly apiToken: string | undefined;
   /** Signed links that play a call's recording without the API token (for the CRM). */
@@ -205,6 +207,7 @@ export class AppConfig {
     };
     this.dataDir = resolve(env.DATA_DIR);
     this.databaseUrl = env.DATABASE_URL;
+    this.redis = { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
     this.recording = {
       enabled: env.RECORDING_ENABLED,
       dir: resolve(env.RECORDINGS_DIR ?? join(this.dataDir, 'recordings')),

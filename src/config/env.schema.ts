@@ -143,6 +143,13 @@ export class EnvironmentVariables {
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// connection string' })
   DATABASE_URL?: string;
 
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^rediss?:\/\/\S*$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsString() @Matches(/^[\w:.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 letters, digits, _ : . or -' })
+  REDIS_KEY_PREFIX = 'call-operator:';
+
   @Transform(toBoolean) @IsBoolean()
   RECORDING_ENABLED = true;
 

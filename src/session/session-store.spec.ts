@@ -1,6 +1,8 @@
 import { ManualClock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
+import Redis from 'ioredis';
+import { RedisSessionStore } from './redis-session-store';
 import { InMemorySessionStore, type CallSession, type SessionStore } from './session-store';
 
 const MINUTE_MS = 60_000;
@@ -19,9 +21,10 @@ interface StoreUnderTest {
 }
 
 /**
- * Every SessionStore must pass this suite. A shared store (Redis) joins the list with a factory
- * that opens it on a fresh key prefix with SESSION_TTL_MINUTES as given, and moves its time on
- * (e.g. through the server's clock in a test container).
+ * Every SessionStore must pass this suite: in memory always, and in the Redis at REDIS_URL when
+ * it is set (.ci/run sets it), each test on a fresh key prefix. Time is the store's injected
+ * clock, started at the real time so that Redis's own expiry (a backstop at the same instant)
+ * never runs ahead of it.
  */
 const stores: Array<[string, (env: Record<string, string>) => Promise<StoreUnderTest>]> = [
   [
@@ -33,6 +36,31 @@ const stores: Array<[string, (env: Record<string, string>) => Promise<StoreUnder
     },
   ],
 ];
+
+const redisUrl = process.env.REDIS_URL;
+let prefixes = 0;
+if (redisUrl) {
+  stores.push([
+    'RedisSessionStore',
+    async (env) => {
+      const clock = new ManualClock(0, Date.now());
+      const redis = new Redis(redisUrl, { lazyConnect: true });
+      await redis.connect();
+      const prefix = `call-operator-test:${process.pid}:${Date.now()}:${++prefixes}:`;
+      const store = new RedisSessionStore(redis, new AppConfig(validateEnvironment(env)), clock, prefix);
+      return {
+        store,
+        now: () => clock.epochMs(),
+        advance: async (ms) => clock.advance(ms),
+        close: async () => {
+          const keys = await redis.keys(`${prefix}*`);
+          if (keys.length > 0) await redis.del(...keys);
+          await redis.quit();
+        },
+      };
+    },
+  ]);
+}
 
 const sid = (n: number) => `CA${String(n).padStart(32, '0')}`;
 

@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:net';
+import { ManualScheduler } from '../common/scheduler';
+import { AppConfig } from '../config/app-config';
+import { validateEnvironment } from '../config/env.schema';
+import { AppLogger } from '../logging/app-logger';
+import { LogCapture } from '../../test/support/log-capture';
+import { REDIS_BOOT_WAIT_MS, RedisConnection } from './redis-connection';
+
+const open = (env: Record<string, string>, logs = new LogCapture(), scheduler = new ManualScheduler()) => {
+  const config = new AppConfig(validateEnvironment(env));
+  return { connection: new RedisConnection(config, new AppLogger(config, logs), scheduler), logs, scheduler };
+};
+
+/** A port that accepts nothing: what a Redis that is down looks like. */
+async function closedPort(): Promise<number> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('RedisConnection', () => {
+  it('without REDIS_URL holds no client', async () => {
+    const { connection } = open({});
+    expect(connection.client).toBeNull();
+    expect(connection.ready).toBe(false);
+    await connection.onModuleInit();
+    await connection.onApplicationShutdown();
+  });
+
+  it('refuses a REDIS_URL that is not redis:// or rediss://', () => {
+    expect(() => validateEnvironment({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+  });
+
+  it('with Redis away: boot waits a bounded time, a command fails at once instead of queueing, and the outage is logged once', async () => {
+    const port = await closedPort();
+    const { connection, logs, scheduler } = open({ REDIS_URL: `redis://:secret-password@127.0.0.1:${port}` });
+    try {
+      const booted = connection.onModuleInit();
+      await logs.waitFor('redis unreachable', { host: '127.0.0.1', port: String(port) });
+      scheduler.advance(REDIS_BOOT_WAIT_MS);
+      await booted;
+      expect(connection.ready).toBe(false);
+      await expect(connection.client!.get('anything')).rejects.toThrow();
+      expect(logs.lines.filter((l) => l.msg === 'redis unreachable')).toHaveLength(1);
+      expect(logs.raw.join('\n')).not.toContain('secret-password');
+    } finally {
+      await connection.onApplicationShutdown();
+    }
+  });
+
+  (process.env.REDIS_URL ? it : it.skip)('with Redis up (REDIS_URL): ready once booted, closed at shutdown', async () => {
+    const { connection, logs } = open({ REDIS_URL: process.env.REDIS_URL! });
+    await connection.onModuleInit();
+    expect(connection.ready).toBe(true);
+    expect(await connection.client!.ping()).toBe('PONG');
+    expect(logs.lines).toContainEqual(expect.objectContaining({ msg: 'redis connected' }));
+    await connection.onApplicationShutdown();
+    await expect(connection.client!.ping()).rejects.toThrow();
+  });
+});
