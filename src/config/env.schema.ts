@@ -272,6 +272,11 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
       problems.push(`MCP_SERVERS: ${(err as Error).message}`);
     }
   }
+  // Redis is how several instances share live calls; several instances each writing an embedded
+  // database of their own would split the call log between them.
+  if (env.REDIS_URL !== undefined && env.DATABASE_URL === undefined) {
+    problems.push('REDIS_URL is set (several instances share live calls) but DATABASE_URL is not: every instance would keep its own embedded database; set DATABASE_URL to one PostgreSQL for all of them');
+  }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }

@@ -6,8 +6,11 @@ import { AppLogger } from '../logging/app-logger';
 import { LogCapture } from '../../test/support/log-capture';
 import { REDIS_BOOT_WAIT_MS, RedisConnection } from './redis-connection';
 
+/** Several instances share Redis and one PostgreSQL (the configuration refuses REDIS_URL alone). */
+const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
 const open = (env: Record<string, string>, logs = new LogCapture(), scheduler = new ManualScheduler()) => {
-  const config = new AppConfig(validateEnvironment(env));
+  const config = new AppConfig(validateEnvironment(env.REDIS_URL ? { DATABASE_URL, ...env } : env));
   return { connection: new RedisConnection(config, new AppLogger(config, logs), scheduler), logs, scheduler };
 };
 
@@ -30,7 +33,12 @@ describe('RedisConnection', () => {
   });
 
   it('refuses a REDIS_URL that is not redis:// or rediss://', () => {
-    expect(() => validateEnvironment({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() => validateEnvironment({ DATABASE_URL, REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+  });
+
+  it('refuses REDIS_URL without DATABASE_URL: instances sharing calls must share one database', () => {
+    expect(() => validateEnvironment({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/REDIS_URL is set .* but DATABASE_URL is not/);
+    expect(validateEnvironment({ REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL }).REDIS_URL).toBe('redis://127.0.0.1:6379');
   });
 
   it('with Redis away: boot waits a bounded time, a command fails at once instead of queueing, and the outage is logged once', async () => {
