@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CallLogModule } from './call-log/call-log.module';
 import { CallModule } from './call/call.module';
 import { CommonModule } from './common/common.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { AppConfigModule } from './config/config.module';
 import { CrmModule } from './crm/crm.module';
 import { DatabaseModule } from './database/database.module';
@@ -18,6 +19,7 @@ import { PhoneLineModule } from './phone-line/phone-line.module';
     AppConfigModule,
     LoggingModule,
     CommonModule,
+    MetricsModule,
     ProfileModule,
     DatabaseModule,
     CallLogModule,

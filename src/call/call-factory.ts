@@ -3,6 +3,7 @@ import type WebSocket from 'ws';
 import { Clock } from '../common/clock';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
+import { CallMetrics } from '../metrics/call-metrics';
 import { AppLogger } from '../logging/app-logger';
 import { CallProfileResolver } from '../profile/call-profile.resolver';
 import { RealtimeConnector } from '../realtime/realtime-client';
@@ -38,6 +39,7 @@ export class CallFactory {
     private readonly realtime: RealtimeConnector,
     private readonly tools: ToolRegistry,
     private readonly control: TwilioCallControl,
+    private readonly metrics: CallMetrics,
   ) {}
 
   /** Builds the call, hands it `handshake`'s slot in the registry, and starts it. */
@@ -73,6 +75,7 @@ export class CallFactory {
       tools: this.tools,
       control: this.control,
       registry: this.registry,
+      metrics: this.metrics,
       config,
       clock,
       scheduler,

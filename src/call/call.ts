@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../common/clock';
 import type { ScheduledTask, Scheduler } from '../common/scheduler';
 import type { AppConfig } from '../config/app-config';
+import type { CallMetrics } from '../metrics/call-metrics';
 import type { CallProfile } from '../profile/call-profile';
 import type { LinkChange, LinkClosed, RealtimeLink, RealtimeLinkListener } from '../realtime/realtime-link';
 import {
@@ -47,6 +48,7 @@ export interface CallParts {
   readonly tools: ToolRegistry;
   readonly control: TwilioCallControl;
   readonly registry: CallRegistry;
+  readonly metrics: CallMetrics;
   readonly config: AppConfig;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
@@ -106,6 +108,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   begin(): void {
     const { parties } = this.parts.records;
     this.parts.log.info({ direction: parties.direction, from: parties.from, to: parties.to, profile: this.parts.profile.id }, 'call started');
+    this.parts.metrics.callStarted();
     this.parts.stream.listen(this);
     this.parts.link.connect(this);
   }
@@ -141,11 +144,10 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     stream.close(NORMAL_END[reason] ? CLOSE_NORMAL : CLOSE_FAILURE, reason);
     registry.remove(this);
     const backpressure = stream.backpressureEpisodes;
-    records.finish({
-      status: NORMAL_END[reason] ? 'completed' : 'failed',
-      endReason: recordedEndReason(reason, this.outcome),
-      details: backpressure.episodes > 0 ? { twilioBackpressure: backpressure } : {},
-    });
+    const status = NORMAL_END[reason] ? 'completed' : 'failed';
+    const endReason = recordedEndReason(reason, this.outcome);
+    records.finish({ status, endReason, details: backpressure.episodes > 0 ? { twilioBackpressure: backpressure } : {} });
+    this.parts.metrics.callEnded(status, endReason);
     log.info(
       {
         reason,
@@ -168,6 +170,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     this.lastHeardAt = now;
     this.parts.records.callerAudio(payload, timestampMs, now);
     this.parts.link.appendCallerAudio(payload, timestampMs);
+    this.parts.metrics.callerFrame();
     this.tick(now);
   }
 
@@ -257,6 +260,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
         const bytes = base64Bytes(event.delta);
         records.agentAudio(event.itemId, bytes);
         stream.sendAgentAudio(event.responseId, event.itemId, event.delta, bytes);
+        this.parts.metrics.agentDelta();
         return;
       }
       case 'input_audio_buffer.speech_started':
@@ -306,6 +310,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
         this.apply(this.sequencer.sessionConfigured());
         return;
       case 'error':
+        this.parts.metrics.realtimeError(event.code);
         if (event.code !== null && NON_FATAL_ERROR_CODES.has(event.code)) log.info({ code: event.code }, 'realtime race reported, not fatal');
         else log.warn({ code: event.code, errorType: event.errorType, message: event.message }, 'realtime error');
         return;
@@ -354,6 +359,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     records.agentCut(itemId, audioEndMs);
     link.send(buildTruncate(itemId, audioEndMs));
     if (bargeIn.cancelResponseId) link.send(buildCancel(bargeIn.cancelResponseId));
+    this.parts.metrics.bargeIn();
     log.info({ itemId, audioEndMs, cancelled: bargeIn.cancelResponseId }, 'caller barged in');
   }
 

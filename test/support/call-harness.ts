@@ -1,5 +1,6 @@
 import type { Call } from '../../src/call/call';
 import { CallFactory } from '../../src/call/call-factory';
+import { CallMetrics } from '../../src/metrics/call-metrics';
 import { CallRecordsFactory } from '../../src/call/call-records';
 import { CallRegistry } from '../../src/call/call-registry';
 import { CallLog } from '../../src/call-log/call-log.service';
@@ -90,6 +91,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     new NoopCrmService(),
     clock,
   );
+  const metrics = new CallMetrics();
   const factory = new CallFactory(
     config,
     clock,
@@ -101,6 +103,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     connector,
     tools,
     options.control ?? new TwilioRestCallControl(config, logger),
+    metrics,
   );
   let call: Call | null = null;
   const twilio = new FakeSocket();
@@ -121,6 +124,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     connector,
     sessions,
     registry,
+    metrics,
     writer,
     clock,
     scheduler,
