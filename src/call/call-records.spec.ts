@@ -70,6 +70,7 @@ describe('CallRecords', () => {
         DATA_DIR: dir,
         RECORDINGS_DIR: join(dir, 'recordings'),
         RECORDING_ENABLED: 'false',
+        INSTANCE_ID: 'pod-a',
         ...env,
       }),
     );
@@ -112,7 +113,7 @@ describe('CallRecords', () => {
   describe('at the start of the call', () => {
     it('saves the session other instances read, as listening from now', async () => {
       const { sessions, clock } = openCall();
-      expect(await sessions.get(CALL_SID)).toEqual({ ...PARTIES, startedAt: clock.epochMs(), lastSeenAt: clock.epochMs(), state: 'listening' });
+      expect(await sessions.get(CALL_SID)).toEqual({ ...PARTIES, instanceId: 'pod-a', startedAt: clock.epochMs(), lastSeenAt: clock.epochMs(), state: 'listening' });
     });
 
     it('opens an in-progress call-log entry naming the profile that answered', async () => {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseMcpServers, type EnvironmentVariables, type McpServerConfig } from './env.schema';
@@ -111,6 +112,8 @@ export class AppConfig {
   readonly databaseUrl: string | undefined;
   /** Set: what instances share (sessions) lives in Redis under keyPrefix. Unset: in this process. */
   readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
+  /** Names this process in what instances share: INSTANCE_ID, else host name and process id. */
+  readonly instanceId: string;
   readonly recording: { readonly enabled: boolean; readonly dir: string };
   readonly apiToken: string | undefined;
   /** Signed links that play a call's recording without the API token (for the CRM). */
@@ -208,6 +211,8 @@ export class AppConfig {
     this.dataDir = resolve(env.DATA_DIR);
     this.databaseUrl = env.DATABASE_URL;
     this.redis = { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
+    // A restarted process is another instance: the sessions of the one before are not its own.
+    this.instanceId = env.INSTANCE_ID ?? `${hostname()}:${process.pid}`;
     this.recording = {
       enabled: env.RECORDING_ENABLED,
       dir: resolve(env.RECORDINGS_DIR ?? join(this.dataDir, 'recordings')),

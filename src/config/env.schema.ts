@@ -150,6 +150,10 @@ export class EnvironmentVariables {
   @IsString() @Matches(/^[\w:.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 letters, digits, _ : . or -' })
   REDIS_KEY_PREFIX = 'call-operator:';
 
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^[\w:.-]{1,100}$/, { message: 'INSTANCE_ID must be 1-100 letters, digits, _ : . or -' })
+  INSTANCE_ID?: string;
+
   @Transform(toBoolean) @IsBoolean()
   RECORDING_ENABLED = true;
 

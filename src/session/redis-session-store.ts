@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
-import { SessionStore, type CallDirection, type CallSession } from './session-store';
+import { SessionStore, type CallDirection, type CallSession, type NewCallSession } from './session-store';
 
 // KEYS: the session's hash, the index. ARGV: callSid, now, ttl ms, then the script's own.
 // A session counts as gone once now passes lastSeenAt + ttl, whatever Redis's own expiry (set to
@@ -44,6 +44,7 @@ export class RedisSessionStore extends SessionStore {
   private readonly ttlMs: number;
   private readonly prefix: string;
   private readonly index: string;
+  private readonly instanceId: string;
 
   constructor(
     redis: Redis,
@@ -58,9 +59,10 @@ export class RedisSessionStore extends SessionStore {
     this.ttlMs = config.sessions.ttlMinutes * 60_000;
     this.prefix = `${keyPrefix}session:`;
     this.index = `${keyPrefix}sessions`;
+    this.instanceId = config.instanceId;
   }
 
-  async save(s: CallSession): Promise<void> {
+  async save(s: NewCallSession): Promise<void> {
     const key = this.key(s.callSid);
     const expiresAt = s.lastSeenAt + this.ttlMs;
     await this.redis
@@ -68,6 +70,7 @@ export class RedisSessionStore extends SessionStore {
       .del(key)
       .hset(key, {
         callSid: s.callSid,
+        instanceId: this.instanceId,
         streamSid: s.streamSid,
         from: s.from,
         to: s.to,
@@ -127,6 +130,7 @@ export class RedisSessionStore extends SessionStore {
     if (!(lastSeenAt + this.ttlMs >= now)) return undefined;
     return {
       callSid: h.callSid,
+      instanceId: h.instanceId,
       streamSid: h.streamSid,
       from: h.from,
       to: h.to,

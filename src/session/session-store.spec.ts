@@ -62,6 +62,8 @@ if (redisUrl) {
   ]);
 }
 
+const INSTANCE = 'pod-a:4242';
+
 const sid = (n: number) => `CA${String(n).padStart(32, '0')}`;
 
 describe.each(stores)('SessionStore contract: %s', (_name, open) => {
@@ -69,7 +71,7 @@ describe.each(stores)('SessionStore contract: %s', (_name, open) => {
   let store: SessionStore;
 
   beforeEach(async () => {
-    t = await open({ SESSION_TTL_MINUTES: String(TTL_MINUTES) });
+    t = await open({ SESSION_TTL_MINUTES: String(TTL_MINUTES), INSTANCE_ID: INSTANCE });
     store = t.store;
   });
 
@@ -80,6 +82,7 @@ describe.each(stores)('SessionStore contract: %s', (_name, open) => {
   /** A call that started just now and was heard from just now. */
   const session = (n: number, over: Partial<CallSession> = {}): CallSession => ({
     callSid: sid(n),
+    instanceId: INSTANCE,
     streamSid: `MZ${String(n).padStart(32, '0')}`,
     from: '+15551230000',
     to: '+15557650000',
@@ -94,6 +97,13 @@ describe.each(stores)('SessionStore contract: %s', (_name, open) => {
     it('gives back the session saved', async () => {
       await store.save(session(1));
       expect(await store.get(sid(1))).toEqual(session(1));
+    });
+
+    it('names this instance as the one holding the call', async () => {
+      const { instanceId: _ignored, ...saved } = session(1);
+      await store.save(saved);
+      expect((await store.get(sid(1)))?.instanceId).toBe(INSTANCE);
+      expect((await store.list()).map((s) => s.instanceId)).toEqual([INSTANCE]);
     });
 
     it('knows nothing of a call never saved', async () => {

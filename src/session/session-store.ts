@@ -7,6 +7,8 @@ export type CallDirection = 'inbound' | 'outbound';
 /** What any instance may read about a live call. Times are epoch milliseconds. */
 export interface CallSession {
   readonly callSid: string;
+  /** The instance holding the call's media stream (AppConfig.instanceId). */
+  readonly instanceId: string;
   readonly streamSid: string;
   readonly from: string;
   readonly to: string;
@@ -23,8 +25,12 @@ export interface CallSession {
  * by an instance that died goes away by itself. Methods are async so either store can sit behind
  * it; the call never awaits them on the audio path.
  */
+/** A session as its call saves it: the store names the instance. */
+export type NewCallSession = Omit<CallSession, 'instanceId'>;
+
 export abstract class SessionStore {
-  abstract save(session: CallSession): Promise<void>;
+  /** Saves the session of a call this instance holds. */
+  abstract save(session: NewCallSession): Promise<void>;
   /** The live session, or undefined when unknown or expired. */
   abstract get(callSid: string): Promise<CallSession | undefined>;
   /** Refreshes the entry: `at` is when Twilio was last heard from. */
@@ -39,6 +45,7 @@ export abstract class SessionStore {
 export class InMemorySessionStore extends SessionStore {
   private readonly sessions = new Map<string, CallSession>();
   private readonly ttlMs: number;
+  private readonly instanceId: string;
 
   constructor(
     config: AppConfig,
@@ -46,10 +53,11 @@ export class InMemorySessionStore extends SessionStore {
   ) {
     super();
     this.ttlMs = config.sessions.ttlMinutes * 60_000;
+    this.instanceId = config.instanceId;
   }
 
-  async save(session: CallSession): Promise<void> {
-    this.sessions.set(session.callSid, { ...session });
+  async save(session: NewCallSession): Promise<void> {
+    this.sessions.set(session.callSid, { ...session, instanceId: this.instanceId });
   }
 
   async get(callSid: string): Promise<CallSession | undefined> {
