@@ -33,6 +33,16 @@ describe('DatabaseHealthIndicator', () => {
     indicator = new DatabaseHealthIndicator(new HealthIndicatorService(), sql, migrations as MigrationRunner, scheduler);
   });
 
+  it('asks through ping(), which may answer without a query: a probe must not wake a stopped embedded database', async () => {
+    let pings = 0;
+    sql.ping = async () => {
+      pings++;
+    };
+    expect(await indicator.check()).toEqual({ database: { status: 'up', backend: 'postgres' } });
+    expect(pings).toBe(1);
+    expect(sql.seen).toEqual([]);
+  });
+
   it('is up with the backend when SELECT 1 answers', async () => {
     expect(await indicator.check()).toEqual({ database: { status: 'up', backend: 'postgres' } });
     expect(sql.seen).toEqual(['SELECT 1']);

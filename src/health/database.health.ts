@@ -24,7 +24,8 @@ export class DatabaseHealthIndicator {
     const session = this.indicators.check('database');
     const backend = this.sql.kind;
     try {
-      if ((await raceTimeout(this.sql.query('SELECT 1'), DATABASE_HEALTH_TIMEOUT_MS, this.scheduler)) === TIMED_OUT) {
+      // ping(), not a query: a probe must not keep the embedded database's idle worker from stopping.
+      if ((await raceTimeout(this.sql.ping(), DATABASE_HEALTH_TIMEOUT_MS, this.scheduler)) === TIMED_OUT) {
         throw new Error(`no answer within ${DATABASE_HEALTH_TIMEOUT_MS} ms`);
       }
     } catch (err) {

@@ -3,6 +3,7 @@ import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { AppHealthIndicator } from './app.health';
 import { CallsHealthIndicator, RealtimeHealthIndicator } from './calls.health';
 import { DatabaseHealthIndicator } from './database.health';
+import { RedisHealthIndicator } from './redis.health';
 
 @Controller()
 export class HealthController {
@@ -12,6 +13,7 @@ export class HealthController {
     private readonly realtime: RealtimeHealthIndicator,
     private readonly calls: CallsHealthIndicator,
     private readonly database: DatabaseHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
   ) {}
 
   /** Liveness. */
@@ -21,10 +23,10 @@ export class HealthController {
     return this.health.check([() => this.app.check()]);
   }
 
-  /** Readiness: 503 while the agent cannot take calls. A database outage only degrades it. */
+  /** Readiness: 503 while the agent cannot take calls. A database or Redis outage only degrades it. */
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.realtime.check(), () => this.calls.check(), () => this.database.check()]);
+    return this.health.check([() => this.realtime.check(), () => this.calls.check(), () => this.database.check(), () => this.redis.check()]);
   }
 }

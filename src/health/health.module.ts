@@ -5,10 +5,12 @@ import { AppHealthIndicator } from './app.health';
 import { CallsHealthIndicator, RealtimeHealthIndicator } from './calls.health';
 import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
+import { RedisHealthIndicator } from './redis.health';
+import { RedisModule } from '../redis/redis.module';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), CallModule],
+  imports: [TerminusModule.forRoot({ logger: false }), CallModule, RedisModule],
   controllers: [HealthController],
-  providers: [AppHealthIndicator, RealtimeHealthIndicator, CallsHealthIndicator, DatabaseHealthIndicator],
+  providers: [AppHealthIndicator, RealtimeHealthIndicator, CallsHealthIndicator, DatabaseHealthIndicator, RedisHealthIndicator],
 })
 export class HealthModule {}
