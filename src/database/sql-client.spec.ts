@@ -263,6 +263,14 @@ describe('PgliteSqlClient', () => {
       expect(await sql.query('SELECT n FROM kept ORDER BY n')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
     });
 
+    it('ping() of a running worker answers without putting off its idle stop', async () => {
+      for (let t = 0; t < IDLE_MS - 1; t += IDLE_MS / 4) {
+        await sql.ping();
+        scheduler.advance(IDLE_MS / 4);
+      }
+      expect(sql.running).toBe(false);
+    });
+
     it('ping() does not start a stopped worker; a running one answers', async () => {
       await sql.ping();
       scheduler.advance(IDLE_MS);

@@ -250,11 +250,12 @@ export class PgliteSqlClient extends SqlClient {
 
   /**
    * A stopped worker is not started for this: the database starts on the next query, and a start
-   * that failed is tried again here. A running one answers a round trip.
+   * that failed is tried again here. A running one answers a round trip, which does not put off
+   * its idle stop: a readiness probe every few seconds must not keep it up.
    */
   override async ping(): Promise<void> {
     if (!this.closing && !this.worker && !this.creating && !this.startupFailed) return;
-    await this.query('SELECT 1');
+    await this.request({ op: 'query', sql: 'SELECT 1', params: undefined }, { probe: true });
   }
 
   close(): Promise<void> {
@@ -270,11 +271,12 @@ export class PgliteSqlClient extends SqlClient {
     return this.closing;
   }
 
-  private request(message: WorkerRequest): Promise<unknown> {
+  /** probe: leaves the idle stop where it was (armIdleStop() keeps a timer already set). */
+  private request(message: WorkerRequest, { probe = false } = {}): Promise<unknown> {
     if (this.closing) return Promise.reject(new SqlError('embedded database is closed'));
     const busy = this.creating ?? this.stopping;
-    if (busy) return busy.then(() => this.request(message));
-    this.cancelIdleStop();
+    if (busy) return busy.then(() => this.request(message, { probe }));
+    if (!probe) this.cancelIdleStop();
     return this.send(this.worker ?? this.spawn(), message);
   }
 
