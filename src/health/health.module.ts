@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CallModule } from '../call/call.module';
+import { RedisModule } from '../redis/redis.module';
 import { AppHealthIndicator } from './app.health';
 import { CallsHealthIndicator, RealtimeHealthIndicator } from './calls.health';
 import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
 import { RedisHealthIndicator } from './redis.health';
-import { RedisModule } from '../redis/redis.module';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), CallModule, RedisModule],

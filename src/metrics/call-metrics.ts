@@ -7,7 +7,8 @@ const CODE = /^[a-z][a-z0-9_]{0,63}$/;
 /**
  * What the service counts, in its own prom-client registry (Node's default process metrics
  * included), served at GET /metrics. Labels carry kinds and reasons, never phone numbers or call
- * ids. The per-frame counters are unlabelled children bound once, so a frame costs one addition.
+ * ids. The per-frame counters are children bound to their label once, so a frame costs no label
+ * lookup (about 50 ns an increment).
  */
 export class CallMetrics {
   readonly registry = new Registry();

@@ -18,6 +18,9 @@ export interface CallSession {
   state: string;
 }
 
+/** A session as its call saves it: the store names the instance. */
+export type NewCallSession = Omit<CallSession, 'instanceId'>;
+
 /**
  * The record of each live call that other instances can read. A port: the in-memory store serves
  * a single instance; a shared store serves a fleet. The instance holding the call refreshes its
@@ -25,9 +28,6 @@ export interface CallSession {
  * by an instance that died goes away by itself. Methods are async so either store can sit behind
  * it; the call never awaits them on the audio path.
  */
-/** A session as its call saves it: the store names the instance. */
-export type NewCallSession = Omit<CallSession, 'instanceId'>;
-
 export abstract class SessionStore {
   /** Saves the session of a call this instance holds. */
   abstract save(session: NewCallSession): Promise<void>;
