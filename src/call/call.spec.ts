@@ -1,5 +1,6 @@
 import { callHarness, CALL_SID, STREAM_SID, type CallHarness } from '../../test/support/call-harness';
 import { FakeCallControl } from '../../test/support/fake-call-control';
+import { metricValue } from '../../test/support/metric-value';
 import type { FakeSocket } from '../../test/support/fake-socket';
 import { TwilioCallControlError } from '../twilio/twilio-call-control';
 import { GOODBYE_MAX_MS, HANGUP_MAX_MS, type Call } from './call';
@@ -71,8 +72,7 @@ describe('Call', () => {
   it('counts what it relays and how it ended in the metrics: frames each way, a barge-in, the end', async () => {
     const h = callHarness();
     const rt = started(h);
-    const metric = async (series: string) =>
-      Number((await h.metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
+    const metric = (name: string, labels?: Record<string, string>) => metricValue(h.metrics.registry, name, labels);
     expect(await metric('call_operator_active_calls')).toBe(1);
     say(rt, 'r1', 300, false);
     for (let ms = 0; ms < 60; ms += 20) {
@@ -81,14 +81,14 @@ describe('Call', () => {
     rt.receive(JSON.stringify({ type: 'input_audio_buffer.speech_started', audio_start_ms: 40, item_id: 'caller_1' }));
     rt.receive(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', code: 'response_cancel_not_active', message: 'no' } }));
     h.twilio.receive(JSON.stringify({ event: 'stop' }));
-    const { endReason } = await record(h);
+    expect((await record(h)).endReason).toBe('twilio_stop');
 
-    expect(await metric('call_operator_media_messages_total{direction="caller_to_model"}')).toBe(3);
-    expect(await metric('call_operator_media_messages_total{direction="model_to_caller"}')).toBe(1);
+    expect(await metric('call_operator_media_messages_total', { direction: 'caller_to_model' })).toBe(3);
+    expect(await metric('call_operator_media_messages_total', { direction: 'model_to_caller' })).toBe(1);
     expect(await metric('call_operator_barge_ins_total')).toBe(1);
-    expect(await metric('call_operator_realtime_errors_total{code="response_cancel_not_active"}')).toBe(1);
+    expect(await metric('call_operator_realtime_errors_total', { code: 'response_cancel_not_active' })).toBe(1);
     expect(await metric('call_operator_active_calls')).toBe(0);
-    expect(await metric(`call_operator_calls_ended_total{status="completed",reason="${endReason}"}`)).toBe(1);
+    expect(await metric('call_operator_calls_ended_total', { status: 'completed', reason: 'twilio_stop' })).toBe(1);
     // No phone numbers or call ids in any label.
     expect(await h.metrics.registry.metrics()).not.toMatch(/CA[0-9a-f]{32}|\+1555/);
   });

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { LogCapture } from '../../test/support/log-capture';
 import { installedPgliteVersion, loadPgliteTemplate, type PgliteTemplate } from './pglite-template';
 import { PGLITE_SETTINGS, PgliteSqlClient } from './sql-client';
 import { silentLogger } from './sql-test-backends';
@@ -10,9 +11,8 @@ import { silentLogger } from './sql-test-backends';
 jest.setTimeout(60_000);
 
 const logged = () => {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines: () => lines, messages: () => lines.map((l) => l.msg) };
+  const logs = new LogCapture();
+  return { logger: pino({ level: 'debug' }, logs), lines: () => logs.lines };
 };
 
 /** A client whose worker is never stopped for being idle: these tests are not about that. */

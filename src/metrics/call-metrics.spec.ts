@@ -1,10 +1,7 @@
+import { metricValue } from '../../test/support/metric-value';
 import { CallMetrics } from './call-metrics';
 
-/** One series' value from the text format: `name{labels} value`. */
-async function value(metrics: CallMetrics, series: string): Promise<number | undefined> {
-  const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+const value = (metrics: CallMetrics, name: string, labels?: Record<string, string>) => metricValue(metrics.registry, name, labels);
 
 describe('CallMetrics', () => {
   it('counts calls in progress and ended, by status and reason', async () => {
@@ -13,7 +10,7 @@ describe('CallMetrics', () => {
     m.callStarted();
     m.callEnded('completed', 'twilio_stop');
     expect(await value(m, 'call_operator_active_calls')).toBe(1);
-    expect(await value(m, 'call_operator_calls_ended_total{status="completed",reason="twilio_stop"}')).toBe(1);
+    expect(await value(m, 'call_operator_calls_ended_total', { status: 'completed', reason: 'twilio_stop' })).toBe(1);
   });
 
   it('counts media each way and barge-ins', async () => {
@@ -21,8 +18,8 @@ describe('CallMetrics', () => {
     for (let i = 0; i < 3; i++) m.callerFrame();
     m.agentDelta();
     m.bargeIn();
-    expect(await value(m, 'call_operator_media_messages_total{direction="caller_to_model"}')).toBe(3);
-    expect(await value(m, 'call_operator_media_messages_total{direction="model_to_caller"}')).toBe(1);
+    expect(await value(m, 'call_operator_media_messages_total', { direction: 'caller_to_model' })).toBe(3);
+    expect(await value(m, 'call_operator_media_messages_total', { direction: 'model_to_caller' })).toBe(1);
     expect(await value(m, 'call_operator_barge_ins_total')).toBe(1);
   });
 
@@ -31,8 +28,8 @@ describe('CallMetrics', () => {
     m.realtimeError('rate_limit_exceeded');
     m.realtimeError('x"} 1\nfake_series 99');
     m.realtimeError(null);
-    expect(await value(m, 'call_operator_realtime_errors_total{code="rate_limit_exceeded"}')).toBe(1);
-    expect(await value(m, 'call_operator_realtime_errors_total{code="other"}')).toBe(2);
+    expect(await value(m, 'call_operator_realtime_errors_total', { code: 'rate_limit_exceeded' })).toBe(1);
+    expect(await value(m, 'call_operator_realtime_errors_total', { code: 'other' })).toBe(2);
     expect(await m.registry.metrics()).not.toContain('fake_series');
   });
 
