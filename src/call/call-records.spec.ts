@@ -207,6 +207,28 @@ describe('CallRecords', () => {
       expect(await lastSeen()).toBe(startedAt + 10_000);
     });
 
+    it('saves the session again, with the current state, when the store has lost it (Redis restarted empty)', async () => {
+      const { records, clock, sessions } = openCall();
+      records.agentState('speaking');
+      await sessions.remove(CALL_SID);
+
+      clock.advance(5_000);
+      records.heard(clock.now());
+      // The touch finds nothing, then the save lands: a few turns of the microtask queue.
+      let back = await sessions.get(CALL_SID);
+      for (let turn = 0; turn < 10 && !back; turn++) back = await sessions.get(CALL_SID);
+      expect(back).toMatchObject({ callSid: CALL_SID, state: 'speaking', lastSeenAt: clock.epochMs(), instanceId: 'pod-a' });
+    });
+
+    it('does not bring back the session of a call that has finished', async () => {
+      const { records, clock, sessions } = openCall();
+      await sessions.remove(CALL_SID);
+      clock.advance(5_000);
+      records.heard(clock.now());
+      records.finish({ status: 'completed', endReason: 'twilio_stop', details: {} });
+      for (let turn = 0; turn < 10; turn++) expect(await sessions.get(CALL_SID)).toBeUndefined();
+    });
+
     it("writes the agent's state to the session", async () => {
       const { records, sessions } = openCall();
       records.agentState('speaking');

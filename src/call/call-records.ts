@@ -9,7 +9,7 @@ import type { RealtimeUsage } from '../realtime/realtime-protocol';
 import type { CallRecorder } from '../recording/call-recorder';
 import { RecordingLinks } from '../recording/recording-links';
 import { RecordingService } from '../recording/recording.service';
-import { SessionStore, type CallDirection } from '../session/session-store';
+import { SessionStore, SharedStateUnavailable, type CallDirection } from '../session/session-store';
 import type { AgentAudioSink } from '../twilio/twilio-media-stream';
 import type { AgentState } from './interruption-state-machine';
 import { CallTimeline } from './call-timeline';
@@ -47,6 +47,12 @@ export class CallRecords {
   readonly agentAudioSent: AgentAudioSink | null;
   private readonly startedAt: number;
   private lastTouch: number;
+  private state: AgentState = 'listening';
+  private finished = false;
+  private readonly sessionWriteFailed = (what: string) => (err: unknown): void => {
+    // An outage is logged once by the Redis connection, not by every call's every write.
+    if (!(err instanceof SharedStateUnavailable)) this.deps.log.error({ err }, `session ${what} failed`);
+  };
 
   constructor(
     readonly parties: CallParties,
@@ -59,9 +65,7 @@ export class CallRecords {
     this.startedAt = deps.clock.epochMs();
     this.lastTouch = deps.clock.now();
     this.agentAudioSent = recorder ? (base64, bytes) => recorder.agentAudio(this.timeline.now(), base64, bytes) : null;
-    deps.sessions
-      .save({ ...parties, startedAt: this.startedAt, lastSeenAt: this.startedAt, state: 'listening' })
-      .catch((err: unknown) => deps.log.error({ err }, 'session save failed'));
+    this.saveSession(this.startedAt);
     if (profile.crm) deps.crm.callStarted({ callSid: parties.callSid, from: parties.from, to: parties.to });
   }
 
@@ -76,13 +80,16 @@ export class CallRecords {
   heard(now: number): void {
     if (now - this.lastTouch < TOUCH_INTERVAL_MS) return;
     this.lastTouch = now;
-    this.deps.sessions
-      .touch(this.parties.callSid, this.deps.clock.epochMs())
-      .catch((err: unknown) => this.deps.log.error({ err }, 'session touch failed'));
+    const at = this.deps.clock.epochMs();
+    // A store that lost the session (Redis restarted empty, or was away past the TTL) gets it back.
+    this.deps.sessions.touch(this.parties.callSid, at).then((live) => {
+      if (!live && !this.finished) this.saveSession(at);
+    }, this.sessionWriteFailed('touch'));
   }
 
   agentState(state: AgentState): void {
-    this.deps.sessions.setState(this.parties.callSid, state).catch((err: unknown) => this.deps.log.error({ err }, 'session state write failed'));
+    this.state = state;
+    this.deps.sessions.setState(this.parties.callSid, state).catch(this.sessionWriteFailed('state write'));
   }
 
   /** A delta of agent audio (`bytes` long) is going to the caller now. */
@@ -141,8 +148,13 @@ export class CallRecords {
     this.recorder?.finish(durationMs).catch((err: unknown) => this.deps.log.error({ err }, 'recording not finished'));
     for (const [key, value] of Object.entries(ending.details)) this.journal.setDetail(key, value);
     this.journal.finish(ending.status, ending.endReason, new Date(endedAt).toISOString(), durationMs);
-    this.deps.sessions.remove(this.parties.callSid).catch((err: unknown) => this.deps.log.error({ err }, 'session remove failed'));
+    this.finished = true;
+    this.deps.sessions.remove(this.parties.callSid).catch(this.sessionWriteFailed('remove'));
     if (this.profile.crm) this.deps.crm.callEnded(this.crmSummary(ending, endedAt, durationMs));
+  }
+
+  private saveSession(lastSeenAt: number): void {
+    this.deps.sessions.save({ ...this.parties, startedAt: this.startedAt, lastSeenAt, state: this.state }).catch(this.sessionWriteFailed('save'));
   }
 
   private crmSummary(ending: CallEnding, endedAt: number, durationMs: number): CallSummaryForCrm {

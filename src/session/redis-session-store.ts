@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
-import { SessionStore, type CallDirection, type CallSession, type NewCallSession } from './session-store';
+import { SessionStore, SharedStateUnavailable, type CallDirection, type CallSession, type NewCallSession } from './session-store';
 
 // KEYS: the session's hash, the index. ARGV: callSid, now, ttl ms, then the script's own.
 // A session counts as gone once now passes lastSeenAt + ttl, whatever Redis's own expiry (set to
@@ -12,10 +12,10 @@ local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeenAt'))
 if not last or last + tonumber(ARGV[3]) < tonumber(ARGV[2]) then return nil end
 `;
 
-/** ARGV[4]: when Twilio was last heard from; only ever moves lastSeenAt forward. */
+/** ARGV[4]: when Twilio was last heard from; only ever moves lastSeenAt forward. Nil: no live session. */
 const TOUCH = `${LIVE}
 local at = tonumber(ARGV[4])
-if at <= last then return 0 end
+if at <= last then return 1 end
 redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], at + tonumber(ARGV[3]))
 redis.call('ZADD', KEYS[2], at + tonumber(ARGV[3]), ARGV[1])
@@ -37,7 +37,8 @@ interface SessionCommands {
  * Sessions in Redis, shared by every instance: a hash per call (`<prefix>session:<callSid>`) and a
  * sorted set of call SIDs by expiry (`<prefix>sessions`) so that list() reads the live ones
  * without scanning keys. Touch and state writes are scripts, so that neither can bring back a
- * session that has expired or been removed.
+ * session that has expired or been removed. While Redis is unreachable, writes fail at once with
+ * SharedStateUnavailable (nothing queues up in memory) and reads throw.
  */
 export class RedisSessionStore extends SessionStore {
   private readonly redis: Redis & SessionCommands;
@@ -63,6 +64,7 @@ export class RedisSessionStore extends SessionStore {
   }
 
   async save(s: NewCallSession): Promise<void> {
+    this.reachable();
     const key = this.key(s.callSid);
     const expiresAt = s.lastSeenAt + this.ttlMs;
     await this.redis
@@ -89,15 +91,18 @@ export class RedisSessionStore extends SessionStore {
     return this.live(await this.redis.hgetall(this.key(callSid)));
   }
 
-  async touch(callSid: string, at: number): Promise<void> {
-    await this.redis.sessionTouch(this.key(callSid), this.index, callSid, this.clock.epochMs(), this.ttlMs, at);
+  async touch(callSid: string, at: number): Promise<boolean> {
+    this.reachable();
+    return (await this.redis.sessionTouch(this.key(callSid), this.index, callSid, this.clock.epochMs(), this.ttlMs, at)) !== null;
   }
 
   async setState(callSid: string, state: string): Promise<void> {
+    this.reachable();
     await this.redis.sessionSetState(this.key(callSid), this.index, callSid, this.clock.epochMs(), this.ttlMs, state);
   }
 
   async remove(callSid: string): Promise<void> {
+    this.reachable();
     await this.redis.multi().del(this.key(callSid)).zrem(this.index, callSid).exec().then(failedStep);
   }
 
@@ -117,6 +122,14 @@ export class RedisSessionStore extends SessionStore {
       if (s) live.push(s);
     }
     return live;
+  }
+
+  async count(): Promise<number> {
+    return this.redis.zcount(this.index, this.clock.epochMs(), '+inf');
+  }
+
+  private reachable(): void {
+    if (this.redis.status !== 'ready') throw new SharedStateUnavailable();
   }
 
   private key(callSid: string): string {

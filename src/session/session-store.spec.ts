@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import Redis from 'ioredis';
 import { RedisSessionStore } from './redis-session-store';
-import { InMemorySessionStore, type CallSession, type SessionStore } from './session-store';
+import { InMemorySessionStore, SharedStateUnavailable, type CallSession, type SessionStore } from './session-store';
 
 const MINUTE_MS = 60_000;
 const TTL_MINUTES = 30;
@@ -65,6 +65,22 @@ if (redisUrl) {
 const INSTANCE = 'pod-a:4242';
 
 const sid = (n: number) => `CA${String(n).padStart(32, '0')}`;
+
+if (redisUrl) {
+  describe('RedisSessionStore while Redis is unreachable', () => {
+    it('fails each write at once with SharedStateUnavailable, queueing nothing', async () => {
+      // Nothing listens on port 1: the client never becomes ready.
+      const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      const store = new RedisSessionStore(redis, new AppConfig(validateEnvironment({})), new ManualClock());
+      const s = { callSid: sid(1), streamSid: 'MZ1', from: '', to: '', direction: 'inbound' as const, startedAt: 0, lastSeenAt: 0, state: 'listening' };
+      await expect(store.save(s)).rejects.toBeInstanceOf(SharedStateUnavailable);
+      await expect(store.touch(sid(1), 0)).rejects.toBeInstanceOf(SharedStateUnavailable);
+      await expect(store.setState(sid(1), 'speaking')).rejects.toBeInstanceOf(SharedStateUnavailable);
+      await expect(store.remove(sid(1))).rejects.toBeInstanceOf(SharedStateUnavailable);
+      redis.disconnect();
+    });
+  });
+}
 
 describe.each(stores)('SessionStore contract: %s', (_name, open) => {
   let t: StoreUnderTest;
@@ -169,8 +185,17 @@ describe.each(stores)('SessionStore contract: %s', (_name, open) => {
       expect(await store.get(sid(1))).toEqual({ ...saved, state: 'speaking' });
     });
 
+    it('says whether the touched session is live, so that its call can save it again', async () => {
+      await store.save(session(1));
+      expect(await store.touch(sid(1), t.now())).toBe(true);
+      expect(await store.touch(sid(1), t.now() - 1_000)).toBe(true);
+      expect(await store.touch(sid(2), t.now())).toBe(false);
+      await store.remove(sid(1));
+      expect(await store.touch(sid(1), t.now())).toBe(false);
+    });
+
     it('creates no session by touching or writing the state of an unknown call', async () => {
-      await store.touch(sid(1), t.now());
+      expect(await store.touch(sid(1), t.now())).toBe(false);
       await store.setState(sid(1), 'speaking');
       expect(await store.get(sid(1))).toBeUndefined();
       expect(await store.list()).toEqual([]);
@@ -218,10 +243,23 @@ describe.each(stores)('SessionStore contract: %s', (_name, open) => {
       expect((await store.list()).map((s) => s.callSid)).toEqual([sid(2)]);
     });
 
+    it('counts the live sessions only', async () => {
+      expect(await store.count()).toBe(0);
+      await store.save(session(1));
+      await t.advance(TTL_MS / 2);
+      await store.save(session(2));
+      await store.save(session(3));
+      expect(await store.count()).toBe(3);
+      await t.advance(TTL_MS / 2 + 1_000);
+      expect(await store.count()).toBe(2);
+      await store.remove(sid(2));
+      expect(await store.count()).toBe(1);
+    });
+
     it('does not bring an expired session back with a late touch or state write', async () => {
       await store.save(session(1));
       await t.advance(TTL_MS + 1_000);
-      await store.touch(sid(1), t.now());
+      expect(await store.touch(sid(1), t.now())).toBe(false);
       await store.setState(sid(1), 'speaking');
 
       expect(await store.get(sid(1))).toBeUndefined();

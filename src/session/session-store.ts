@@ -18,6 +18,16 @@ export interface CallSession {
   state: string;
 }
 
+/**
+ * The shared store cannot be reached (Redis is down): the write is skipped. Its connection logs
+ * the outage once; a live call's session is saved again once the store is back.
+ */
+export class SharedStateUnavailable extends Error {
+  constructor() {
+    super('shared state (Redis) is unreachable');
+  }
+}
+
 /** A session as its call saves it: the store names the instance. */
 export type NewCallSession = Omit<CallSession, 'instanceId'>;
 
@@ -33,12 +43,17 @@ export abstract class SessionStore {
   abstract save(session: NewCallSession): Promise<void>;
   /** The live session, or undefined when unknown or expired. */
   abstract get(callSid: string): Promise<CallSession | undefined>;
-  /** Refreshes the entry: `at` is when Twilio was last heard from. */
-  abstract touch(callSid: string, at: number): Promise<void>;
+  /**
+   * Refreshes the entry: `at` is when Twilio was last heard from. False when the store holds no
+   * live session for the call (it expired, or the store lost it in a restart): save it again.
+   */
+  abstract touch(callSid: string, at: number): Promise<boolean>;
   abstract setState(callSid: string, state: string): Promise<void>;
   abstract remove(callSid: string): Promise<void>;
   /** Every live session. */
   abstract list(): Promise<CallSession[]>;
+  /** How many sessions are live (fleet-wide with a shared store). */
+  abstract count(): Promise<number>;
 }
 
 @Injectable()
@@ -65,9 +80,10 @@ export class InMemorySessionStore extends SessionStore {
     return s ? { ...s } : undefined;
   }
 
-  async touch(callSid: string, at: number): Promise<void> {
+  async touch(callSid: string, at: number): Promise<boolean> {
     const s = this.live(callSid);
     if (s && at > s.lastSeenAt) s.lastSeenAt = at;
+    return s !== undefined;
   }
 
   async setState(callSid: string, state: string): Promise<void> {
@@ -87,6 +103,10 @@ export class InMemorySessionStore extends SessionStore {
       else live.push({ ...s });
     }
     return live;
+  }
+
+  async count(): Promise<number> {
+    return (await this.list()).length;
   }
 
   /** The entry, unless it has expired (then it is dropped). */
