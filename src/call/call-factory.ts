@@ -23,6 +23,8 @@ export interface StartedStream {
   readonly transport: CorkableTransport | null;
   readonly start: TwilioStart;
   readonly malformed: MalformedFrames;
+  /** Frames that came after the start, before the call took the socket over: read first. */
+  readonly held: ReadonlyArray<[WebSocket.RawData, boolean]>;
 }
 
 /** Builds a whole call from a started media stream and the services it works with. */
@@ -83,6 +85,7 @@ export class CallFactory {
     });
     this.registry.replace(handshake, call);
     call.begin();
+    stream.readHeld(started.held);
     return call;
   }
 }

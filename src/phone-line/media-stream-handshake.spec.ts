@@ -1,5 +1,7 @@
 import WebSocket from 'ws';
 import { callHarness, CALL_SID, STREAM_SID } from '../../test/support/call-harness';
+import { deferred } from '../../test/support/wait';
+import type { StreamTokenRefusal } from '../security/stream-tokens';
 import { START_TIMEOUT_MS } from './media-stream-handshake';
 
 const start = JSON.stringify({ event: 'start', start: { streamSid: STREAM_SID, callSid: CALL_SID, customParameters: {} } });
@@ -78,5 +80,64 @@ describe('MediaStreamHandshake', () => {
     await handshake.endWithGoodbye();
     expect(h.twilio.closedWith).toMatchObject({ code: 1000, reason: 'shutdown' });
     expect(h.registry.activeCalls).toBe(0);
+  });
+
+  describe('while the stream token is checked (in Redis, for a fleet)', () => {
+    /** A harness whose token check answers when the test says. */
+    function checking() {
+      const answer = deferred<StreamTokenRefusal | null>();
+      const h = callHarness({}, { tokens: { redeem: () => answer.promise } });
+      h.twilio.receive(start);
+      return { h, answer };
+    }
+    const media = (n: number) => JSON.stringify({ event: 'media', media: { timestamp: String(n * 20), payload: Buffer.alloc(160, n).toString('base64') } });
+
+    it('holds the frames that follow the start, and the call reads them first, in order', async () => {
+      const { h, answer } = checking();
+      for (let n = 1; n <= 3; n++) h.twilio.receive(media(n));
+      expect(h.call).toBeNull();
+      expect(h.connector.sockets).toHaveLength(0);
+
+      answer.resolve(null);
+      await answer.promise;
+      expect(h.call).not.toBeNull();
+      h.twilio.receive(media(4));
+      h.connector.sockets[0].emitOpen();
+      const appended = h.connector.sockets[0].sent
+        .map((s) => JSON.parse(s) as { type: string; audio?: string })
+        .filter((e) => e.type === 'input_audio_buffer.append')
+        .map((e) => Buffer.from(e.audio!, 'base64')[0]);
+      expect(appended).toEqual([1, 2, 3, 4]);
+      expect(h.logs.filter((l) => l.msg === 'ignored a malformed Twilio frame')).toEqual([]);
+    });
+
+    it('refuses the stream when the token was used on another instance, opening no Realtime session', async () => {
+      const { h, answer } = checking();
+      h.twilio.receive(media(1));
+      answer.resolve('stream_token_replayed');
+      await answer.promise;
+      expect(h.twilio.closedWith).toMatchObject({ code: 1011, reason: 'stream_token_replayed' });
+      expect(h.call).toBeNull();
+      expect(h.connector.sockets).toHaveLength(0);
+      expect(h.registry.activeCalls).toBe(0);
+    });
+
+    it('builds no call when Twilio went away meanwhile', async () => {
+      const { h, answer } = checking();
+      h.twilio.peerClose(1006);
+      answer.resolve(null);
+      await answer.promise;
+      expect(h.call).toBeNull();
+      expect(h.connector.sockets).toHaveLength(0);
+      expect(h.registry.activeCalls).toBe(0);
+    });
+
+    it('closes the stream when the check itself fails', async () => {
+      const { h, answer } = checking();
+      answer.reject(new Error('boom'));
+      await answer.promise.catch(() => undefined);
+      expect(h.twilio.closedWith).toMatchObject({ code: 1011, reason: 'stream_token_unchecked' });
+      expect(h.registry.activeCalls).toBe(0);
+    });
   });
 });

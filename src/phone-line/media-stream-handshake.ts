@@ -13,9 +13,15 @@ import { readTwilioMessage, type TwilioStart } from '../twilio/twilio-protocol';
  */
 export const START_TIMEOUT_MS = 10_000;
 
+/**
+ * Frames kept while a start's token is being checked (in Redis, CLAIM_TIMEOUT_MS at most): at
+ * 50 media frames a second, ten times what that bound lets through.
+ */
+const MAX_HELD_FRAMES = 500;
+
 export interface HandshakeDeps {
   readonly calls: Pick<CallFactory, 'start'>;
-  readonly tokens: StreamTokens;
+  readonly tokens: Pick<StreamTokens, 'redeem'>;
   readonly registry: CallRegistry;
   readonly scheduler: Scheduler;
   readonly log: Logger;
@@ -33,6 +39,8 @@ export class MediaStreamHandshake implements LiveConnection {
   private readonly malformed: MalformedFrames;
   private readonly deadline: ScheduledTask;
   private done = false;
+  /** Frames that came after the start while its token was being checked; null before the start. */
+  private held: Array<[WebSocket.RawData, boolean]> | null = null;
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => this.read(data, isBinary);
   private readonly onClose = (): void => this.finish();
   private readonly onError = (err: Error): void => this.deps.log.warn({ err: err.message }, 'twilio socket error');
@@ -65,6 +73,12 @@ export class MediaStreamHandshake implements LiveConnection {
 
   private read(data: WebSocket.RawData, isBinary: boolean): void {
     if (this.done) return;
+    if (this.held) {
+      // The call reads them once its token is accepted, in the order they came.
+      if (this.held.length < MAX_HELD_FRAMES) this.held.push([data, isBinary]);
+      else this.malformed.seen('frame beyond the hold while the stream token was checked');
+      return;
+    }
     const frame = readTwilioMessage(data, isBinary);
     switch (frame.event) {
       case 'start':
@@ -81,9 +95,21 @@ export class MediaStreamHandshake implements LiveConnection {
   }
 
   private started(start: TwilioStart): void {
-    const log = this.deps.log.child({ callSid: start.callSid, streamSid: start.streamSid });
+    const held: Array<[WebSocket.RawData, boolean]> = (this.held = []);
     // Only a stream the voice webhook asked for gets a Realtime session (and a call record).
-    const refusal = this.deps.tokens.redeem(start.callSid, start.customParameters[STREAM_TOKEN_PARAMETER]);
+    this.deps.tokens.redeem(start.callSid, start.customParameters[STREAM_TOKEN_PARAMETER]).then(
+      (refusal) => this.admit(start, refusal, held),
+      (err: unknown) => {
+        this.deps.log.error({ err, callSid: start.callSid, streamSid: start.streamSid }, 'stream token check failed');
+        this.refuse('stream_token_unchecked');
+      },
+    );
+  }
+
+  private admit(start: TwilioStart, refusal: string | null, held: Array<[WebSocket.RawData, boolean]>): void {
+    // The socket closed, or the start deadline passed, while the token was checked.
+    if (this.done) return;
+    const log = this.deps.log.child({ callSid: start.callSid, streamSid: start.streamSid });
     if (refusal) {
       log.warn({ refusal }, 'media stream refused: bad stream token');
       this.refuse(refusal);
@@ -91,7 +117,7 @@ export class MediaStreamHandshake implements LiveConnection {
     }
     this.detach();
     try {
-      this.deps.calls.start({ socket: this.socket, transport: this.transport, start, malformed: this.malformed }, this);
+      this.deps.calls.start({ socket: this.socket, transport: this.transport, start, malformed: this.malformed, held }, this);
     } catch (err) {
       // A call that cannot be built must not take the process down: the caller gets the fallback.
       log.error({ err }, 'call could not be started');

@@ -1,19 +1,32 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { Clock } from '../common/clock';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import { RedisConnection } from '../redis/redis-connection';
+import { RedisModule } from '../redis/redis.module';
 import { ApiAuthFailures } from './api-auth-failures';
 import { RateLimitGuard, throttlers } from './rate-limit.guard';
 import { StreamTokens } from './stream-tokens';
 import { StreamUpgradeCheck } from './stream-upgrade-check';
 import { TwilioSignatureGuard } from './twilio-signature.guard';
 import { TwilioSignatureVerifier } from './twilio-signature';
+import { LocalUsedStreamTokens, RedisUsedStreamTokens, UsedStreamTokens } from './used-stream-tokens';
+
+/** Used stream tokens in Redis when REDIS_URL is set (single use across the fleet), else in this process. */
+export function createUsedStreamTokens(redis: RedisConnection, config: AppConfig, clock: Clock, scheduler: Scheduler, logger: AppLogger): UsedStreamTokens {
+  const local = new LocalUsedStreamTokens(clock);
+  if (!redis.client) return local;
+  return new RedisUsedStreamTokens(redis.client, config.redis.keyPrefix, config.instanceId, local, scheduler, logger.child({ component: 'stream-tokens' }));
+}
 
 /** Who may connect: Twilio signatures, per-call stream tokens, rate limits. */
 @Module({
-  imports: [ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: throttlers })],
+  imports: [RedisModule, ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: throttlers })],
   providers: [
+    { provide: UsedStreamTokens, inject: [RedisConnection, AppConfig, Clock, Scheduler, AppLogger], useFactory: createUsedStreamTokens },
     TwilioSignatureVerifier,
     TwilioSignatureGuard,
     StreamUpgradeCheck,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
-import { ExpiringMap } from './expiring-map';
+import { UsedStreamTokens } from './used-stream-tokens';
 
 /** The <Parameter> of the <Stream> that carries the token into start.customParameters. */
 export const STREAM_TOKEN_PARAMETER = 'streamToken';
@@ -13,8 +13,6 @@ export type StreamTokenRefusal = 'stream_token_missing' | 'stream_token_forged' 
 /** Where the signing secret came from, for the boot report. */
 export type StreamTokenSecretSource = 'configured' | 'twilio_auth_token' | 'random';
 
-/** Far more tokens than one instance can use within a TTL (MAX_CONCURRENT_CALLS bounds it long before). */
-const MAX_USED_TOKENS = 100_000;
 const TOKEN = /^(\d{1,12})\.([\w-]{16})\.([\w-]{43})$/;
 
 const mac = (secret: Buffer, callSid: string, expiresAtSeconds: number, nonce: string): string =>
@@ -44,12 +42,11 @@ export class StreamTokens {
   readonly secretSource: StreamTokenSecretSource;
   private readonly secret: Buffer;
   private readonly ttlMs: number;
-  /** Tokens already used, each forgotten when it expires (it is refused as expired from then on). */
-  private readonly used = new ExpiringMap<true>(MAX_USED_TOKENS);
 
   constructor(
     config: AppConfig,
     private readonly clock: Clock,
+    private readonly used: UsedStreamTokens,
   ) {
     ({ secret: this.secret, source: this.secretSource } = streamTokenSecret(config.security.streamTokenSecret, config.twilio.authToken));
     this.ttlMs = config.security.streamTokenTtlMs;
@@ -59,8 +56,11 @@ export class StreamTokens {
     return mintStreamToken(this.secret, callSid, Math.ceil((this.clock.epochMs() + this.ttlMs) / 1000));
   }
 
-  /** Null when `token` is valid for `callSid` and unused (it is used from now on); else why not. */
-  redeem(callSid: string, token: string | undefined): StreamTokenRefusal | null {
+  /**
+   * Null when `token` is valid for `callSid` and unused, on any instance of the fleet (it is used
+   * from now on); else why not. The signature and expiry are checked here, use in UsedStreamTokens.
+   */
+  async redeem(callSid: string, token: string | undefined): Promise<StreamTokenRefusal | null> {
     if (!token) return 'stream_token_missing';
     const parts = TOKEN.exec(token);
     if (!parts) return 'stream_token_forged';
@@ -70,8 +70,6 @@ export class StreamTokens {
     const now = this.clock.epochMs();
     const expiresAt = expiresAtSeconds * 1000;
     if (expiresAt <= now) return 'stream_token_expired';
-    if (this.used.get(token, now)) return 'stream_token_replayed';
-    this.used.set(token, true, expiresAt, now);
-    return null;
+    return (await this.used.claim(parts[2], expiresAt)) ? null : 'stream_token_replayed';
   }
 }

@@ -136,6 +136,11 @@ export class TwilioMediaStream {
     this.socket.on('error', (err) => this.options.log.warn({ err: err.message }, 'twilio socket error'));
   }
 
+  /** Reads frames that came before listen() (while the start was checked), in their order. */
+  readHeld(frames: ReadonlyArray<[WebSocket.RawData, boolean]>): void {
+    for (const [data, isBinary] of frames) this.onMessage(data, isBinary);
+  }
+
   /**
    * Sends a delta of the agent's audio (`base64`, valid base64 of `bytes` mu-law bytes) and the
    * mark after it, in one write.

@@ -58,7 +58,15 @@ export const STREAM_SID = 'MZ' + 'b'.repeat(32);
  * in-memory services, one ManualClock and its ManualScheduler, and FakeSockets: the test plays
  * Twilio (`twilio`) and the Realtime server (`connector.sockets`), and reads the log lines.
  */
-export function callHarness(env: Record<string, string> = {}, options: { control?: TwilioCallControl } = {}) {
+/**
+ * Admits every stream, and at once: a thenable that answers as `.then` is called, so the call is
+ * built in the same turn as its start frame. The token check has its own tests.
+ */
+const admitAtOnce: Pick<StreamTokens, 'redeem'> = {
+  redeem: () => ({ then: (admit: (refusal: null) => unknown) => admit(null) }) as unknown as Promise<null>,
+};
+
+export function callHarness(env: Record<string, string> = {}, options: { control?: TwilioCallControl; tokens?: Pick<StreamTokens, 'redeem'> } = {}) {
   const config = new AppConfig(
     validateEnvironment({ LOG_LEVEL: 'info', OPENAI_API_KEY: 'sk-test-0123456789', RECORDING_ENABLED: 'false', OPENAI_CONNECT_TIMEOUT_MS: '1000', ...env }),
   );
@@ -109,8 +117,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
   const twilio = new FakeSocket();
   new MediaStreamHandshake(twilio.ws, twilio, {
     calls: { start: (started, handshake) => (call = factory.start(started, handshake)) },
-    // Admits every stream: the token check has its own tests (stream-tokens.spec, security e2e).
-    tokens: { redeem: (): null => null } as unknown as StreamTokens,
+    tokens: options.tokens ?? admitAtOnce,
     registry,
     scheduler,
     log: logger.child({ component: 'media-stream' }),

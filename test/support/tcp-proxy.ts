@@ -3,6 +3,7 @@ import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 /** A TCP proxy on 127.0.0.1 whose link can be cut and restored: a database outage on demand. */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<[Socket, Socket]>();
   private up = true;
   private readonly server = createServer((client) => this.accept(client));
 
@@ -27,6 +28,14 @@ export class TcpProxy {
     for (const s of this.sockets) s.destroy();
   }
 
+  /** Keeps every connection open but forwards nothing more to the target: a peer that stops answering. */
+  stall(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      client.pause();
+    }
+  }
+
   restore(): void {
     this.up = true;
   }
@@ -48,7 +57,12 @@ export class TcpProxy {
       s.on('error', () => undefined);
     }
     client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
+    client.on('close', () => {
+      this.pairs.delete(pair);
+      upstream.destroy();
+    });
     upstream.on('close', () => client.destroy());
   }
 }
