@@ -5,6 +5,7 @@ import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './config/config.module';
 import { CrmModule } from './crm/crm.module';
 import { DatabaseModule } from './database/database.module';
+import { FleetModule } from './fleet/fleet.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -28,6 +29,7 @@ import { PhoneLineModule } from './phone-line/phone-line.module';
     CrmModule,
     SecurityModule,
     CallModule,
+    FleetModule,
     PhoneLineModule,
     HealthModule,
   ],

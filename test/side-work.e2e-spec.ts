@@ -35,6 +35,14 @@ class StalledRepository extends CallLogRepository {
     await this.released.promise;
     return this.saves.filter((r) => r.callSid === callSid).pop();
   }
+  async inProgress(): Promise<string[]> {
+    await this.released.promise;
+    return [];
+  }
+  async endAbandoned(): Promise<boolean> {
+    await this.released.promise;
+    return false;
+  }
   async list(): Promise<CallListPage> {
     await this.released.promise;
     return { items: [], total: 0 };

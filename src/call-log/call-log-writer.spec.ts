@@ -41,6 +41,12 @@ class FlakyRepository extends CallLogRepository {
   async get(callSid: string): Promise<CallRecord | undefined> {
     return this.rows.get(callSid);
   }
+  async inProgress(): Promise<string[]> {
+    return [];
+  }
+  async endAbandoned(): Promise<boolean> {
+    return false;
+  }
   async mergeCrm(): Promise<boolean> {
     return false;
   }

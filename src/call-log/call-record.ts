@@ -93,4 +93,13 @@ export abstract class CallLogRepository {
   abstract list(query: CallListQuery): Promise<CallListPage>;
   /** Merges `patch` into the call's crm state; false when the call has no record (yet). */
   abstract mergeCrm(callSid: string, patch: Record<string, unknown>): Promise<boolean>;
+  /** Call SIDs of the records still in progress that started before `startedBefore` (ISO 8601), oldest first. */
+  abstract inProgress(startedBefore: string, limit: number): Promise<string[]>;
+  /**
+   * Ends a record still in progress whose call nobody holds any more (its instance died): status
+   * failed, `endReason`, ended at `endedAt` (null: unknown, the record's last write), `details`
+   * merged in. False when it had ended already
+   * (or has no record), so that two instances noticing the same call both may try.
+   */
+  abstract endAbandoned(callSid: string, endReason: string, endedAt: string | null, details: Record<string, unknown>): Promise<boolean>;
 }

@@ -115,6 +115,60 @@ describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
     expect((await repo.get('CA0001'))?.durationMs).toBe(1235);
   });
 
+  describe('calls whose instance died', () => {
+    const live = (callSid: string, startedAt: string) => record({ callSid, status: 'in-progress', startedAt, endedAt: null, durationMs: null, endReason: null });
+
+    it('lists the records in progress that started before a time, oldest first', async () => {
+      await repo.save(live('CAip-2', '2026-05-01T10:00:02.000Z'));
+      await repo.save(live('CAip-1', '2026-05-01T10:00:01.000Z'));
+      await repo.save(live('CAip-3', '2026-05-01T10:00:03.000Z'));
+      await repo.save(record({ callSid: 'CAip-done', status: 'completed', startedAt: '2026-05-01T10:00:00.000Z' }));
+      const before = (await repo.inProgress('2026-05-01T10:00:02.500Z', 10)).filter((sid) => sid.startsWith('CAip-'));
+      expect(before).toEqual(['CAip-1', 'CAip-2']);
+      expect((await repo.inProgress('2026-05-01T10:00:04.000Z', 2)).filter((sid) => sid.startsWith('CAip-'))).toHaveLength(2);
+    });
+
+    it('ends a record in progress once, as failed with the reason, keeping its transcript and details', async () => {
+      const started = live('CAab-1', '2026-05-01T11:00:00.000Z');
+      await repo.save({ ...started, details: { jobRequest: { problem: 'leak' } } });
+      expect(await repo.endAbandoned('CAab-1', 'instance_lost', '2026-05-01T11:02:03.456Z', { abandoned: { holder: 'pod-b' } })).toBe(true);
+      expect(await repo.get('CAab-1')).toEqual({
+        ...started,
+        status: 'failed',
+        endReason: 'instance_lost',
+        endedAt: '2026-05-01T11:02:03.456Z',
+        durationMs: 123_456,
+        details: { jobRequest: { problem: 'leak' }, abandoned: { holder: 'pod-b' } },
+        crm: {},
+      });
+      // A second instance noticing the same call changes nothing.
+      expect(await repo.endAbandoned('CAab-1', 'instance_lost', '2026-05-01T11:09:00.000Z', { abandoned: { holder: 'pod-c' } })).toBe(false);
+      expect((await repo.get('CAab-1'))?.endedAt).toBe('2026-05-01T11:02:03.456Z');
+    });
+
+    it('leaves ended calls and unknown ones alone, and never ends a call before it started', async () => {
+      await repo.save(record({ callSid: 'CAab-done', status: 'completed', endReason: 'twilio_stop' }));
+      expect(await repo.endAbandoned('CAab-done', 'instance_lost', '2026-05-01T11:00:00.000Z', {})).toBe(false);
+      expect((await repo.get('CAab-done'))?.status).toBe('completed');
+      expect(await repo.endAbandoned('CAab-none', 'instance_lost', '2026-05-01T11:00:00.000Z', {})).toBe(false);
+
+      await repo.save(live('CAab-2', '2026-05-01T12:00:00.000Z'));
+      expect(await repo.endAbandoned('CAab-2', 'instance_lost', '2026-05-01T11:59:59.000Z', {})).toBe(true);
+      expect(await repo.get('CAab-2')).toMatchObject({ endedAt: '2026-05-01T12:00:00.000Z', durationMs: 0 });
+    });
+
+    it('puts an unknown end at the record\'s last write', async () => {
+      const startedAt = new Date(Date.now() - 3_600_000).toISOString();
+      await repo.save(live('CAab-3', startedAt));
+      const [{ updated_at: lastWrite }] = await db.client.query<{ updated_at: Date }>("SELECT updated_at FROM calls WHERE call_sid = 'CAab-3'");
+      expect(await repo.endAbandoned('CAab-3', 'instance_lost', null, {})).toBe(true);
+      const ended = await repo.get('CAab-3');
+      expect(ended?.endedAt).toBe(lastWrite.toISOString());
+      // updated_at has microseconds; the duration is rounded to the millisecond.
+      expect(Math.abs(ended!.durationMs! - (lastWrite.getTime() - Date.parse(startedAt)))).toBeLessThanOrEqual(1);
+    });
+  });
+
   describe('list', () => {
     // Ten calls, one a minute from 10:00; numbers and statuses vary so that filters overlap.
     const calls = Array.from({ length: 10 }, (_, i) =>

@@ -124,6 +124,35 @@ export class SqlCallLogRepository extends CallLogRepository {
     return rows.length > 0;
   }
 
+  async inProgress(startedBefore: string, limit: number): Promise<string[]> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query<{ call_sid: string }>(
+      `SELECT call_sid FROM calls WHERE status = 'in-progress' AND started_at < $1::timestamptz ORDER BY started_at, call_sid LIMIT $2`,
+      [startedBefore, limit],
+    );
+    return rows.map((r) => r.call_sid);
+  }
+
+  async endAbandoned(callSid: string, endReason: string, endedAt: string | null, details: Record<string, unknown>): Promise<boolean> {
+    await this.migrations.ensureMigrated();
+    // Unknown, the end is put at the record's last write. Never before the start, whatever the
+    // clocks of two instances say.
+    const end = 'GREATEST(COALESCE($3::timestamptz, updated_at), started_at)';
+    const rows = await this.sql.query(
+      `UPDATE calls SET
+         status = 'failed',
+         end_reason = $2,
+         ended_at = ${end},
+         duration_ms = round(extract(epoch FROM ${end} - started_at) * 1000)::integer,
+         details = details || $4::jsonb,
+         updated_at = now()
+       WHERE call_sid = $1 AND status = 'in-progress'
+       RETURNING call_sid`,
+      [callSid, endReason, endedAt, JSON.stringify(details)],
+    );
+    return rows.length > 0;
+  }
+
   async list(query: CallListQuery): Promise<CallListPage> {
     await this.migrations.ensureMigrated();
     const params: unknown[] = [];

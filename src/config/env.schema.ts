@@ -154,6 +154,18 @@ export class EnvironmentVariables {
   @Matches(/^[\w:.-]{1,100}$/, { message: 'INSTANCE_ID must be 1-100 letters, digits, _ : . or -' })
   INSTANCE_ID?: string;
 
+  /** An instance renews its lease in Redis this often / 3; once it lapses, others end its calls' records. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(300)
+  INSTANCE_LEASE_SECONDS = 15;
+
+  /** Calls the whole fleet carries (counted from the shared sessions); unset, no fleet-wide cap. */
+  @Transform(emptyToUndefined) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
+  MAX_FLEET_CALLS?: number;
+
+  /** How long a hangup, transfer or say sent to another instance waits for its answer (then 504). */
+  @Type(() => Number) @IsInt() @Min(100) @Max(30_000)
+  CALL_COMMAND_TIMEOUT_MS = 3_000;
+
   @Transform(toBoolean) @IsBoolean()
   RECORDING_ENABLED = true;
 

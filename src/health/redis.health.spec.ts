@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { LogCapture } from '../../test/support/log-capture';
+import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
@@ -11,7 +12,7 @@ import { RedisHealthIndicator } from './redis.health';
 const connection = (env: Record<string, string>) => {
   const config = new AppConfig(validateEnvironment(env.REDIS_URL ? { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', ...env } : env));
   const logs = new LogCapture();
-  return { redis: new RedisConnection(config, new AppLogger(config, logs), new ManualScheduler()), logs };
+  return { redis: new RedisConnection(config, new AppLogger(config, logs), new ManualScheduler(), new ManualClock()), logs };
 };
 
 describe('RedisHealthIndicator', () => {

@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:net';
+import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
+import { TcpProxy } from '../../test/support/tcp-proxy';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
@@ -9,9 +11,10 @@ import { REDIS_BOOT_WAIT_MS, RedisConnection } from './redis-connection';
 /** Several instances share Redis and one PostgreSQL (the configuration refuses REDIS_URL alone). */
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
-const open = (env: Record<string, string>, logs = new LogCapture(), scheduler = new ManualScheduler()) => {
+const open = (env: Record<string, string>, logs = new LogCapture(), clock = new ManualClock()) => {
   const config = new AppConfig(validateEnvironment(env.REDIS_URL ? { DATABASE_URL, ...env } : env));
-  return { connection: new RedisConnection(config, new AppLogger(config, logs), scheduler), logs, scheduler };
+  const scheduler = new ManualScheduler(clock);
+  return { connection: new RedisConnection(config, new AppLogger(config, logs), scheduler, clock), logs, scheduler, clock };
 };
 
 /** A port that accepts nothing: what a Redis that is down looks like. */
@@ -66,5 +69,27 @@ describe('RedisConnection', () => {
     expect(logs.lines).toContainEqual(expect.objectContaining({ msg: 'redis connected' }));
     await connection.onApplicationShutdown();
     await expect(connection.client!.ping()).rejects.toThrow();
+  });
+
+  (process.env.REDIS_URL ? it : it.skip)('says how long Redis has been up without a break: 0 while it is away, counted again from its return', async () => {
+    const target = new URL(process.env.REDIS_URL!);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
+    const { connection, logs, clock } = open({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+    try {
+      await connection.onModuleInit();
+      clock.advance(7_000);
+      expect(connection.upForMs()).toBe(7_000);
+      proxy.cut();
+      await logs.waitFor('redis unreachable');
+      expect(connection.upForMs()).toBe(0);
+      clock.advance(3_000);
+      proxy.restore();
+      await logs.waitFor('redis reachable again');
+      clock.advance(1_000);
+      expect(connection.upForMs()).toBe(1_000);
+    } finally {
+      await connection.onApplicationShutdown();
+      await proxy.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
+import { Clock } from '../common/clock';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
@@ -18,11 +19,13 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis | null;
   private readonly logger: Logger;
   private down = false;
+  private upSince: number | null = null;
 
   constructor(
     config: AppConfig,
     appLogger: AppLogger,
     private readonly scheduler: Scheduler,
+    private readonly clock: Clock,
   ) {
     this.logger = appLogger.child({ component: 'redis' });
     const { url } = config.redis;
@@ -35,11 +38,14 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     this.client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'call-operator' });
     // One line when Redis goes away and one when it is back, not one per reconnect attempt.
     this.client.on('error', (err: Error) => {
+      this.upSince = null;
       if (this.down) return;
       this.down = true;
       this.logger.warn({ ...where, err: err.message }, 'redis unreachable');
     });
+    this.client.on('close', () => (this.upSince = null));
     this.client.on('ready', () => {
+      this.upSince = this.clock.now();
       if (this.down) this.logger.info(where, 'redis reachable again');
       else this.logger.info(where, 'redis connected');
       this.down = false;
@@ -49,6 +55,11 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   /** Whether commands can be sent now. */
   get ready(): boolean {
     return this.client?.status === 'ready';
+  }
+
+  /** How long commands have been possible without a break (Clock.now() ms); 0 while they are not. */
+  upForMs(): number {
+    return this.upSince === null || !this.ready ? 0 : this.clock.now() - this.upSince;
   }
 
   async onModuleInit(): Promise<void> {

@@ -38,6 +38,21 @@ export class MemoryRepository extends CallLogRepository {
   async mergeCrm(): Promise<boolean> {
     return false;
   }
+  async inProgress(startedBefore: string, limit: number): Promise<string[]> {
+    return [...this.rows.values()]
+      .filter((r) => r.status === 'in-progress' && r.startedAt < startedBefore)
+      .sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+      .slice(0, limit)
+      .map((r) => r.callSid);
+  }
+  async endAbandoned(callSid: string, endReason: string, endedAt: string | null, details: Record<string, unknown>): Promise<boolean> {
+    const r = this.rows.get(callSid);
+    if (r?.status !== 'in-progress') return false;
+    const end = endedAt !== null && endedAt > r.startedAt ? endedAt : r.startedAt;
+    const durationMs = Date.parse(end) - Date.parse(r.startedAt);
+    this.rows.set(callSid, { ...r, status: 'failed', endReason, endedAt: end, durationMs, details: { ...r.details, ...details } });
+    return true;
+  }
 }
 
 /** Opens every Realtime connection on a FakeSocket the test plays the server of. */
