@@ -5,10 +5,12 @@ import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
 import { CallDrain } from './call-drain';
+import { commandRefused, type CallCommandResult } from './call-command';
 import { CallRegistry, type LiveConnection } from './call-registry';
 
 /** A live call whose goodbye ends it when the test says so. */
 class FakeCall implements LiveConnection {
+  readonly command = async (): Promise<CallCommandResult> => commandRefused(409, 'not under test');
   readonly lastHeardAt = 0;
   goodbyes = 0;
   readonly endReasons: string[] = [];

@@ -128,6 +128,11 @@ export class CallRecords {
     this.journal.appendDetail('toolCalls', entry);
   }
 
+  /** An operator's command (hang up, transfer, say) reached the call. */
+  operatorCommand(entry: Readonly<Record<string, unknown>>): void {
+    this.journal.appendDetail('operatorCommands', entry);
+  }
+
   setDetail(key: string, value: unknown): void {
     this.journal.setDetail(key, value);
   }

@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
 import { LogCapture } from '../../test/support/log-capture';
+import { commandRefused, type CallCommandResult } from './call-command';
 import { CallRegistry, type LiveConnection } from './call-registry';
 
 const MINUTE_MS = 60_000;
@@ -13,6 +14,7 @@ const sid = (n: number) => `CA${String(n).padStart(32, '0')}`;
 
 /** A media stream as the registry sees it: a handshake (no call SID yet) or a call, which leaves the registry when it ends. */
 class Connection implements LiveConnection {
+  readonly command = async (): Promise<CallCommandResult> => commandRefused(409, 'not under test');
   readonly endReasons: string[] = [];
 
   constructor(

@@ -4,6 +4,7 @@ import { Clock } from '../common/clock';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import type { CallCommand, CallCommandResult } from './call-command';
 
 /** Why a new call is turned away (and given the fallback instead). */
 export type Refusal = 'missing_api_key' | 'draining' | 'at_capacity';
@@ -18,6 +19,8 @@ export interface LiveConnection {
   end(reason: 'shutdown' | 'ttl_expired'): void;
   /** Shutdown has reached it: the agent says goodbye and the call is hung up. Resolves once it has ended. */
   endWithGoodbye(): Promise<void>;
+  /** An operator's command; a stream that has not started is no call yet. */
+  command(command: CallCommand): Promise<CallCommandResult>;
 }
 
 /**

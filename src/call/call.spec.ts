@@ -333,4 +333,88 @@ describe('Call', () => {
     expect(await record(h)).toMatchObject({ status: 'failed', endReason: 'ttl_expired' });
     expect(await h.sessions.list()).toEqual([]);
   });
+
+  describe("an operator's commands", () => {
+    function operated(env: Record<string, string> = {}, available = true) {
+      const control = new FakeCallControl(available);
+      const h = callHarness(env, { control });
+      // Twilio stops the stream of a call hung up or transferred over REST.
+      control.onHangUp = () => h.twilio.receive(JSON.stringify({ event: 'stop' }));
+      const rt = started(h);
+      say(rt, 'greeting');
+      played(h);
+      return { h, control, rt, call: callOf(h) };
+    }
+
+    it('hangs up over REST at once, and the record says an operator did', async () => {
+      const { h, control, call } = operated();
+      expect(await call.command({ action: 'hangup' })).toEqual({ status: 200, body: { hungUp: true } });
+      expect(control.hungUp).toEqual([CALL_SID]);
+      expect(h.twilio.closedWith).toEqual({ code: 1000, reason: 'twilio_stop' });
+      const r = await record(h);
+      expect(r).toMatchObject({ status: 'completed', endReason: 'hangup' });
+      expect(r.details.operatorCommands).toEqual([{ action: 'hangup', at: expect.any(Number) }]);
+      expect(await call.command({ action: 'hangup' })).toEqual({ status: 404, body: { message: 'The call has ended.' } });
+    });
+
+    it("transfers to the number given, or else the line's transfer number; with neither it cannot", async () => {
+      let { control, call } = operated({ OPERATOR_TRANSFER_NUMBER: '+15550001111' });
+      expect(await call.command({ action: 'transfer', to: '+15552223333' })).toEqual({ status: 200, body: { transferredTo: '+15552223333' } });
+      expect(control.transfers).toEqual([{ callSid: CALL_SID, to: '+15552223333' }]);
+      expect((await call.command({ action: 'hangup' })).status).toBe(409);
+
+      ({ control, call } = operated({ OPERATOR_TRANSFER_NUMBER: '+15550001111' }));
+      expect(await call.command({ action: 'transfer' })).toEqual({ status: 200, body: { transferredTo: '+15550001111' } });
+
+      ({ control, call } = operated());
+      expect((await call.command({ action: 'transfer' })).status).toBe(409);
+      expect(control.transfers).toEqual([]);
+    });
+
+    it('answers 502 when Twilio refuses, and the call goes on with the agent', async () => {
+      const { h, control, rt, call } = operated();
+      control.failure = new TwilioCallControlError('Twilio hang up of call failed: HTTP 500');
+      expect(await call.command({ action: 'hangup' })).toEqual({ status: 502, body: { message: 'Twilio refused: Twilio hang up of call failed: HTTP 500' } });
+      expect(h.twilio.closedWith).toBeNull();
+      // It can still be spoken to, and hung up once Twilio answers again.
+      expect((await call.command({ action: 'say', text: 'One moment please.', mode: 'sentence' })).status).toBe(200);
+      expect(events(rt, 'response.create').at(-1)?.response.instructions).toContain('One moment please.');
+    });
+
+    it('cannot hang up or transfer without REST credentials (409), but can speak', async () => {
+      const { call, control } = operated({}, false);
+      expect((await call.command({ action: 'hangup' })).status).toBe(409);
+      expect((await call.command({ action: 'transfer', to: '+15552223333' })).status).toBe(409);
+      expect(control.hungUp).toEqual([]);
+      expect((await call.command({ action: 'say', text: 'Hello', mode: 'sentence' })).status).toBe(200);
+    });
+
+    it('says a sentence as written, or follows an instruction: now when the agent is quiet, else after what it is saying', async () => {
+      const { rt, call } = operated();
+      expect(await call.command({ action: 'say', text: 'Our plumber is on the way.', mode: 'sentence' })).toEqual({ status: 200, body: { said: 'now', waiting: 0 } });
+      const sentence = events(rt, 'response.create').at(-1)!.response;
+      expect(sentence).toEqual({ instructions: 'Say exactly this to the caller now, then carry on with the call as before: "Our plumber is on the way."', tool_choice: 'none' });
+
+      expect(await call.command({ action: 'say', text: 'Ask whether they have a shut-off valve.', mode: 'instruction' })).toEqual({
+        status: 200,
+        body: { said: 'next', waiting: 1 },
+      });
+      const before = events(rt, 'response.create').length;
+      say(rt, 'r_sentence');
+      expect(events(rt, 'response.create')).toHaveLength(before + 1);
+      expect(events(rt, 'response.create').at(-1)!.response).toEqual({ instructions: 'Ask whether they have a shut-off valve.' });
+    });
+
+    it('takes no message once the agent is saying goodbye, and nothing once the call is being hung up (409)', async () => {
+      const { h, control, call } = operated();
+      control.onHangUp = () => undefined;
+      void call.endWithGoodbye();
+      expect((await call.command({ action: 'say', text: 'x', mode: 'sentence' })).status).toBe(409);
+      expect(await call.command({ action: 'hangup' })).toEqual({ status: 200, body: { hungUp: true } });
+      expect((await call.command({ action: 'transfer', to: '+15552223333' })).status).toBe(409);
+      expect((await call.command({ action: 'hangup' })).status).toBe(409);
+      expect(control.hungUp).toEqual([CALL_SID]);
+      expect(h.twilio.closedWith).toBeNull();
+    });
+  });
 });

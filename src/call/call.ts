@@ -11,6 +11,7 @@ import {
   buildGoodbye,
   buildGreeting,
   buildInstructedResponse,
+  buildOperatorSentence,
   buildResponseCreate,
   buildSessionUpdate,
   buildTruncate,
@@ -23,6 +24,7 @@ import type { ToolCallContext } from '../tools/tool';
 import type { ToolRegistry } from '../tools/tool-registry';
 import type { TwilioCallControl } from '../twilio/twilio-call-control';
 import { base64Bytes, CLOSE_FAILURE, CLOSE_NORMAL, type MediaStreamListener, type TwilioMediaStream } from '../twilio/twilio-media-stream';
+import { commandDone, commandRefused, type CallCommand, type CallCommandResult } from './call-command';
 import { NORMAL_END, recordedEndReason, type Departure, type EndReason, type Outcome } from './call-end';
 import type { CallRecords } from './call-records';
 import type { CallRegistry, LiveConnection } from './call-registry';
@@ -370,7 +372,10 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     for (const step of steps) {
       if (step.do === 'send_tool_output') this.parts.link.send(buildFunctionOutput(step.callId, step.output));
       else if (step.do === 'create_response') this.parts.link.send(this.response(step.kind));
-      else this.depart(step.departure);
+      else if (step.do === 'say_operator_message') {
+        const { text, mode } = step.message;
+        this.parts.link.send(mode === 'sentence' ? buildOperatorSentence(text) : buildInstructedResponse(text));
+      } else this.depart(step.departure);
     }
     // A goodbye to a silent caller is bounded too; shutdown's deadline is already set.
     if (this.shuttingDown || this.departing) return;
@@ -429,6 +434,47 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
         this.end(departure);
       },
     );
+  }
+
+  // ---- What an operator may do to the call (POST /api/calls/:callSid/...) ---------------------
+
+  /** Carries out an operator's command; the answer says what was done, or why not. */
+  async command(command: CallCommand): Promise<CallCommandResult> {
+    if (this.ended) return commandRefused(404, 'The call has ended.');
+    if (this.departing || this.outcome !== null) return commandRefused(409, 'The call is already being hung up or transferred.');
+    this.parts.records.operatorCommand({ action: command.action, at: this.parts.clock.epochMs() });
+    if (command.action === 'say') {
+      const steps = this.sequencer.operatorMessage({ text: command.text, mode: command.mode });
+      if (steps === null) return commandRefused(409, 'The agent cannot take another message now (it is saying goodbye, or messages are waiting).');
+      const speaking = steps.some((step) => step.do === 'say_operator_message');
+      this.apply(steps);
+      return commandDone({ said: speaking ? 'now' : 'next', waiting: this.sequencer.operatorMessagesWaiting });
+    }
+    const { control, profile, log } = this.parts;
+    if (!control.available) return commandRefused(409, 'Hanging up or transferring a call needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.');
+    if (command.action === 'hangup') {
+      // Marked first: Twilio stops the stream as soon as the update lands.
+      this.markOutcome('hangup');
+      return this.viaTwilio(() => control.hangUp(this.callSid), { hungUp: true });
+    }
+    const to = command.to ?? profile.transferNumber;
+    if (to === undefined) return commandRefused(409, 'No number to transfer to: pass "to", or set the line\'s transfer number (OPERATOR_TRANSFER_NUMBER).');
+    log.info({ to }, 'operator transfers the call');
+    this.markOutcome('transferred');
+    return this.viaTwilio(() => control.transfer(this.callSid, to), { transferredTo: to });
+  }
+
+  private async viaTwilio(update: () => Promise<void>, done: Record<string, unknown>): Promise<CallCommandResult> {
+    try {
+      await update();
+      return commandDone(done);
+    } catch (err) {
+      // The call goes on with the agent, as when a tool's hang-up or transfer fails.
+      if (!this.ended) this.markOutcome(null);
+      const message = err instanceof Error ? err.message : String(err);
+      this.parts.log.warn({ err: message }, 'operator command refused by Twilio');
+      return commandRefused(502, `Twilio refused: ${message}`);
+    }
   }
 
   // ---- What tools may do to the call ----------------------------------------------------------

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { Departure } from './call-end';
-import { ResponseSequencer, type ResponseKind, type SequencerStep } from './response-sequencer';
+import { MAX_OPERATOR_MESSAGES, ResponseSequencer, type ResponseKind, type SequencerStep } from './response-sequencer';
 
 /**
  * The exhaustive spec of ResponseSequencer, written from its rules:
@@ -1573,5 +1573,97 @@ describe('ResponseSequencer', () => {
       expect(run(s, done('r2'), shutdown, leaving(true), created('g'), leaving(false))).toEqual([[], [create('shutdown_goodbye')], [], [], []]);
       expect(run(s, done('g'), quiet)).toEqual([[], [hangUp('shutdown')]]);
     });
+  });
+});
+
+// ---- operator messages (POST /api/calls/:callSid/say) ------------------------------------------
+
+describe('ResponseSequencer: operator messages', () => {
+  const sentence = (text: string) => ({ text, mode: 'sentence' as const });
+  const say = (text: string): SequencerStep => ({ do: 'say_operator_message', message: sentence(text) });
+
+  /** A call whose greeting has been said: the session is open, configured, and nothing is being said. */
+  function greeted(): ResponseSequencer {
+    const s = new ResponseSequencer();
+    s.sessionOpened();
+    expect(s.sessionConfigured()).toEqual([create('greeting')]);
+    s.responseCreated('r_greeting');
+    s.responseDone('r_greeting');
+    return s;
+  }
+
+  it('is asked for at once when nothing is being said, and the next one after that response', () => {
+    const s = greeted();
+    expect(s.operatorMessage(sentence('one'))).toEqual([say('one')]);
+    expect(s.awaitingResponse).toBe(true);
+    expect(s.operatorMessage(sentence('two'))).toEqual([]);
+    expect(s.operatorMessagesWaiting).toBe(1);
+    expect(s.responseCreated('r1')).toEqual([]);
+    expect(s.responseDone('r1')).toEqual([say('two')]);
+    expect(s.operatorMessagesWaiting).toBe(0);
+  });
+
+  it('waits for the response in progress, and for the greeting of a call not greeted yet', () => {
+    const s = new ResponseSequencer();
+    expect(s.operatorMessage(sentence('hello from the office'))).toEqual([]);
+    s.sessionOpened();
+    expect(s.sessionConfigured()).toEqual([create('greeting')]);
+    s.responseCreated('r_greeting');
+    expect(s.responseDone('r_greeting')).toEqual([say('hello from the office')]);
+  });
+
+  it('comes before the follow-up on tool results', () => {
+    const s = greeted();
+    s.responseCreated('r_tool');
+    expect(s.toolOutput('r_tool', 'c1', 'result of c1')).toEqual([]);
+    expect(s.operatorMessage(sentence('one'))).toEqual([]);
+    expect(s.responseDone('r_tool')).toEqual([send('c1'), say('one')]);
+    s.responseCreated('r_say');
+    expect(s.responseDone('r_say')).toEqual([create('follow_up')]);
+  });
+
+  it('is asked of the next session when the one it was asked of dropped before creating it', () => {
+    const s = greeted();
+    expect(s.operatorMessage(sentence('one'))).toEqual([say('one')]);
+    s.sessionDropped();
+    s.sessionOpened();
+    expect(s.sessionConfigured()).toEqual([create('resume')]);
+    s.responseCreated('r_resume');
+    expect(s.responseDone('r_resume')).toEqual([say('one')]);
+  });
+
+  it('is refused while the call is leaving or saying goodbye, and when MAX_OPERATOR_MESSAGES wait', () => {
+    const full = greeted();
+    full.responseCreated('r_busy');
+    for (let i = 0; i < MAX_OPERATOR_MESSAGES; i++) expect(full.operatorMessage(sentence(`m${i}`))).toEqual([]);
+    expect(full.operatorMessage(sentence('one too many'))).toBeNull();
+
+    const leavingCall = greeted();
+    leavingCall.setLeaving(true);
+    expect(leavingCall.operatorMessage(sentence('x'))).toBeNull();
+
+    const goodbye = greeted();
+    goodbye.silence('goodbye');
+    expect(goodbye.operatorMessage(sentence('x'))).toBeNull();
+
+    const hungUp = new ResponseSequencer();
+    hungUp.shutdown();
+    expect(hungUp.operatorMessage(sentence('x'))).toBeNull();
+  });
+
+  it('drops the messages still waiting when the call starts to leave, or says goodbye instead', () => {
+    const leavingCall = greeted();
+    leavingCall.responseCreated('r_busy');
+    leavingCall.operatorMessage(sentence('one'));
+    leavingCall.setLeaving(true);
+    expect(leavingCall.operatorMessagesWaiting).toBe(0);
+    expect(leavingCall.responseDone('r_busy')).toEqual([]);
+
+    const shuttingDown = greeted();
+    shuttingDown.responseCreated('r_busy');
+    shuttingDown.operatorMessage(sentence('one'));
+    shuttingDown.shutdown();
+    expect(shuttingDown.responseDone('r_busy')).toEqual([create('shutdown_goodbye')]);
+    expect(shuttingDown.operatorMessagesWaiting).toBe(0);
   });
 });

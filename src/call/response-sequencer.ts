@@ -14,10 +14,21 @@ export type ResponseKind =
   | 'silence_goodbye'
   | 'shutdown_goodbye';
 
+/** A sentence to say, or an instruction to follow, sent by an operator. */
+export interface OperatorMessage {
+  readonly text: string;
+  readonly mode: 'sentence' | 'instruction';
+}
+
+/** Operator messages waiting their turn; more are refused (the agent would be reading a queue). */
+export const MAX_OPERATOR_MESSAGES = 3;
+
 /** What the call must do next, in order. */
 export type SequencerStep =
   | { readonly do: 'send_tool_output'; readonly callId: string; readonly output: string }
   | { readonly do: 'create_response'; readonly kind: ResponseKind }
+  /** A response saying what an operator asked for, through the API. */
+  | { readonly do: 'say_operator_message'; readonly message: OperatorMessage }
   /** The goodbye has played (or cannot be said): hang up. */
   | { readonly do: 'hang_up'; readonly departure: Departure };
 
@@ -58,6 +69,9 @@ const GOODBYE_RESPONSE: Readonly<Record<Departure, ResponseKind>> = {
  *   another session, or with none open, is dropped.
  * - The first configured session greets; one reopened after a drop picks up instead, unless the
  *   greeting never got under way (then the caller has heard nothing and is greeted).
+ * - An operator's message is said after the greeting, once nothing else is being said, before a
+ *   follow-up; none is taken while the call is leaving or saying goodbye, and those waiting are
+ *   dropped when it starts to.
  * - A goodbye is the last thing asked for; once it has played the call hangs up, and after that
  *   nothing happens at all. A caller who speaks up during the goodbye to a silent caller is not hung
  *   up on; shutdown's goodbye stands. What comes while a tool is leaving (a shutdown, a goodbye
@@ -73,11 +87,14 @@ export class ResponseSequencer {
   private greeted = false;
   private active: string | null = null;
   /** A response.create is out and its response.created has not come back: what it asked for. */
-  private requested: ResponseKind | null = null;
+  private requested: ResponseKind | 'operator_message' | null = null;
   /** Responses created on the current session: the only ones whose tool results it can take. */
   private sessionResponses = new Set<string>();
   private outputs: PendingOutput[] = [];
   private followUpWanted = false;
+  private operatorMessages: OperatorMessage[] = [];
+  /** The operator's message asked for and not created yet: asked again of the next session if this one drops. */
+  private operatorAsked: OperatorMessage | null = null;
   private goodbye: Goodbye | null = null;
   private leaving = false;
   /** Shutdown came while a tool was leaving: carried out if the tool fails. */
@@ -129,6 +146,7 @@ export class ResponseSequencer {
 
   responseCreated(responseId: string): Steps {
     this.active = responseId;
+    this.operatorAsked = null;
     if (this.requested === 'greeting') this.greeted = true;
     this.requested = null;
     this.sessionResponses.add(responseId);
@@ -175,6 +193,23 @@ export class ResponseSequencer {
     return this.mayAsk() ? this.ask('silence_prompt') : NONE;
   }
 
+  /**
+   * An operator wants the agent to say something: the steps to take now (it is asked for at once
+   * when nothing else is being said), or null when the call cannot take it (leaving, saying
+   * goodbye, or MAX_OPERATOR_MESSAGES already waiting).
+   */
+  operatorMessage(message: OperatorMessage): Steps | null {
+    if (this.hungUp || this.leaving || this.goodbye !== null || this.shutdownOwed) return null;
+    if (this.operatorMessages.length >= MAX_OPERATOR_MESSAGES) return null;
+    this.operatorMessages.push(message);
+    return this.flush();
+  }
+
+  /** Operator messages not asked for yet. */
+  get operatorMessagesWaiting(): number {
+    return this.operatorMessages.length;
+  }
+
   /** Shutdown reached the call: say goodbye, then hang up; with nobody to say it, hang up now. */
   shutdown(): Steps {
     if (this.hungUp) return NONE;
@@ -199,6 +234,7 @@ export class ResponseSequencer {
     if (leaving) {
       this.outputs = [];
       this.followUpWanted = false;
+      this.operatorMessages = [];
       return NONE;
     }
     if (this.shutdownOwed) {
@@ -215,10 +251,13 @@ export class ResponseSequencer {
     this.goodbye = null;
     this.outputs = [];
     this.followUpWanted = false;
+    this.operatorMessages = [];
     return [{ do: 'hang_up', departure }];
   }
 
   private forgetSession(): void {
+    if (this.operatorAsked !== null) this.operatorMessages.unshift(this.operatorAsked);
+    this.operatorAsked = null;
     this.active = null;
     this.requested = null;
     this.sessionResponses = new Set();
@@ -250,9 +289,10 @@ export class ResponseSequencer {
     if (!this.mayAsk()) return steps;
     const goodbye = this.goodbye;
     if (goodbye !== null) {
-      // The goodbye comes instead of a greeting or a follow-up.
+      // The goodbye comes instead of a greeting, an operator's message or a follow-up.
       this.opener = null;
       this.followUpWanted = false;
+      this.operatorMessages = [];
       if (goodbye.phase === 'waiting') {
         goodbye.phase = 'requested';
         steps.push(...this.ask(GOODBYE_RESPONSE[goodbye.departure]));
@@ -261,6 +301,10 @@ export class ResponseSequencer {
       const opener = this.opener;
       this.opener = null;
       steps.push(...this.ask(opener));
+    } else if (this.operatorMessages.length > 0) {
+      this.requested = 'operator_message';
+      this.operatorAsked = this.operatorMessages.shift()!;
+      steps.push({ do: 'say_operator_message', message: this.operatorAsked });
     } else if (this.followUpWanted) {
       this.followUpWanted = false;
       steps.push(...this.ask('follow_up'));

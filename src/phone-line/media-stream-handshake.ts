@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { ScheduledTask, Scheduler } from '../common/scheduler';
+import { commandRefused, type CallCommandResult } from '../call/call-command';
 import type { CallFactory } from '../call/call-factory';
 import type { CallRegistry, LiveConnection } from '../call/call-registry';
 import { STREAM_TOKEN_PARAMETER, type StreamTokens } from '../security/stream-tokens';
@@ -64,6 +65,11 @@ export class MediaStreamHandshake implements LiveConnection {
 
   end(reason: 'shutdown' | 'ttl_expired'): void {
     this.refuse(reason);
+  }
+
+  /** Never found by call SID (it has none yet); here for the interface. */
+  async command(): Promise<CallCommandResult> {
+    return commandRefused(404, 'The call has not started.');
   }
 
   endWithGoodbye(): Promise<void> {

@@ -366,6 +366,14 @@ export function buildGreeting(greeting: string): ResponseCreate {
   };
 }
 
+/** A sentence an operator sent through the API, said as written; the conversation then goes on. */
+export function buildOperatorSentence(sentence: string): ResponseCreate {
+  return {
+    type: 'response.create',
+    response: { instructions: `Say exactly this to the caller now, then carry on with the call as before: "${sentence}"`, tool_choice: 'none' },
+  };
+}
+
 /** A response that follows a one-off instruction (a check-in, a goodbye, picking up after a reconnect). */
 export function buildInstructedResponse(instructions: string): ResponseCreate {
   return { type: 'response.create', response: { instructions } };
