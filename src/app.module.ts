@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CallControlModule } from './call-control/call-control.module';
 import { CallLogModule } from './call-log/call-log.module';
 import { CallModule } from './call/call.module';
 import { CommonModule } from './common/common.module';
@@ -30,6 +31,7 @@ import { PhoneLineModule } from './phone-line/phone-line.module';
     SecurityModule,
     CallModule,
     FleetModule,
+    CallControlModule,
     PhoneLineModule,
     HealthModule,
   ],

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { RecordingModule } from '../recording/recording.module';
 import { SecurityModule } from '../security/security.module';
+import { SessionModule } from '../session/session.module';
 import { ApiTokenGuard } from './api-token.guard';
 import { CallLog } from './call-log.service';
 import { CallLogWriter } from './call-log-writer';
@@ -16,7 +17,7 @@ import { SqlCallLogRepository } from './sql-call-log.repository';
  */
 @Global()
 @Module({
-  imports: [RecordingModule, SecurityModule],
+  imports: [RecordingModule, SecurityModule, SessionModule],
   controllers: [CallsController, RecordingLinksController],
   providers: [{ provide: CallLogRepository, useClass: SqlCallLogRepository }, CallLog, CallLogWriter, ApiTokenGuard],
   exports: [CallLogRepository, CallLog, CallLogWriter],

@@ -1,14 +1,17 @@
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Res, ServiceUnavailableException, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
 import type { Response } from 'express';
 import { RecordingService } from '../recording/recording.service';
+import { SessionStore, type CallSession } from '../session/session-store';
 import { CALL_SID } from '../twilio/twilio-protocol';
 import { ApiTokenGuard } from './api-token.guard';
 import { CallLogRepository, type CallRecord } from './call-record';
 import { ListCallsQuery } from './list-calls.query';
 import { sendRecording } from './send-recording';
 
+/** A live call as GET /api/calls/live lists it. */
+type LiveCall = Omit<CallSession, 'startedAt' | 'lastSeenAt'> & { startedAt: string; lastSeenAt: string };
 
-/** Read access to the call log: who called, what was said, what it cost, and the recording. */
+/** Read access to the call log: who called, what was said, what it cost, and the recording; and the calls live now. */
 @Controller('api/calls')
 @UseGuards(ApiTokenGuard)
 @UsePipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }))
@@ -16,7 +19,23 @@ export class CallsController {
   constructor(
     private readonly calls: CallLogRepository,
     private readonly recordings: RecordingService,
+    private readonly sessions: SessionStore,
   ) {}
+
+  /** The calls live now across the fleet, newest first, each with the instance that holds it. Before :callSid. */
+  @Get('live')
+  async live(): Promise<{ items: LiveCall[]; total: number }> {
+    let sessions: CallSession[];
+    try {
+      sessions = await this.sessions.list();
+    } catch {
+      throw new ServiceUnavailableException('The live calls cannot be listed while Redis is unreachable.');
+    }
+    const items = sessions
+      .sort((a, b) => b.startedAt - a.startedAt || a.callSid.localeCompare(b.callSid))
+      .map((s) => ({ ...s, startedAt: new Date(s.startedAt).toISOString(), lastSeenAt: new Date(s.lastSeenAt).toISOString() }));
+    return { items, total: items.length };
+  }
 
   @Get()
   async list(@Query() q: ListCallsQuery): Promise<{ items: readonly CallRecord[]; page: number; pageSize: number; total: number }> {

@@ -2,13 +2,14 @@ import { Module } from '@nestjs/common';
 import { CallLogModule } from '../call-log/call-log.module';
 import { CallModule } from '../call/call.module';
 import { SecurityModule } from '../security/security.module';
+import { SessionModule } from '../session/session.module';
 import { TwilioModule } from '../twilio/twilio.module';
 import { MediaStreamGateway } from './media-stream.gateway';
 import { VoiceController } from './voice.controller';
 
 /** Where Twilio reaches the service: the voice webhook and the media stream endpoint. */
 @Module({
-  imports: [CallModule, CallLogModule, SecurityModule, TwilioModule],
+  imports: [CallModule, CallLogModule, SecurityModule, SessionModule, TwilioModule],
   controllers: [VoiceController],
   providers: [MediaStreamGateway],
 })

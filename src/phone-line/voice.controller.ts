@@ -3,16 +3,22 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { CallLog } from '../call-log/call-log.service';
 import { CallRegistry } from '../call/call-registry';
+import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
+import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import type { CallProfile } from '../profile/call-profile';
 import { CallProfileResolver } from '../profile/call-profile.resolver';
 import { StreamTokens } from '../security/stream-tokens';
 import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
+import { SessionStore } from '../session/session-store';
 import { CALL_SID } from '../twilio/twilio-protocol';
 import { streamUrl, TwimlBuilder } from '../twilio/twiml.builder';
 
 const PARAM = /^[\w+:@.\- ]{0,64}$/;
+
+/** The longest the webhook waits for the fleet's call count; Twilio waits 15 s for the whole answer. */
+export const FLEET_COUNT_TIMEOUT_MS = 500;
 
 /** Reads one Twilio webhook parameter, from the form body (POST) or the query (GET). */
 function param(req: Request, name: string): string {
@@ -34,6 +40,8 @@ export class VoiceController {
     private readonly callLog: CallLog,
     private readonly streamTokens: StreamTokens,
     private readonly profiles: CallProfileResolver,
+    private readonly sessions: SessionStore,
+    private readonly scheduler: Scheduler,
     @Inject(AppLogger) logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'voice-webhook' });
@@ -42,24 +50,24 @@ export class VoiceController {
   @Post('voice')
   @HttpCode(200)
   @Header('Content-Type', 'text/xml')
-  voicePost(@Req() req: Request): string {
+  voicePost(@Req() req: Request): Promise<string> {
     return this.answer(req);
   }
 
   @Get('voice')
   @Header('Content-Type', 'text/xml')
-  voiceGet(@Req() req: Request): string {
+  voiceGet(@Req() req: Request): Promise<string> {
     return this.answer(req);
   }
 
-  private answer(req: Request): string {
+  private async answer(req: Request): Promise<string> {
     const raw = param(req, 'CallSid');
     const callSid = CALL_SID.test(raw) ? raw : '';
     const from = param(req, 'From');
     const to = param(req, 'To');
     const direction = param(req, 'Direction') || 'inbound';
     const profile = this.profiles.resolve(to);
-    const refusal = this.registry.refusal();
+    const refusal = this.registry.refusal() ?? (await this.fleetRefusal(callSid));
     if (refusal) {
       this.log.warn({ callSid, refusal }, 'call not taken by the agent: answering with the fallback');
       return this.fallback(profile, callSid, from, to, direction, refusal);
@@ -72,6 +80,22 @@ export class VoiceController {
     // Without a real Call SID there is no token: the stream it opens would be refused anyway.
     const streamToken = callSid ? this.streamTokens.mint(callSid) : '';
     return this.twiml.connect(url, { callSid, from, to, direction, streamToken }, profile);
+  }
+
+  /** 'fleet_at_capacity' when MAX_FLEET_CALLS calls are live across the fleet; not applied when they cannot be counted. */
+  private async fleetRefusal(callSid: string): Promise<'fleet_at_capacity' | null> {
+    const max = this.config.fleet.maxCalls;
+    if (max === undefined) return null;
+    const live = await raceTimeout(
+      this.sessions.count().catch((err: Error) => err),
+      FLEET_COUNT_TIMEOUT_MS,
+      this.scheduler,
+    );
+    if (live === TIMED_OUT || live instanceof Error) {
+      this.log.warn({ callSid, err: live === TIMED_OUT ? 'timed out' : live.message }, 'fleet call count unavailable: MAX_FLEET_CALLS not applied to this call');
+      return null;
+    }
+    return live >= max ? 'fleet_at_capacity' : null;
   }
 
   private fallback(profile: CallProfile, callSid: string, from: string, to: string, direction: string, reason: string): string {
