@@ -365,6 +365,7 @@ describe('Call', () => {
 
       ({ control, call } = operated({ OPERATOR_TRANSFER_NUMBER: '+15550001111' }));
       expect(await call.command({ action: 'transfer' })).toEqual({ status: 200, body: { transferredTo: '+15550001111' } });
+      expect(control.transfers).toEqual([{ callSid: CALL_SID, to: '+15550001111' }]);
 
       ({ control, call } = operated());
       expect((await call.command({ action: 'transfer' })).status).toBe(409);
