@@ -83,7 +83,7 @@ export class CallRecords {
     const at = this.deps.clock.epochMs();
     // A store that lost the session (Redis restarted empty, or was away past the TTL) gets it back.
     this.deps.sessions.touch(this.parties.callSid, at).then((live) => {
-      if (!live && !this.finished) this.saveSession(at);
+      if (!live && !this.finished) this.saveSession(at, 'session saved again: the shared store had lost it');
     }, this.sessionWriteFailed('touch'));
   }
 
@@ -158,8 +158,11 @@ export class CallRecords {
     if (this.profile.crm) this.deps.crm.callEnded(this.crmSummary(ending, endedAt, durationMs));
   }
 
-  private saveSession(lastSeenAt: number): void {
-    this.deps.sessions.save({ ...this.parties, startedAt: this.startedAt, lastSeenAt, state: this.state }).catch(this.sessionWriteFailed('save'));
+  private saveSession(lastSeenAt: number, saved?: string): void {
+    this.deps.sessions.save({ ...this.parties, startedAt: this.startedAt, lastSeenAt, state: this.state }).then(
+      () => saved && this.deps.log.info(saved),
+      this.sessionWriteFailed('save'),
+    );
   }
 
   private crmSummary(ending: CallEnding, endedAt: number, durationMs: number): CallSummaryForCrm {
