@@ -41,4 +41,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 # The service drains active calls on SIGTERM before exiting.
 STOPSIGNAL SIGTERM
 
-CMD ["node", "dist/src/main.js"]
+# --liftoff-only on the command line: on Node 24, setting it at run time (useLiftoffOnly in
+# src/database/sql-client.ts) left the embedded database's first boot peaking at 650-800 MB, not 255 MB.
+CMD ["node", "--liftoff-only", "dist/src/main.js"]
