@@ -1,7 +1,8 @@
 /**
- * The service as production runs it: `node dist/src/main.js` in a child process, for tests of
- * process-level behaviour (signals, exit codes). The build is made first when it is missing or
- * older than the sources, so the tests also work from a fresh clone.
+ * The service as production runs it: `node --liftoff-only dist/src/main.js` (the Dockerfile's and
+ * `npm start`'s command; see useLiftoffOnly in src/database/sql-client.ts) in a child process, for
+ * tests of process-level behaviour (signals, exit codes). The build is made first when it is
+ * missing or older than the sources, so the tests also work from a fresh clone.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -70,7 +71,7 @@ export class ServiceProcess {
   static async start(env: Record<string, string>): Promise<ServiceProcess> {
     ensureBuilt();
     const port = await freePort();
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, ['--liftoff-only', MAIN], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port), ...TEST_DEFAULTS, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
