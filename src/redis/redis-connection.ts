@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 
 /** How long boot waits for Redis before going on without it (commands fail until it is back). */
 export const REDIS_BOOT_WAIT_MS = 5_000;
@@ -23,6 +24,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     config: AppConfig,
     appLogger: AppLogger,
     private readonly scheduler: Scheduler,
+    metrics: CallMetrics,
   ) {
     this.logger = appLogger.child({ component: 'redis' });
     const { url } = config.redis;
@@ -33,6 +35,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     const target = new URL(url);
     const where = { host: target.hostname, port: target.port || '6379' };
     this.client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'call-operator' });
+    metrics.watchRedis(() => this.ready);
     // One line when Redis goes away and one when it is back, not one per reconnect attempt.
     this.client.on('error', (err: Error) => {
       if (this.down) return;
