@@ -24,7 +24,8 @@ export type WebSocketPeer = 'twilio' | 'realtime';
  * the spool file instead, `spool_write` a record that could not be spooled (lost), `spool_replay` a
  * spooled record that failed to replay at boot.
  */
-export type DatabaseOperation = 'call_log_write' | 'call_log_spooled' | 'spool_write' | 'spool_replay';
+const DATABASE_OPERATIONS = ['call_log_write', 'call_log_spooled', 'spool_write', 'spool_replay'] as const;
+export type DatabaseOperation = (typeof DATABASE_OPERATIONS)[number];
 
 /**
  * What the service counts, in its own prom-client registry (Node's default process metrics
@@ -109,6 +110,9 @@ export class CallMetrics {
   /** processMetrics: Node's default metrics (CPU, memory, event-loop lag, GC); off in unit tests. */
   constructor({ processMetrics = false }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry });
+    // Series whose labels are known are shown from the start at 0, so that a first failure is an increase.
+    for (const child of [this.callerFrames, this.agentDeltas, this.twilioSendDrops, this.earlyAudioDrops]) child.inc(0);
+    for (const operation of DATABASE_OPERATIONS) this.databaseFailures.inc({ operation }, 0);
   }
 
   callStarted(): void {

@@ -16,7 +16,8 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
 export async function histogramValue(registry: Registry, name: string): Promise<{ count: number; sum: number } | undefined> {
   const metric = registry.getSingleMetric(name);
   if (!metric) return undefined;
-  const { values } = await metric.get();
+  // A histogram's values name their series (_bucket, _sum, _count); prom-client's types leave that out.
+  const values = (await metric.get()).values as Array<{ value: number; metricName?: string }>;
   const of = (suffix: string) => values.find((v) => v.metricName === `${name}_${suffix}`)?.value ?? 0;
   return { count: of('count'), sum: of('sum') };
 }
