@@ -5,8 +5,10 @@ import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { callRecord } from '../../test/support/call-records';
 import { LogCapture } from '../../test/support/log-capture';
+import { metricValue } from '../../test/support/metric-value';
 import { deferred, type Deferred } from '../../test/support/wait';
 import { CallLogRepository, type CallListPage, type CallRecord } from './call-record';
 import { CallLogWriter, type CallLogWriterOptions } from './call-log-writer';
@@ -72,9 +74,11 @@ describe('CallLogWriter', () => {
   let repo: FlakyRepository;
   let scheduler: ManualScheduler;
   let logs: LogCapture;
+  let metrics: CallMetrics;
+  const failures = (operation: string) => metricValue(metrics.registry, 'call_operator_database_failures_total', { operation });
   const config = () => new AppConfig(validateEnvironment({ DATA_DIR: dataDir, LOG_LEVEL: 'info' }));
   const writer = (opts: Partial<CallLogWriterOptions> = {}) =>
-    new CallLogWriter(repo, config(), new AppLogger(config(), logs), scheduler, {
+    new CallLogWriter(repo, config(), new AppLogger(config(), logs), scheduler, metrics, {
       baseDelayMs: BASE_DELAY_MS,
       maxDelayMs: MAX_DELAY_MS,
       attemptsBeforeSpool: 3,
@@ -90,6 +94,7 @@ describe('CallLogWriter', () => {
     repo = new FlakyRepository();
     scheduler = new ManualScheduler();
     logs = new LogCapture();
+    metrics = new CallMetrics();
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -140,7 +145,7 @@ describe('CallLogWriter', () => {
     expect(repo.rows.get(record().callSid)).toMatchObject({ status: 'completed', transcript: [{ text: 'My pipe burst' }] });
   });
 
-  it('spools a finished call it cannot write, and replays it at the next boot', async () => {
+  it('spools a finished call it cannot write, and replays it at the next boot, counting each failure', async () => {
     const w = writer();
     repo.down = true;
     w.submit(record({ status: 'completed', endReason: 'twilio_stop' }));
@@ -152,10 +157,13 @@ describe('CallLogWriter', () => {
     expect(repo.writes).toBe(3);
     expect(spoolFiles()).toEqual([`${record().callSid}.json`]);
     expect(scheduler.pending).toBe(0);
+    expect(await failures('call_log_write')).toBe(3);
+    expect(await failures('call_log_spooled')).toBe(1);
 
     // Still down at the next boot: the file stays.
     expect(await writer().replaySpool()).toBe(0);
     expect(spoolFiles()).toHaveLength(1);
+    expect(await failures('spool_replay')).toBe(1);
 
     repo.down = false;
     await writer().onApplicationBootstrap();
@@ -191,6 +199,8 @@ describe('CallLogWriter', () => {
     expect(spoolFiles()).toHaveLength(2);
     expect(w.droppedCount).toBe(3);
     expect(logs.all('call record spool full; records that cannot be written are dropped')).toHaveLength(1);
+    expect(await failures('call_log_spooled')).toBe(2);
+    expect(await failures('spool_write')).toBe(3);
 
     // The next boot counts what is already there.
     const next = writer({ attemptsBeforeSpool: 1, maxSpoolFiles: 2 });

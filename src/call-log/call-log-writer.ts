@@ -6,6 +6,7 @@ import { raceTimeout } from '../common/race-timeout';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { CallLogRepository, type CallRecord } from './call-record';
 
 export interface CallLogWriterOptions {
@@ -56,6 +57,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
     config: AppConfig,
     logger: AppLogger,
     private readonly scheduler: Scheduler,
+    private readonly metrics: CallMetrics,
     @Optional() @Inject(CALL_LOG_WRITER_OPTIONS) options?: Partial<CallLogWriterOptions> | null,
   ) {
     this.log = logger.child({ component: 'call-log' });
@@ -135,6 +137,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
         await unlink(path);
         replayed++;
       } catch (err) {
+        this.metrics.databaseFailure('spool_replay');
         this.log.error({ file, err: (err as Error).message }, 'spooled call record not replayed; kept for the next boot');
       }
     }
@@ -163,6 +166,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
       // Spooled meanwhile: retrying would spool it again, or hold a timer after shutdown.
       if (this.pending.get(callSid) !== entry) return;
       entry.attempts++;
+      this.metrics.databaseFailure('call_log_write');
       const finished = entry.record.status !== 'in-progress';
       this.log.warn({ callSid, attempts: entry.attempts, err: (err as Error).message }, 'call record write failed; will retry');
       if (finished && entry.attempts >= this.options.attemptsBeforeSpool) {
@@ -177,6 +181,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
   private async spool(callSid: string, record: CallRecord): Promise<void> {
     const entry = this.pending.get(callSid);
     if (this.spooled >= this.options.maxSpoolFiles) {
+      this.metrics.databaseFailure('spool_write');
       if (this.spoolDropped++ === 0) this.log.error({ callSid, maxSpoolFiles: this.options.maxSpoolFiles }, 'call record spool full; records that cannot be written are dropped');
       if (entry) this.forget(callSid, entry);
       return;
@@ -188,9 +193,11 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
       // Written whole, then renamed: a crash mid-write never leaves half a record to replay.
       await writeFile(`${path}.tmp`, JSON.stringify(record));
       await rename(`${path}.tmp`, path);
+      this.metrics.databaseFailure('call_log_spooled');
       this.log.warn({ callSid }, 'call record spooled to disk; it will be written at the next boot');
     } catch (err) {
       this.spooled--;
+      this.metrics.databaseFailure('spool_write');
       this.log.error({ callSid, err: (err as Error).message }, 'call record could not be spooled');
     }
     if (entry) this.forget(callSid, entry);

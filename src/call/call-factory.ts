@@ -65,8 +65,9 @@ export class CallFactory {
       sendBufferMaxBytes: config.calls.sendBufferMaxBytes,
       sendStallTimeoutMs: config.calls.sendStallTimeoutMs,
       agentAudio: records.agentAudioSent,
+      metrics: this.metrics,
     });
-    const link = new RealtimeLink({ connector: this.realtime, scheduler, clock, log, connectTimeoutMs: config.openai.connectTimeoutMs });
+    const link = new RealtimeLink({ connector: this.realtime, scheduler, clock, log, connectTimeoutMs: config.openai.connectTimeoutMs, metrics: this.metrics });
     const call = new Call({
       callSid: start.callSid,
       profile,

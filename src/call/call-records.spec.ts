@@ -10,6 +10,7 @@ import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { CrmService, type CallSummaryForCrm, type JobRequest } from '../crm/crm.port';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import type { CallProfile } from '../profile/call-profile';
 import { RecordingLinks } from '../recording/recording-links';
 import { RecordingService } from '../recording/recording.service';
@@ -79,7 +80,7 @@ describe('CallRecords', () => {
     const clock = new ManualClock();
     const scheduler = new ManualScheduler(clock);
     const repository = new MemoryRepository();
-    const writer = new CallLogWriter(repository, config, logger, scheduler);
+    const writer = new CallLogWriter(repository, config, logger, scheduler, new CallMetrics());
     const recordings = new RecordingService(config, logger);
     const sessions = new InMemorySessionStore(config, clock);
     const crm = new RecordingCrm();

@@ -1,4 +1,5 @@
 import { callHarness, CALL_SID, STREAM_SID, type CallHarness } from '../../test/support/call-harness';
+import { metricValue } from '../../test/support/metric-value';
 
 /** What every queue inside a call holds at most, and what happens when a peer pushes past it. */
 
@@ -19,7 +20,7 @@ function sentTo(socket: { sent: string[] }, type: string): Array<Record<string, 
 }
 
 describe('Call bounds', () => {
-  it('keeps only the newest early caller audio, as much as the connect timeout allows, logged once and counted', () => {
+  it('keeps only the newest early caller audio, as much as the connect timeout allows, logged once and counted', async () => {
     // OPENAI_CONNECT_TIMEOUT_MS=1000: room for a connect, its retry and the pause between
     // (1000 + 500 + 1000) plus 2000 ms of audio: 225 frames.
     const h = callHarness();
@@ -34,6 +35,7 @@ describe('Call bounds', () => {
     expect(h.logs.filter((l) => l.msg === 'early caller audio over its bound; dropping the oldest')).toHaveLength(1);
     h.twilio.peerClose();
     expect(h.logs.find((l) => l.msg === 'call ended')).toMatchObject({ earlyAudioDropped: 175 });
+    expect(await metricValue(h.metrics.registry, 'call_operator_backpressure_drops_total', { where: 'realtime_early_audio' })).toBe(175);
   });
 
   it('refuses tool calls beyond its bound while outputs wait for their response, logged once and counted', async () => {

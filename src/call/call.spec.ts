@@ -1,6 +1,6 @@
 import { callHarness, CALL_SID, STREAM_SID, type CallHarness } from '../../test/support/call-harness';
 import { FakeCallControl } from '../../test/support/fake-call-control';
-import { metricValue } from '../../test/support/metric-value';
+import { histogramValue, metricValue } from '../../test/support/metric-value';
 import type { FakeSocket } from '../../test/support/fake-socket';
 import { TwilioCallControlError } from '../twilio/twilio-call-control';
 import { GOODBYE_MAX_MS, HANGUP_MAX_MS, type Call } from './call';
@@ -91,6 +91,28 @@ describe('Call', () => {
     expect(await metric('call_operator_calls_ended_total', { status: 'completed', reason: 'twilio_stop' })).toBe(1);
     // No phone numbers or call ids in any label.
     expect(await h.metrics.registry.metrics()).not.toMatch(/CA[0-9a-f]{32}|\+1555/);
+  });
+
+  it("times the agent's first audio and its reply to a caller's turn on the call's clock, and counts the truncation", async () => {
+    const h = callHarness();
+    h.clock.advance(1_000); // the call is built now
+    const rt = started(h);
+    h.clock.advance(700);
+    say(rt, 'greeting', 300, false);
+    h.clock.advance(100);
+    // The caller talks over the greeting: barge-in, truncate, and no reply timed yet.
+    rt.receive(JSON.stringify({ type: 'input_audio_buffer.speech_started', audio_start_ms: 40, item_id: 'caller_1' }));
+    h.clock.advance(1_200);
+    rt.receive(JSON.stringify({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 1_240, item_id: 'caller_1' }));
+    h.clock.advance(450);
+    say(rt, 'reply', 200, false);
+    h.clock.advance(100);
+    say(rt, 'reply', 200);
+
+    expect(await histogramValue(h.metrics.registry, 'call_operator_first_audio_seconds')).toEqual({ count: 1, sum: 0.7 });
+    expect(await histogramValue(h.metrics.registry, 'call_operator_response_latency_seconds')).toEqual({ count: 1, sum: 0.45 });
+    expect(await metricValue(h.metrics.registry, 'call_operator_truncations_total')).toBe(1);
+    expect(events(rt, 'conversation.item.truncate')).toHaveLength(1);
   });
 
   it('ignores an audio delta that is not base64: nothing of it reaches Twilio', () => {

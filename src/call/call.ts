@@ -30,6 +30,7 @@ import type { CallRecords } from './call-records';
 import type { CallRegistry, LiveConnection } from './call-registry';
 import type { AgentState, InterruptionStateMachine, StateCause } from './interruption-state-machine';
 import { ResponseSequencer, type ResponseKind, type SequencerStep } from './response-sequencer';
+import { ResponseTiming } from './response-timing';
 import { SessionRollover } from './session-rollover';
 import { SilenceMonitor } from './silence-monitor';
 import { ToolCalls } from './tool-calls';
@@ -74,6 +75,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   private readonly silence: SilenceMonitor;
   private readonly rollover: SessionRollover;
   private readonly tools: ToolCalls;
+  private readonly timing: ResponseTiming;
   private ended = false;
   private outcome: Outcome | null = null;
   private callerSpeaking = false;
@@ -90,6 +92,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     this.lastHeardAt = clock.now();
     this.silence = new SilenceMonitor(config.calls.silencePromptMs, clock.now());
     this.rollover = new SessionRollover(config.openai.sessionMaxMs);
+    this.timing = new ResponseTiming(clock.now(), parts.metrics);
     const context: ToolCallContext = {
       callSid: records.parties.callSid,
       streamSid: records.parties.streamSid,
@@ -100,7 +103,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
       setDetail: (key, value) => records.setDetail(key, value),
       getDetail: (key) => records.getDetail(key),
     };
-    this.tools = new ToolCalls(parts.tools, context, records, parts.log, (responseId, callId, output) =>
+    this.tools = new ToolCalls(parts.tools, context, records, parts.log, parts.metrics, (responseId, callId, output) =>
       this.apply(this.sequencer.toolOutput(responseId, callId, output)),
     );
     machine.observe((from, to, cause) => this.onAgentState(from, to, cause));
@@ -261,7 +264,8 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
         // Passed on as the model sent it: no decode, no re-encode.
         const bytes = base64Bytes(event.delta);
         records.agentAudio(event.itemId, bytes);
-        stream.sendAgentAudio(event.responseId, event.itemId, event.delta, bytes);
+        const sent = stream.sendAgentAudio(event.responseId, event.itemId, event.delta, bytes);
+        if (sent && this.timing.waiting) this.timing.agentAudioSent(event.responseId, this.parts.clock.now());
         this.parts.metrics.agentDelta();
         return;
       }
@@ -270,6 +274,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
         records.callerSpeechStarted(event.itemId, event.audioStartMs + (this.parts.link.inputStartMs ?? 0));
         log.debug('caller speech started');
         this.callerSpeaking = true;
+        this.timing.callerStarted();
         // Before the barge-in: the agent falling silent must not start the silence count.
         this.silence.callerStarted();
         this.apply(this.sequencer.callerSpeechStarted());
@@ -279,9 +284,11 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
         log.debug('caller speech stopped');
         this.callerSpeaking = false;
         this.silence.callerStopped(this.parts.clock.now());
+        this.timing.callerStopped(this.parts.clock.now());
         return;
       case 'response.created':
         machine.responseCreated(event.responseId);
+        this.timing.responseCreated(event.responseId);
         this.apply(this.sequencer.responseCreated(event.responseId));
         return;
       case 'response.done':
@@ -359,7 +366,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     const { itemId, audioEndMs } = bargeIn.truncate;
     stream.clear();
     records.agentCut(itemId, audioEndMs);
-    link.send(buildTruncate(itemId, audioEndMs));
+    if (link.send(buildTruncate(itemId, audioEndMs))) this.parts.metrics.truncation();
     if (bargeIn.cancelResponseId) link.send(buildCancel(bargeIn.cancelResponseId));
     this.parts.metrics.bargeIn();
     log.info({ itemId, audioEndMs, cancelled: bargeIn.cancelResponseId }, 'caller barged in');

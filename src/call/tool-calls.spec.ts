@@ -1,9 +1,11 @@
 import pino from 'pino';
 import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
+import { CallMetrics } from '../metrics/call-metrics';
 import type { ToolCallContext } from '../tools/tool';
 import { ToolRegistry } from '../tools/tool-registry';
 import { LogCapture } from '../../test/support/log-capture';
+import { metricValue } from '../../test/support/metric-value';
 import { testToolContext } from '../../test/support/tool-context';
 import { deferred, type Deferred } from '../../test/support/wait';
 import type { CallRecords } from './call-records';
@@ -29,6 +31,7 @@ describe('ToolCalls', () => {
   let calls: ToolCalls;
   let context: ToolCallContext;
   let seenBy: string[];
+  let metrics: CallMetrics;
 
   beforeEach(() => {
     clock = new ManualClock();
@@ -67,7 +70,8 @@ describe('ToolCalls', () => {
     context = testToolContext({ callSid: CALL_SID });
     // ToolCalls only ever tells the records of a finished tool call.
     const records = { toolCalled: (entry: Readonly<Record<string, unknown>>) => void recorded.push(entry) } satisfies Pick<CallRecords, 'toolCalled'>;
-    calls = new ToolCalls(registry, context, records, pino({ level: 'info' }, logs), (responseId, callId, output) =>
+    metrics = new CallMetrics();
+    calls = new ToolCalls(registry, context, records, pino({ level: 'info' }, logs), metrics, (responseId, callId, output) =>
       results.push({ responseId, callId, output: JSON.parse(output) }),
     );
   });
@@ -103,6 +107,23 @@ describe('ToolCalls', () => {
       { name: 'broken', callId: 'call-1', arguments: {}, ok: false, error: 'failed', output: { error: 'CRM unreachable' }, durationMs: 0 },
     ]);
     expect(results).toEqual([{ responseId: 'resp-1', callId: 'call-1', output: { error: 'CRM unreachable' } }]);
+  });
+
+  it('counts failures by tool and error, with a name no tool has as "unknown"', async () => {
+    const failures = (labels: Record<string, string>) => metricValue(metrics.registry, 'call_operator_tool_failures_total', labels);
+    calls.run('resp-1', 'call-1', 'broken', '{}', 0);
+    calls.run('resp-1', 'call-2', 'check_availability', '{}', 0);
+    calls.run('resp-1', 'call-3', 'made_up_by_the_model_+15551230000', '{}', 0);
+    calls.run('resp-1', 'call-4', 'check_availability', '{"day":"Monday"}', 0);
+    scheduler.advance(250);
+    await settle();
+
+    expect(await failures({ tool: 'broken', error: 'failed' })).toBe(1);
+    expect(await failures({ tool: 'check_availability', error: 'invalid_arguments' })).toBe(1);
+    expect(await failures({ tool: 'unknown', error: 'unknown_tool' })).toBe(1);
+    const text = await metrics.registry.metrics();
+    expect(text).not.toContain('made_up');
+    expect(text.match(/^call_operator_tool_failures_total\{/gm)).toHaveLength(3);
   });
 
   it('records arguments that are not JSON as they came', async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { CallMetrics } from '../metrics/call-metrics';
 import type { ToolCallContext } from '../tools/tool';
 import type { ToolRegistry } from '../tools/tool-registry';
 import type { CallRecords } from './call-records';
@@ -28,6 +29,7 @@ export class ToolCalls {
     private readonly context: ToolCallContext,
     private readonly records: Pick<CallRecords, 'toolCalled'>,
     private readonly log: Logger,
+    private readonly metrics: CallMetrics,
     private readonly onResult: ToolResultSink,
   ) {}
 
@@ -60,6 +62,8 @@ export class ToolCalls {
         durationMs: outcome.durationMs,
       });
       this.log.info({ tool: name, callId, ok: outcome.ok, error: outcome.error, durationMs: outcome.durationMs }, 'tool finished');
+      // The model may name any tool: only registered names (bounded) become labels.
+      if (outcome.error) this.metrics.toolFailure(outcome.error === 'unknown_tool' ? 'unknown' : name, outcome.error);
       if (this.ended) return;
       if (generation !== this.generation) {
         this.log.info({ tool: name, callId }, 'tool output dropped: the session that asked for it is gone');

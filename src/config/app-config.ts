@@ -43,6 +43,8 @@ export class AppConfig {
   readonly env: EnvironmentVariables['NODE_ENV'];
   readonly port: number;
   readonly host: string;
+  /** Set: /metrics is served on this port (on host) and not on `port`. */
+  readonly metricsPort: number | undefined;
   readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
   /** Phone numbers appear in logs unmasked (for debugging a deployment, never by default). */
   readonly logPii: boolean;
@@ -139,6 +141,7 @@ export class AppConfig {
     this.env = env.NODE_ENV;
     this.port = env.PORT;
     this.host = env.HOST;
+    this.metricsPort = env.METRICS_PORT;
     this.logLevel = env.LOG_LEVEL;
     this.logPii = env.LOG_PII;
     this.version = readVersion();

@@ -23,6 +23,11 @@ describe('validateEnvironment', () => {
     expect(env.HUBSPOT_ENABLED).toBe(true);
   });
 
+  it('serves /metrics on PORT unless METRICS_PORT is set', () => {
+    expect(new AppConfig(validateEnvironment({ METRICS_PORT: '' })).metricsPort).toBeUndefined();
+    expect(new AppConfig(validateEnvironment({ METRICS_PORT: '9464' })).metricsPort).toBe(9464);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -34,6 +39,8 @@ describe('validateEnvironment', () => {
     [{ HUBSPOT_ENABLED: 'maybe' }, 'HUBSPOT_ENABLED'],
     [{ HUBSPOT_ENABLED: 'true' }, 'HUBSPOT_ACCESS_TOKEN'],
     [{ PUBLIC_BASE_URL: 'op.example.com' }, 'PUBLIC_BASE_URL'],
+    [{ METRICS_PORT: '70000' }, 'METRICS_PORT'],
+    [{ METRICS_PORT: '8080' }, 'METRICS_PORT'],
   ])('rejects %j naming %s', (env, variable) => {
     expect(() => validateEnvironment(env)).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*\\b${variable}:`));
   });

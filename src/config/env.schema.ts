@@ -44,6 +44,10 @@ export class EnvironmentVariables {
   @IsString() @MinLength(1)
   HOST = '0.0.0.0';
 
+  /** Set: GET /metrics is served on this port alone, not on PORT. 0: any free port (tests). */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  METRICS_PORT?: number;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' = 'info';
 
@@ -292,6 +296,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   // database of their own would split the call log between them.
   if (env.REDIS_URL !== undefined && env.DATABASE_URL === undefined) {
     problems.push('REDIS_URL is set (several instances share live calls) but DATABASE_URL is not: every instance would keep its own embedded database; set DATABASE_URL to one PostgreSQL for all of them');
+  }
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+    problems.push(`METRICS_PORT: must differ from PORT (both ${env.PORT}); leave it unset to serve /metrics on PORT`);
   }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { ImmediateScheduler } from '../../test/support/immediate-scheduler';
 import { ManualClock } from '../common/clock';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
+import { CallMetrics } from '../metrics/call-metrics';
+import { metricValue } from '../../test/support/metric-value';
 import { BreakerOpenError, CrmWorkQueue, JobError, QueueFullError, type WorkJob, type WorkQueueOptions } from './crm-work-queue';
 
 const silent = pino({ level: 'silent' });
@@ -11,7 +13,8 @@ const silent = pino({ level: 'silent' });
 function makeQueue(logger: Logger = silent, options: Partial<WorkQueueOptions> = {}) {
   const clock = new ManualClock();
   const scheduler = new ImmediateScheduler();
-  return { queue: new CrmWorkQueue(logger, options, clock, scheduler, () => 0.5), clock, scheduler };
+  const metrics = new CallMetrics();
+  return { queue: new CrmWorkQueue(logger, options, clock, scheduler, metrics, () => 0.5), clock, scheduler, metrics };
 }
 
 function job(key: string, name: string, run: () => Promise<void>, failures: Error[] = []): WorkJob {
@@ -37,8 +40,8 @@ describe('CrmWorkQueue', () => {
     expect(order).toEqual(['b1', 'a1', 'a2']);
   });
 
-  it('retries transient failures with exponential backoff, then reports the final failure', async () => {
-    const { queue, scheduler } = makeQueue(silent, { maxAttempts: 4, baseDelayMs: 100, breakerThreshold: 100 });
+  it('retries transient failures with exponential backoff, then reports and counts the final failure', async () => {
+    const { queue, scheduler, metrics } = makeQueue(silent, { maxAttempts: 4, baseDelayMs: 100, breakerThreshold: 100 });
     const failures: Error[] = [];
     let runs = 0;
     queue.enqueue(job('a', 'flaky', async () => {
@@ -50,6 +53,8 @@ describe('CrmWorkQueue', () => {
     // random() = 0.5 → three quarters of 100, 200, 400.
     expect(scheduler.delays).toEqual([75, 150, 300]);
     expect(failures.map((e) => e.message)).toEqual(['503']);
+    // One failure: the attempts that were retried are not failures yet.
+    expect(await metricValue(metrics.registry, 'call_operator_crm_failures_total')).toBe(1);
   });
 
   it('waits as long as Retry-After says', async () => {
@@ -76,7 +81,7 @@ describe('CrmWorkQueue', () => {
         return { cancel: () => (task.cancelled = true) };
       }
     })();
-    const queue = new CrmWorkQueue(silent, { baseDelayMs: 100 }, new ManualClock(), holding, () => 0);
+    const queue = new CrmWorkQueue(silent, { baseDelayMs: 100 }, new ManualClock(), holding, new CallMetrics(), () => 0);
     queue.enqueue(job('a', 'flaky', () => Promise.reject(new JobError('503', true))));
     await retryScheduled;
     queue.close();
@@ -99,7 +104,7 @@ describe('CrmWorkQueue', () => {
   it('rejects jobs beyond its bound and runs their failure handler, logging a run of rejections once and counting them', async () => {
     const lines: Array<{ msg: string; rejected?: number }> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
-    const { queue } = makeQueue(logger, { maxPending: 2 });
+    const { queue, metrics } = makeQueue(logger, { maxPending: 2 });
     const failures: Error[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -113,6 +118,7 @@ describe('CrmWorkQueue', () => {
     expect(failures).toHaveLength(10);
     expect(failures[0]).toBeInstanceOf(QueueFullError);
     expect(queue.rejected).toBe(10);
+    expect(await metricValue(metrics.registry, 'call_operator_crm_failures_total')).toBe(10);
     expect(lines.filter((l) => l.msg === 'CRM job rejected')).toHaveLength(1);
 
     expect(queue.enqueue(job('d', 'after', async () => undefined))).toBe(true);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../common/clock';
 import type { ScheduledTask, Scheduler } from '../common/scheduler';
+import type { CallMetrics } from '../metrics/call-metrics';
 
 /**
  * A failure that says whether trying again can help. Anything else a job throws (network error,
@@ -98,6 +99,8 @@ export class CrmWorkQueue {
     private readonly clock: Clock,
     /** Retry backoff waits. */
     private readonly scheduler: Scheduler,
+    /** Counts the jobs that finally failed. */
+    private readonly metrics: CallMetrics,
     private readonly random: Random = Math.random,
   ) {
     this.options = { ...DEFAULT_QUEUE_OPTIONS, ...options };
@@ -247,6 +250,7 @@ export class CrmWorkQueue {
   }
 
   private async settleFailed(job: WorkJob, error: Error): Promise<void> {
+    this.metrics.crmFailure();
     try {
       await job.onFailure?.(error);
     } catch (handlerError) {

@@ -7,6 +7,7 @@ import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger, LOG_DESTINATION } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { FakeHubspot } from '../../test/support/fake-hubspot';
 import { CrmModule } from './crm.module';
 import { CrmService } from './crm.port';
@@ -32,7 +33,7 @@ describe('CrmModule', () => {
 
   async function boot(env: Record<string, string>): Promise<CrmService> {
     const config = new AppConfig(validateEnvironment({ LOG_LEVEL: 'silent', HUBSPOT_BASE_URL: fake.baseUrl, ...env }));
-    // Stands in for the global config, logging, database and common modules.
+    // Stands in for the global config, logging, database, metrics and common modules.
     @Global()
     @Module({
       providers: [
@@ -42,8 +43,9 @@ describe('CrmModule', () => {
         { provide: CallLogRepository, useValue: { mergeCrm: async () => true } },
         { provide: Clock, useValue: new ManualClock() },
         { provide: Scheduler, useValue: scheduler },
+        { provide: CallMetrics, useValue: new CallMetrics() },
       ],
-      exports: [AppConfig, AppLogger, CallLogRepository, Clock, Scheduler],
+      exports: [AppConfig, AppLogger, CallLogRepository, Clock, Scheduler, CallMetrics],
     })
     class GlobalsModule {}
     const moduleRef = await Test.createTestingModule({ imports: [GlobalsModule, CrmModule] }).compile();

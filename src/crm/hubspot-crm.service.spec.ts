@@ -2,6 +2,7 @@ import pino from 'pino';
 import { ImmediateScheduler } from '../../test/support/immediate-scheduler';
 import type { CallLogRepository } from '../call-log/call-record';
 import { ManualClock } from '../common/clock';
+import { CallMetrics } from '../metrics/call-metrics';
 import { FakeHubspot, type RecordedRequest } from '../../test/support/fake-hubspot';
 import type { CallSummaryForCrm } from './crm.port';
 import { HubspotCrmService, parseRetryAfter, splitName, type HubspotCrmOptions } from './hubspot-crm.service';
@@ -41,6 +42,7 @@ describe('HubspotCrmService against a fake HubSpot', () => {
       repo as unknown as CallLogRepository,
       clock,
       scheduler,
+      new CallMetrics(),
       {
         requestTimeoutMs: 2000,
         markDelayMs: 5,

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CallLogRepository } from '../call-log/call-record';
 import type { Clock } from '../common/clock';
 import type { Scheduler } from '../common/scheduler';
+import type { CallMetrics } from '../metrics/call-metrics';
 import { CrmService, type CallSummaryForCrm, type JobRequest } from './crm.port';
 import { CrmWorkQueue, JobError, type Random, type WorkQueueOptions } from './crm-work-queue';
 
@@ -133,12 +134,13 @@ export class HubspotCrmService extends CrmService implements OnModuleDestroy {
     private readonly repository: CallLogRepository,
     private readonly clock: Clock,
     private readonly scheduler: Scheduler,
+    metrics: CallMetrics,
     options: Partial<HubspotCrmOptions> = {},
   ) {
     super();
     this.options = { ...DEFAULT_OPTIONS, ...options };
     this.baseUrl = settings.baseUrl.replace(/\/+$/, '');
-    this.queue = new CrmWorkQueue(logger, this.options.queue, clock, scheduler, this.options.random);
+    this.queue = new CrmWorkQueue(logger, this.options.queue, clock, scheduler, metrics, this.options.random);
   }
 
 

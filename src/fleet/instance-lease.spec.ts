@@ -4,6 +4,7 @@ import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { RedisConnection } from '../redis/redis-connection';
 import { LogCapture } from '../../test/support/log-capture';
 import { InstanceLease } from './instance-lease';
@@ -15,7 +16,7 @@ describe('InstanceLease', () => {
     const config = new AppConfig(validateEnvironment({}));
     const scheduler = new ManualScheduler();
     const logger = new AppLogger(config, new LogCapture());
-    const lease = new InstanceLease(new RedisConnection(config, logger, scheduler, new ManualClock()), config, new ManualClock(), scheduler, logger);
+    const lease = new InstanceLease(new RedisConnection(config, logger, scheduler, new ManualClock(), new CallMetrics()), config, new ManualClock(), scheduler, logger);
     lease.onModuleInit();
     expect(scheduler.pending).toBe(0);
     expect(await lease.alive(['pod-b'])).toEqual(new Set());
@@ -45,7 +46,7 @@ describe('InstanceLease', () => {
       const clock = new ManualClock();
       const scheduler = new ManualScheduler(clock);
       const logger = new AppLogger(config, new LogCapture());
-      const redis = new RedisConnection(config, logger, scheduler, clock);
+      const redis = new RedisConnection(config, logger, scheduler, clock, new CallMetrics());
       await redis.onModuleInit();
       const lease = new InstanceLease(redis, config, clock, scheduler, logger);
       lease.onModuleInit();

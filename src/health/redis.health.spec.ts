@@ -6,13 +6,14 @@ import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { RedisConnection } from '../redis/redis-connection';
 import { RedisHealthIndicator } from './redis.health';
 
 const connection = (env: Record<string, string>) => {
   const config = new AppConfig(validateEnvironment(env.REDIS_URL ? { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', ...env } : env));
   const logs = new LogCapture();
-  return { redis: new RedisConnection(config, new AppLogger(config, logs), new ManualScheduler(), new ManualClock()), logs };
+  return { redis: new RedisConnection(config, new AppLogger(config, logs), new ManualScheduler(), new ManualClock(), new CallMetrics()), logs };
 };
 
 describe('RedisHealthIndicator', () => {

@@ -1,8 +1,31 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** A label value from outside (an API error code): kept only when it looks like one, so that a
  * misbehaving peer cannot grow the series without bound. */
 const CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** WebSocket close codes kept as they are; the rest become "4xxx" (application codes) or "other". */
+const KNOWN_CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1008, 1011, 1013]);
+
+/** A bounded label for a WebSocket close code. */
+export function closeCodeLabel(code: number): string {
+  if (KNOWN_CLOSE_CODES.has(code)) return String(code);
+  return code >= 4000 && code <= 4999 ? '4xxx' : 'other';
+}
+
+/** Seconds a caller waits for the agent's voice: from a tenth of a second to several. */
+const VOICE_WAIT_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
+
+export type WebSocketPeer = 'twilio' | 'realtime';
+
+/**
+ * What a database failure was doing: `call_log_write` a write of a call record (each failed
+ * attempt; it is retried), `call_log_spooled` a finished record the database still refused, put in
+ * the spool file instead, `spool_write` a record that could not be spooled (lost), `spool_replay` a
+ * spooled record that failed to replay at boot.
+ */
+const DATABASE_OPERATIONS = ['call_log_write', 'call_log_spooled', 'spool_write', 'spool_replay'] as const;
+export type DatabaseOperation = (typeof DATABASE_OPERATIONS)[number];
 
 /**
  * What the service counts, in its own prom-client registry (Node's default process metrics
@@ -28,6 +51,55 @@ export class CallMetrics {
   private readonly callerFrames = this.frames.labels('caller_to_model');
   private readonly agentDeltas = this.frames.labels('model_to_caller');
   private readonly bargeIns = new Counter({ name: 'call_operator_barge_ins_total', help: 'Times a caller talked over the agent and the agent stopped', registers: [this.registry] });
+  private readonly truncations = new Counter({
+    name: 'call_operator_truncations_total',
+    help: 'conversation.item.truncate sent: the model told where the caller stopped hearing its reply',
+    registers: [this.registry],
+  });
+  private readonly firstAudioSeconds = new Histogram({
+    name: 'call_operator_first_audio_seconds',
+    help: "From the stream's start to the agent's first audio sent to Twilio",
+    buckets: VOICE_WAIT_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly responseLatencySeconds = new Histogram({
+    name: 'call_operator_response_latency_seconds',
+    help: "From the caller's speech_stopped to the first audio of the reply sent to Twilio",
+    buckets: VOICE_WAIT_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly closes = new Counter({
+    name: 'call_operator_websocket_closes_total',
+    help: 'WebSocket closes, by socket (twilio, realtime) and close code (known codes, "4xxx" or "other")',
+    labelNames: ['socket', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly drops = new Counter({
+    name: 'call_operator_backpressure_drops_total',
+    help: 'Audio messages dropped under backpressure: agent audio for a Twilio socket not reading (twilio_send), caller audio over the bound while no Realtime socket was open (realtime_early_audio)',
+    labelNames: ['where'] as const,
+    registers: [this.registry],
+  });
+  // Bound once: under backpressure a drop can happen on every message.
+  private readonly twilioSendDrops = this.drops.labels('twilio_send');
+  private readonly earlyAudioDrops = this.drops.labels('realtime_early_audio');
+  private readonly crmFailures = new Counter({
+    name: 'call_operator_crm_failures_total',
+    help: 'CRM jobs that finally failed: retries exhausted, not retryable, circuit breaker open or queue full',
+    registers: [this.registry],
+  });
+  private readonly toolFailures = new Counter({
+    name: 'call_operator_tool_failures_total',
+    help: 'Tool calls that failed, by tool ("unknown" for a name no tool has) and error',
+    labelNames: ['tool', 'error'] as const,
+    registers: [this.registry],
+  });
+  private readonly databaseFailures = new Counter({
+    name: 'call_operator_database_failures_total',
+    help: 'Database failures of the call log, by operation',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
   private readonly realtimeErrors = new Counter({
     name: 'call_operator_realtime_errors_total',
     help: 'Error events from the Realtime API, by code',
@@ -38,6 +110,9 @@ export class CallMetrics {
   /** processMetrics: Node's default metrics (CPU, memory, event-loop lag, GC); off in unit tests. */
   constructor({ processMetrics = false }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry });
+    // Series whose labels are known are shown from the start at 0, so that a first failure is an increase.
+    for (const child of [this.callerFrames, this.agentDeltas, this.twilioSendDrops, this.earlyAudioDrops]) child.inc(0);
+    for (const operation of DATABASE_OPERATIONS) this.databaseFailures.inc({ operation }, 0);
   }
 
   callStarted(): void {
@@ -61,7 +136,60 @@ export class CallMetrics {
     this.bargeIns.inc();
   }
 
+  truncation(): void {
+    this.truncations.inc();
+  }
+
+  firstAudio(seconds: number): void {
+    this.firstAudioSeconds.observe(seconds);
+  }
+
+  responseLatency(seconds: number): void {
+    this.responseLatencySeconds.observe(seconds);
+  }
+
   realtimeError(code: string | null): void {
     this.realtimeErrors.inc({ code: code !== null && CODE.test(code) ? code : 'other' });
+  }
+
+  webSocketClosed(socket: WebSocketPeer, code: number): void {
+    this.closes.inc({ socket, code: closeCodeLabel(code) });
+  }
+
+  twilioSendDropped(): void {
+    this.twilioSendDrops.inc();
+  }
+
+  earlyAudioDropped(): void {
+    this.earlyAudioDrops.inc();
+  }
+
+  crmFailure(): void {
+    this.crmFailures.inc();
+  }
+
+  /** `tool`: a registered tool's name (names are checked at registration), or "unknown". */
+  toolFailure(tool: string, error: string): void {
+    this.toolFailures.inc({ tool, error });
+  }
+
+  databaseFailure(operation: DatabaseOperation): void {
+    this.databaseFailures.inc({ operation });
+  }
+
+  /**
+   * `call_operator_redis_up`, read at each scrape: 1 while commands can be sent, 0 while not.
+   * Registered only when Redis is configured, so that without REDIS_URL the series is absent.
+   */
+  watchRedis(ready: () => boolean): void {
+    const up = new Gauge({
+      name: 'call_operator_redis_up',
+      help: 'Whether Redis takes commands now (1) or not (0); absent when REDIS_URL is not set',
+      registers: [],
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
+    this.registry.registerMetric(up);
   }
 }

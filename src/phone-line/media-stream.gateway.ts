@@ -6,6 +6,7 @@ import { CallFactory } from '../call/call-factory';
 import { CallRegistry } from '../call/call-registry';
 import { Scheduler } from '../common/scheduler';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { StreamTokens } from '../security/stream-tokens';
 import { STREAM_PATH } from '../twilio/twiml.builder';
 import { MediaStreamHandshake } from './media-stream-handshake';
@@ -23,12 +24,18 @@ export class MediaStreamGateway implements OnGatewayConnection {
     private readonly registry: CallRegistry,
     private readonly tokens: StreamTokens,
     private readonly scheduler: Scheduler,
+    private readonly metrics: CallMetrics,
     logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'media-stream' });
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
+    // Every stream's close, refused, failed in its handshake or ended as a call.
+    socket.on('close', (code: number) => {
+      this.metrics.webSocketClosed('twilio', code);
+      this.log.debug({ code }, 'media stream closed');
+    });
     const refusal = this.registry.refusal();
     if (refusal) {
       this.log.warn({ refusal, remote: request.socket.remoteAddress }, 'media stream refused');

@@ -6,6 +6,8 @@ import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
+import { CallMetrics } from '../metrics/call-metrics';
+import { metricValue } from '../../test/support/metric-value';
 import { RealtimeConnector } from './realtime-client';
 import { buildInstructedResponse, buildSessionUpdate, type RealtimeServerEvent } from './realtime-protocol';
 
@@ -29,6 +31,8 @@ describe('RealtimeLink', () => {
   let link: RealtimeLink;
   let logs: LogCapture;
   let listener: RealtimeLinkListener;
+  let metrics: CallMetrics;
+  const closes = (code: string) => metricValue(metrics.registry, 'call_operator_websocket_closes_total', { socket: 'realtime', code });
 
   function until<K extends Report['kind']>(kind: K, nth = 1): Promise<Extract<Report, { kind: K }>> {
     return waiters.until(
@@ -54,6 +58,7 @@ describe('RealtimeLink', () => {
     reports = [];
     waiters = new Waiters('RealtimeLink listener');
     logs = new LogCapture();
+    metrics = new CallMetrics();
     const report = (r: Report) => {
       reports.push(r);
       waiters.notify();
@@ -62,8 +67,9 @@ describe('RealtimeLink', () => {
       connector: new RealtimeConnector(config, scheduler),
       scheduler,
       clock,
-      log: pino({ level: 'info' }, logs),
+      log: pino({ level: 'debug' }, logs),
       connectTimeoutMs: config.openai.connectTimeoutMs,
+      metrics,
     });
     listener = {
       onSessionOpen: (change) => {
@@ -106,6 +112,8 @@ describe('RealtimeLink', () => {
     const lost = await until('lost');
     expect(lost.closed).toMatchObject({ opened: false, change: 'connected', code: 4503 });
     expect(scheduler.pending).toBe(0);
+    // Both refusals, as the application range rather than as HTTP statuses.
+    expect(await closes('4xxx')).toBe(2);
   });
 
   it('reopens a dropped socket, passes on only the current socket\'s events, and bounds reopening', async () => {
@@ -126,6 +134,7 @@ describe('RealtimeLink', () => {
     second.terminate();
     expect((await until('lost')).closed).toMatchObject({ opened: true, change: 'reopened' });
     expect(mock.connections).toHaveLength(2);
+    expect(await closes('1006')).toBe(2);
   });
 
   it('reopens again once the interval has passed', async () => {
@@ -176,12 +185,14 @@ describe('RealtimeLink', () => {
     expect(reports.filter((r) => r.kind === 'reconnecting' || r.kind === 'lost')).toEqual([]);
   });
 
-  it('reports nothing once closed', async () => {
+  it('reports nothing once closed, but counts the close', async () => {
     link.connect(listener);
     await until('open');
     const conn = await mock.nextConnection();
     link.close();
     await conn.waitForClose();
+    await logs.waitFor('realtime socket closed', { code: 1000 });
+    expect(await closes('1000')).toBe(1);
     expect(link.isOpen).toBe(false);
     expect(reports.filter((r) => r.kind !== 'event')).toEqual([{ kind: 'open', change: 'connected' }]);
   });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../common/clock';
 import { BYTES_PER_MS } from '../common/mulaw';
 import type { ScheduledTask, Scheduler } from '../common/scheduler';
+import type { CallMetrics } from '../metrics/call-metrics';
 import type { RealtimeClient, RealtimeConnector } from './realtime-client';
 import { appendAudioFrame, type RealtimeClientEvent, type RealtimeServerEvent } from './realtime-protocol';
 
@@ -48,6 +49,8 @@ export interface RealtimeLinkDeps {
   readonly log: Logger;
   /** How long a connect may take: caller audio is buffered for a connect, its retry and the pause between. */
   readonly connectTimeoutMs: number;
+  /** Counts every socket's close by code, and early caller audio dropped. */
+  readonly metrics: CallMetrics;
 }
 
 const NO_LISTENER: RealtimeLinkListener = {
@@ -129,6 +132,7 @@ export class RealtimeLink {
     // genuine call before its early audio could fill this.
     while (this.earlyBytes > this.earlyMaxBytes && this.early.length > 1) {
       this.earlyBytes -= Buffer.byteLength(this.early.shift() ?? '', 'base64');
+      this.deps.metrics.earlyAudioDropped();
       if (this.earlyDropped++ === 0) this.deps.log.warn({ maxBytes: this.earlyMaxBytes }, 'early caller audio over its bound; dropping the oldest');
     }
   }
@@ -203,6 +207,9 @@ export class RealtimeLink {
   }
 
   private onClosed(client: RealtimeClient, closed: LinkClosed, attempts: number): void {
+    // Counted whoever closed it, the call's end included.
+    this.deps.metrics.webSocketClosed('realtime', closed.code);
+    this.deps.log.debug({ code: closed.code }, 'realtime socket closed');
     if (this.closed) return;
     if (client === this.next) {
       this.next = null;

@@ -5,7 +5,9 @@ import { TcpProxy } from '../../test/support/tcp-proxy';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { LogCapture } from '../../test/support/log-capture';
+import { metricValue } from '../../test/support/metric-value';
 import { REDIS_BOOT_WAIT_MS, RedisConnection } from './redis-connection';
 
 /** Several instances share Redis and one PostgreSQL (the configuration refuses REDIS_URL alone). */
@@ -14,7 +16,8 @@ const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const open = (env: Record<string, string>, logs = new LogCapture(), clock = new ManualClock()) => {
   const config = new AppConfig(validateEnvironment(env.REDIS_URL ? { DATABASE_URL, ...env } : env));
   const scheduler = new ManualScheduler(clock);
-  return { connection: new RedisConnection(config, new AppLogger(config, logs), scheduler, clock), logs, scheduler, clock };
+  const metrics = new CallMetrics();
+  return { connection: new RedisConnection(config, new AppLogger(config, logs), scheduler, clock, metrics), logs, scheduler, clock, metrics };
 };
 
 /** A port that accepts nothing: what a Redis that is down looks like. */
@@ -27,10 +30,11 @@ async function closedPort(): Promise<number> {
 }
 
 describe('RedisConnection', () => {
-  it('without REDIS_URL holds no client', async () => {
-    const { connection } = open({});
+  it('without REDIS_URL holds no client, and has no redis_up series', async () => {
+    const { connection, metrics } = open({});
     expect(connection.client).toBeNull();
     expect(connection.ready).toBe(false);
+    expect(await metrics.registry.metrics()).not.toContain('call_operator_redis_up');
     await connection.onModuleInit();
     await connection.onApplicationShutdown();
   });
@@ -46,13 +50,14 @@ describe('RedisConnection', () => {
 
   it('with Redis away: boot waits a bounded time, a command fails at once instead of queueing, and the outage is logged once', async () => {
     const port = await closedPort();
-    const { connection, logs, scheduler } = open({ REDIS_URL: `redis://:secret-password@127.0.0.1:${port}` });
+    const { connection, logs, scheduler, metrics } = open({ REDIS_URL: `redis://:secret-password@127.0.0.1:${port}` });
     try {
       const booted = connection.onModuleInit();
       await logs.waitFor('redis unreachable', { host: '127.0.0.1', port: String(port) });
       scheduler.advance(REDIS_BOOT_WAIT_MS);
       await booted;
       expect(connection.ready).toBe(false);
+      expect(await metricValue(metrics.registry, 'call_operator_redis_up')).toBe(0);
       await expect(connection.client!.get('anything')).rejects.toThrow();
       expect(logs.lines.filter((l) => l.msg === 'redis unreachable')).toHaveLength(1);
       expect(logs.raw.join('\n')).not.toContain('secret-password');
@@ -62,13 +67,15 @@ describe('RedisConnection', () => {
   });
 
   (process.env.REDIS_URL ? it : it.skip)('with Redis up (REDIS_URL): ready once booted, closed at shutdown', async () => {
-    const { connection, logs } = open({ REDIS_URL: process.env.REDIS_URL! });
+    const { connection, logs, metrics } = open({ REDIS_URL: process.env.REDIS_URL! });
     await connection.onModuleInit();
     expect(connection.ready).toBe(true);
+    expect(await metricValue(metrics.registry, 'call_operator_redis_up')).toBe(1);
     expect(await connection.client!.ping()).toBe('PONG');
     expect(logs.lines).toContainEqual(expect.objectContaining({ msg: 'redis connected' }));
     await connection.onApplicationShutdown();
     await expect(connection.client!.ping()).rejects.toThrow();
+    expect(await metricValue(metrics.registry, 'call_operator_redis_up')).toBe(0);
   });
 
   (process.env.REDIS_URL ? it : it.skip)('says how long Redis has been up without a break: 0 while it is away, counted again from its return', async () => {

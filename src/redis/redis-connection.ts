@@ -5,6 +5,7 @@ import { Clock } from '../common/clock';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 
 /** How long boot waits for Redis before going on without it (commands fail until it is back). */
 export const REDIS_BOOT_WAIT_MS = 5_000;
@@ -26,6 +27,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     appLogger: AppLogger,
     private readonly scheduler: Scheduler,
     private readonly clock: Clock,
+    metrics: CallMetrics,
   ) {
     this.logger = appLogger.child({ component: 'redis' });
     const { url } = config.redis;
@@ -36,6 +38,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     const target = new URL(url);
     const where = { host: target.hostname, port: target.port || '6379' };
     this.client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'call-operator' });
+    metrics.watchRedis(() => this.ready);
     // One line when Redis goes away and one when it is back, not one per reconnect attempt.
     this.client.on('error', (err: Error) => {
       this.upSince = null;

@@ -1,5 +1,7 @@
 import pino from 'pino';
 import { ManualClock } from '../common/clock';
+import { CallMetrics } from '../metrics/call-metrics';
+import { metricValue } from '../../test/support/metric-value';
 import { FakeSocket } from '../../test/support/fake-socket';
 import { LogCapture } from '../../test/support/log-capture';
 import { MAX_FRAME_BYTES } from './twilio-protocol';
@@ -150,9 +152,10 @@ function mediaStream(options: { sendBufferMaxBytes?: number; sendStallTimeoutMs?
   const ledger = new RecordingLedger();
   const malformed = new MalformedFrames(log);
   const recorded: Buffer[] = [];
-  const send = (responseId: string, itemId: string, audio: Buffer) => {
+  const metrics = new CallMetrics();
+  const send = (responseId: string, itemId: string, audio: Buffer): boolean => {
     const base64 = audio.toString('base64');
-    stream.sendAgentAudio(responseId, itemId, base64, base64Bytes(base64));
+    return stream.sendAgentAudio(responseId, itemId, base64, base64Bytes(base64));
   };
   const stream = new TwilioMediaStream(socket.ws, options.corked === false ? null : socket, {
     streamSid: STREAM_SID,
@@ -167,10 +170,11 @@ function mediaStream(options: { sendBufferMaxBytes?: number; sendStallTimeoutMs?
       expect(audio.length).toBe(bytes);
       recorded.push(audio);
     },
+    metrics,
   });
   const call = new HeardByCall();
   stream.listen(call);
-  return { stream, send, socket, ledger, call, logs, clock, malformed, recorded };
+  return { stream, send, socket, ledger, call, logs, clock, malformed, recorded, metrics };
 }
 
 describe('TwilioMediaStream', () => {
@@ -341,10 +345,12 @@ describe('TwilioMediaStream', () => {
       return s;
     };
 
-    it('drops agent audio while Twilio has more than the bound unread, logging the first drop of each episode', () => {
-      const { send, stream, socket, logs, recorded } = backedUp();
-      for (let k = 0; k < 10; k++) send('resp-1', 'item-1', agentAudio(FRAME_BYTES, k));
+    it('drops agent audio while Twilio has more than the bound unread, logging the first drop of each episode and counting each', async () => {
+      const { send, stream, socket, logs, recorded, metrics } = backedUp();
+      const verdicts: boolean[] = [];
+      for (let k = 0; k < 10; k++) verdicts.push(send('resp-1', 'item-1', agentAudio(FRAME_BYTES, k)));
       const sentInFirstEpisode = socket.mediaFrames().length;
+      expect(verdicts.filter(Boolean)).toHaveLength(sentInFirstEpisode);
       expect(sentInFirstEpisode).toBeGreaterThan(0);
       expect(sentInFirstEpisode).toBeLessThan(10);
       expect(logs.all(FIRST_DROP)).toHaveLength(1);
@@ -357,6 +363,7 @@ describe('TwilioMediaStream', () => {
 
       expect(logs.all(FIRST_DROP)).toHaveLength(2);
       expect(stream.backpressureEpisodes).toEqual({ episodes: 2, droppedAudioMs: (10 - sentInFirstEpisode) * 20 + 40 });
+      expect(await metricValue(metrics.registry, 'call_operator_backpressure_drops_total', { where: 'twilio_send' })).toBe(10 - sentInFirstEpisode + 1);
       // Dropped audio was never heard, so it is neither recorded nor told to the ledger.
       expect(recorded).toEqual(socket.mediaFrames());
     });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { Clock } from '../common/clock';
 import { BYTES_PER_MS } from '../common/mulaw';
+import type { CallMetrics } from '../metrics/call-metrics';
 import { SendBackpressure, SendVerdict } from './send-backpressure';
 import { readTwilioMessage, TwilioOutbound } from './twilio-protocol';
 
@@ -77,6 +78,8 @@ export interface TwilioMediaStreamOptions {
   readonly sendStallTimeoutMs: number;
   /** Sees the agent audio that is sent (the recording), or null. */
   readonly agentAudio: AgentAudioSink | null;
+  /** Counts the agent audio dropped under backpressure. */
+  readonly metrics: CallMetrics;
 }
 
 /** Receives agent audio as it is sent: base64 mu-law of `bytes` bytes. */
@@ -143,10 +146,10 @@ export class TwilioMediaStream {
 
   /**
    * Sends a delta of the agent's audio (`base64`, valid base64 of `bytes` mu-law bytes) and the
-   * mark after it, in one write.
+   * mark after it, in one write. False when it was not sent (closed, empty, or dropped under backpressure).
    */
-  sendAgentAudio(responseId: string, itemId: string, base64: string, bytes: number): void {
-    if (this.closed || bytes === 0) return;
+  sendAgentAudio(responseId: string, itemId: string, base64: string, bytes: number): boolean {
+    if (this.closed || bytes === 0) return false;
     if (itemId !== this.itemId) {
       this.itemId = itemId;
       this.itemAudioMs = 0;
@@ -155,8 +158,9 @@ export class TwilioMediaStream {
     this.itemAudioMs += durationMs;
     const verdict = this.backpressure.check(this.socket.bufferedAmount, durationMs);
     if (verdict !== SendVerdict.Send) {
+      this.options.metrics.twilioSendDropped();
       this.onBackpressure(verdict);
-      return;
+      return false;
     }
     const mark = this.options.ledger.audioSent({ responseId, itemId, durationMs, itemAudioMs: this.itemAudioMs });
     this.transport?.cork();
@@ -167,6 +171,7 @@ export class TwilioMediaStream {
       this.transport?.uncork();
     }
     this.options.agentAudio?.(base64, bytes);
+    return true;
   }
 
   /** The item being sent must never be heard again (the caller spoke, or its session is gone). */

@@ -93,7 +93,8 @@ export function callHarness(env: Record<string, string> = {}, options: { control
   const sessions = new InMemorySessionStore(config, clock);
   const registry = new CallRegistry(config, clock, scheduler, logger);
   const repository = new MemoryRepository();
-  const writer = new CallLogWriter(repository, config, logger, scheduler);
+  const metrics = new CallMetrics();
+  const writer = new CallLogWriter(repository, config, logger, scheduler, metrics);
   const tools = new ToolRegistry(clock, scheduler);
   tools.register({ name: 'note', description: 'answers at once', parameters: { type: 'object' }, handler: async () => ({ noted: true }) });
   tools.register({
@@ -114,7 +115,6 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     new NoopCrmService(),
     clock,
   );
-  const metrics = new CallMetrics();
   const factory = new CallFactory(
     config,
     clock,
