@@ -58,7 +58,7 @@ const configArb: fc.Arbitrary<CallingWindowConfig> = fc
   }));
 
 const calleeArb = fc.record({
-  timeZones: fc.oneof(fc.constant<string[]>([]), fc.array(fc.constantFrom(...ZONES), { minLength: 1, maxLength: 2 }), fc.constant(['America/Adak', 'America/Anchorage'])),
+  timeZones: fc.oneof(fc.constant<string[]>([]), fc.array(fc.constantFrom(...ZONES), { minLength: 1, maxLength: 2 }), fc.constant<string[]>(['America/Adak', 'America/Anchorage'])),
   rule: fc.option(fc.constantFrom(...JURISDICTION_RULES.map((r) => r.code))),
   explicit: fc.option(fc.constantFrom(...ZONES), { freq: 4 }),
 });

@@ -191,6 +191,14 @@ describe('CallingWindow: DST', () => {
     expect(check('2026-11-01T01:29:00-04:00', NEW_YORK, config).nextAllowedAt).toBe(t('2026-11-01T01:00:00-05:00'));
   });
 
+  it('allows a dial again once the call would start after the clock has gone back into the window', () => {
+    // Window until 01:30, lead 40 minutes: from 00:51 EDT the call would start after 01:30 EDT, until a dial
+    // at 01:20 EDT whose call starts at 02:00 EDT, which is 01:00 EST.
+    const config = { startMinute: 0, endMinute: 90, dialLeadMs: 40 * MIN };
+    expect(check('2026-11-01T00:50:00-04:00', NEW_YORK, config).allowed).toBe(true);
+    expect(check('2026-11-01T00:55:00-04:00', NEW_YORK, config)).toMatchObject({ allowed: false, nextAllowedAt: t('2026-11-01T01:20:00-04:00') });
+  });
+
   const sydney = at(['Australia/Sydney'], 'AU', []);
 
   it('southern hemisphere: Sydney falls back on 5 April 2026 and springs forward on 4 October 2026', () => {
