@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { CallingWindowConfig } from '../calling-rules/calling-window';
+import { parseLocalTime } from '../calling-rules/local-time';
+import type { RetryConfig } from '../calling-rules/retry-schedule';
 import { parseMcpServers, type EnvironmentVariables, type McpServerConfig } from './env.schema';
 
 export type RealtimeApiShape = 'ga' | 'beta';
@@ -126,6 +129,8 @@ export class AppConfig {
     readonly secret: string | undefined;
     readonly ttlMs: number;
   };
+  /** When outbound calls may be dialled and retried (src/calling-rules). */
+  readonly callingRules: { readonly window: CallingWindowConfig; readonly retry: RetryConfig };
   readonly prices: TokenPrices;
   readonly security: {
     /** False: TWILIO_VALIDATE_SIGNATURE=false. Signatures are checked only with an auth token as well. */
@@ -225,6 +230,19 @@ export class AppConfig {
     };
     this.apiToken = env.API_TOKEN;
     this.recordingLinks = { secret: env.RECORDING_LINK_SECRET, ttlMs: env.RECORDING_LINK_TTL_DAYS * 24 * 60 * 60 * 1000 };
+    this.callingRules = {
+      window: {
+        defaultTimeZone: env.DEFAULT_TIMEZONE,
+        startMinute: parseLocalTime(env.CALLING_WINDOW_START),
+        endMinute: parseLocalTime(env.CALLING_WINDOW_END),
+        dialLeadMs: env.CALLING_DIAL_LEAD_SECONDS * 1000,
+        applyJurisdictionRules: env.CALLING_STATE_RULES,
+      },
+      retry: {
+        slotMinutes: [...new Set(env.OUTBOUND_RETRY_SLOTS.split(',').map(parseLocalTime))].sort((a, b) => a - b),
+        horizonMs: env.OUTBOUND_RETRY_DAYS * 24 * 60 * 60 * 1000,
+      },
+    };
     this.prices = {
       textInput: env.PRICE_TEXT_INPUT_PER_MTOK,
       textCachedInput: env.PRICE_TEXT_CACHED_INPUT_PER_MTOK,

@@ -45,12 +45,53 @@ describe('validateEnvironment', () => {
     expect(() => validateEnvironment(env)).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*\\b${variable}:`));
   });
 
+  it.each([
+    [{ DEFAULT_TIMEZONE: 'Mars/Olympus_Mons' }, 'DEFAULT_TIMEZONE'],
+    [{ DEFAULT_TIMEZONE: 'EST5EDT!' }, 'DEFAULT_TIMEZONE'],
+    [{ CALLING_WINDOW_START: '8:00' }, 'CALLING_WINDOW_START'],
+    [{ CALLING_WINDOW_END: '24:00' }, 'CALLING_WINDOW_END'],
+    [{ CALLING_WINDOW_START: '21:00', CALLING_WINDOW_END: '08:00' }, 'CALLING_WINDOW_START'],
+    [{ CALLING_WINDOW_START: '09:00', CALLING_WINDOW_END: '09:00' }, 'CALLING_WINDOW_START'],
+    [{ CALLING_DIAL_LEAD_SECONDS: '-1' }, 'CALLING_DIAL_LEAD_SECONDS'],
+    [{ CALLING_STATE_RULES: 'sometimes' }, 'CALLING_STATE_RULES'],
+    [{ OUTBOUND_RETRY_SLOTS: '10:00;14:00' }, 'OUTBOUND_RETRY_SLOTS'],
+    [{ OUTBOUND_RETRY_SLOTS: '10:00,25:00' }, 'OUTBOUND_RETRY_SLOTS'],
+    [{ OUTBOUND_RETRY_DAYS: '0' }, 'OUTBOUND_RETRY_DAYS'],
+  ])('rejects the outbound setting %j naming %s', (env, variable) => {
+    expect(() => validateEnvironment(env)).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*\\b${variable}[: ]`));
+  });
+
   it('never echoes a secret in the error', () => {
     expect(() => validateEnvironment({ OPENAI_API_KEY: 'short' })).toThrow(/OPENAI_API_KEY: .*\(got \[redacted\]\)/);
   });
 });
 
 describe('AppConfig', () => {
+  it('gives the calling rules their defaults: federal window, 2 minute lead, 10/14/18 h slots for 5 days', () => {
+    expect(new AppConfig(validateEnvironment({})).callingRules).toEqual({
+      window: { defaultTimeZone: 'America/New_York', startMinute: 8 * 60, endMinute: 21 * 60, dialLeadMs: 120_000, applyJurisdictionRules: true },
+      retry: { slotMinutes: [600, 840, 1080], horizonMs: 5 * 24 * 3_600_000 },
+    });
+  });
+
+  it('reads the calling rules from the environment, slots sorted and deduplicated', () => {
+    const config = new AppConfig(
+      validateEnvironment({
+        DEFAULT_TIMEZONE: 'America/Chicago',
+        CALLING_WINDOW_START: '09:30',
+        CALLING_WINDOW_END: '19:45',
+        CALLING_DIAL_LEAD_SECONDS: '0',
+        CALLING_STATE_RULES: 'false',
+        OUTBOUND_RETRY_SLOTS: ' 17:00, 09:30,17:00 ',
+        OUTBOUND_RETRY_DAYS: '2',
+      }),
+    );
+    expect(config.callingRules).toEqual({
+      window: { defaultTimeZone: 'America/Chicago', startMinute: 570, endMinute: 1185, dialLeadMs: 0, applyJurisdictionRules: false },
+      retry: { slotMinutes: [570, 1020], horizonMs: 2 * 24 * 3_600_000 },
+    });
+  });
+
   it('picks the beta shape for preview models and GA otherwise, unless told', () => {
     expect(new AppConfig(validateEnvironment({})).openai.api).toBe('ga');
     expect(new AppConfig(validateEnvironment({ OPENAI_REALTIME_MODEL: 'gpt-4o-realtime-preview-2025-06-03' })).openai.api).toBe('beta');

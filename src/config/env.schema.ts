@@ -5,6 +5,7 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  IsTimeZone,
   IsUrl,
   Matches,
   Max,
@@ -29,6 +30,7 @@ const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
 const E164 = /^\+[1-9]\d{6,14}$/;
+const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 /**
  * Every environment variable the service reads. Validated once at boot; a bad value
@@ -257,6 +259,37 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
   RATE_LIMIT_API_AUTH_FAILURES_PER_MINUTE = 5;
 
+  // Outbound calls (callbacks, reminders): when a callee may be dialled. Not legal advice: see src/calling-rules.
+
+  /** Zone of a callee whose request gives none and whose number tells none (toll-free, foreign, unknown). */
+  @IsString() @IsTimeZone({ message: 'DEFAULT_TIMEZONE must be an IANA time zone such as America/New_York' })
+  DEFAULT_TIMEZONE = 'America/New_York';
+
+  /** The calling window in the callee's local time (federal: 08:00-21:00); state rules narrow it, never widen it. */
+  @Matches(HH_MM, { message: 'CALLING_WINDOW_START must be a time of day HH:MM' })
+  CALLING_WINDOW_START = '08:00';
+
+  @Matches(HH_MM, { message: 'CALLING_WINDOW_END must be a time of day HH:MM' })
+  CALLING_WINDOW_END = '21:00';
+
+  /** A dial is allowed only if the call would still start inside the window this much later. */
+  @Type(() => Number) @IsInt() @Min(0) @Max(3600)
+  CALLING_DIAL_LEAD_SECONDS = 120;
+
+  /** Apply the stricter calling hours of the callee's state (and Canada's) on top of the window. */
+  @Transform(toBoolean) @IsBoolean()
+  CALLING_STATE_RULES = true;
+
+  /** Local times at which an unanswered (no-answer, busy, failed) outbound call is tried again. */
+  @Matches(/^\s*([01]\d|2[0-3]):[0-5]\d(\s*,\s*([01]\d|2[0-3]):[0-5]\d)*\s*$/, {
+    message: 'OUTBOUND_RETRY_SLOTS must be a comma-separated list of times HH:MM',
+  })
+  OUTBOUND_RETRY_SLOTS = '10:00,14:00,18:00';
+
+  /** Days after an outbound request was made during which it is retried; then it is exhausted. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(30)
+  OUTBOUND_RETRY_DAYS = 5;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 
@@ -299,6 +332,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   }
   if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
     problems.push(`METRICS_PORT: must differ from PORT (both ${env.PORT}); leave it unset to serve /metrics on PORT`);
+  }
+  if (HH_MM.test(env.CALLING_WINDOW_START) && HH_MM.test(env.CALLING_WINDOW_END) && env.CALLING_WINDOW_START >= env.CALLING_WINDOW_END) {
+    problems.push(`CALLING_WINDOW_START (${env.CALLING_WINDOW_START}) must be earlier than CALLING_WINDOW_END (${env.CALLING_WINDOW_END})`);
   }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
