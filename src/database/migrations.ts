@@ -52,4 +52,52 @@ export const MIGRATIONS: readonly Migration[] = [
     // Which business profile answered; null on calls recorded before profiles existed.
     sql: `ALTER TABLE calls ADD COLUMN profile text;`,
   },
+  {
+    version: 4,
+    name: 'outbound requests, attempts and the do-not-call list',
+    sql: `
+      CREATE TABLE outbound_requests (
+        id              text PRIMARY KEY,
+        to_number       text NOT NULL,
+        purpose         text NOT NULL,
+        -- {source, obtainedAt}; null for a callback to someone who called (callback_of).
+        consent         jsonb,
+        callback_of     text,
+        timezone        text,
+        not_before      timestamptz,
+        metadata        jsonb NOT NULL DEFAULT '{}',
+        idempotency_key text UNIQUE,
+        status          text NOT NULL CHECK (status IN ('queued', 'dialing', 'completed', 'exhausted', 'cancelled', 'refused')),
+        status_reason   text,
+        next_attempt_at timestamptz,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      );
+      -- The same (to, purpose) within the dedupe window is the same request.
+      CREATE INDEX outbound_requests_to_purpose_idx ON outbound_requests (to_number, purpose, created_at DESC);
+      CREATE INDEX outbound_requests_status_idx ON outbound_requests (status, created_at DESC);
+
+      CREATE TABLE outbound_attempts (
+        request_id  text NOT NULL REFERENCES outbound_requests (id) ON DELETE CASCADE,
+        attempt     integer NOT NULL,
+        to_number   text NOT NULL,
+        call_sid    text UNIQUE,
+        status      text NOT NULL,
+        answered_by text,
+        started_at  timestamptz NOT NULL,
+        ended_at    timestamptz,
+        detail      jsonb NOT NULL DEFAULT '{}',
+        PRIMARY KEY (request_id, attempt)
+      );
+      -- Attempts per number in the last 24 hours, whichever instance dialled.
+      CREATE INDEX outbound_attempts_to_started_idx ON outbound_attempts (to_number, started_at DESC);
+
+      CREATE TABLE do_not_call (
+        number   text PRIMARY KEY,
+        reason   text,
+        source   text NOT NULL,
+        added_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -1,0 +1,75 @@
+/** An outbound call the business asked for, and what became of it. */
+
+export type OutboundStatus = 'queued' | 'dialing' | 'completed' | 'exhausted' | 'cancelled' | 'refused';
+export const OUTBOUND_STATUSES: readonly OutboundStatus[] = ['queued', 'dialing', 'completed', 'exhausted', 'cancelled', 'refused'];
+/** A request in one of these is finished: nothing more is dialled for it. */
+export const FINISHED_STATUSES: ReadonlySet<OutboundStatus> = new Set(['completed', 'exhausted', 'cancelled', 'refused']);
+
+/** How the callee agreed to be called (e.g. a web form, a signed job sheet), and when. */
+export interface Consent {
+  readonly source: string;
+  /** ISO 8601. */
+  readonly obtainedAt: string;
+}
+
+export interface OutboundAttempt {
+  readonly attempt: number;
+  readonly callSid: string | null;
+  /** Twilio's call status as last reported (queued, initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled), or ours before the dial. */
+  readonly status: string;
+  /** What answered: human, machine_end_beep, machine_end_silence, fax, unknown… (asynchronous AMD). */
+  readonly answeredBy: string | null;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface OutboundRequest {
+  readonly id: string;
+  /** E.164. */
+  readonly to: string;
+  /** What the agent is calling about, in a sentence it can say. */
+  readonly purpose: string;
+  readonly consent: Consent | null;
+  /** The inbound call being returned (its CallSid): the callee called the business. */
+  readonly callbackOf: string | null;
+  /** IANA time zone of the callee, when the business knows it. */
+  readonly timezone: string | null;
+  /** Not dialled before this instant (ISO 8601). */
+  readonly notBefore: string | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly idempotencyKey: string | null;
+  readonly status: OutboundStatus;
+  /** Why it is refused, exhausted or cancelled; what the last attempt came to. */
+  readonly statusReason: string | null;
+  readonly nextAttemptAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly attempts: readonly OutboundAttempt[];
+}
+
+export type NewOutboundRequest = Omit<OutboundRequest, 'status' | 'statusReason' | 'nextAttemptAt' | 'createdAt' | 'updatedAt' | 'attempts'>;
+
+export interface OutboundListQuery {
+  readonly status?: OutboundStatus;
+  readonly to?: string;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** Where outbound requests and their attempts live (the SQL database). */
+export abstract class OutboundRequests {
+  /**
+   * Stores a new request, queued to be dialled at `nextAttemptAt`; or, when one with the same
+   * idempotency key (or, without a key, the same to and purpose created since `dedupeSince`) exists,
+   * returns that one with `created: false`.
+   */
+  abstract create(request: NewOutboundRequest, nextAttemptAt: string, dedupeSince: string): Promise<{ request: OutboundRequest; created: boolean }>;
+  abstract get(id: string): Promise<OutboundRequest | undefined>;
+  /** Newest first, without attempts. */
+  abstract list(query: OutboundListQuery): Promise<{ items: OutboundRequest[]; total: number }>;
+  /** Cancels a request not finished yet; the request as it is now, or undefined when unknown. */
+  abstract cancel(id: string): Promise<OutboundRequest | undefined>;
+  /** Whether `to` has an open request (not finished). */
+  abstract hasOpenRequest(to: string): Promise<boolean>;
+}

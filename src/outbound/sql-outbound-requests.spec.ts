@@ -1,0 +1,96 @@
+import { ManualScheduler } from '../common/scheduler';
+import { MigrationRunner } from '../database/migration-runner';
+import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
+import { SqlDoNotCallList } from './do-not-call';
+import type { NewOutboundRequest } from './outbound-request';
+import { SqlOutboundRequests } from './sql-outbound-requests';
+
+jest.setTimeout(30_000);
+
+const request = (over: Partial<NewOutboundRequest> = {}): NewOutboundRequest => ({
+  id: `req-${Math.random().toString(36).slice(2)}`,
+  to: '+15551230000',
+  purpose: 'Call back about the leaking water heater',
+  consent: { source: 'web form', obtainedAt: '2026-11-30T10:00:00.000Z' },
+  callbackOf: null,
+  timezone: 'America/Chicago',
+  notBefore: '2026-12-02T15:00:00.000Z',
+  metadata: { jobId: 42 },
+  idempotencyKey: null,
+  ...over,
+});
+
+describe.each(sqlTestBackends())('outbound storage on $name', (backend) => {
+  let db: SqlTestDatabase;
+  let requests: SqlOutboundRequests;
+  let dnc: SqlDoNotCallList;
+
+  beforeAll(async () => {
+    db = await backend.open();
+    const migrations = new MigrationRunner(db.client, silentAppLogger, new ManualScheduler());
+    await migrations.ensureMigrated();
+    requests = new SqlOutboundRequests(db.client, migrations);
+    dnc = new SqlDoNotCallList(db.client, migrations);
+  });
+
+  afterAll(async () => {
+    await db?.dispose();
+    await backend.shutdown();
+  });
+
+  it('stores a request, queued, and gives it back whole', async () => {
+    const r = request({ to: '+15550000001' });
+    const { request: stored, created } = await requests.create(r, '2026-12-02T15:00:00.000Z', '2026-12-01T00:00:00.000Z');
+    expect(created).toBe(true);
+    expect(stored).toMatchObject({ ...r, status: 'queued', statusReason: null, nextAttemptAt: '2026-12-02T15:00:00.000Z', attempts: [] });
+    expect(await requests.get(r.id)).toEqual(stored);
+    expect(await requests.hasOpenRequest('+15550000001')).toBe(true);
+  });
+
+  it('never creates a second request for the same idempotency key, or for the same number and purpose within the window', async () => {
+    const first = await requests.create(request({ to: '+15550000002', idempotencyKey: 'key-1' }), '2026-12-02T15:00:00.000Z', '2026-12-01T00:00:00.000Z');
+    const again = await requests.create(request({ to: '+15550000002', purpose: 'other', idempotencyKey: 'key-1' }), '2026-12-02T15:00:00.000Z', '2026-12-01T00:00:00.000Z');
+    expect(again).toEqual({ request: first.request, created: false });
+
+    const a = await requests.create(request({ to: '+15550000003' }), '2026-12-02T15:00:00.000Z', '2000-01-01T00:00:00.000Z');
+    const b = await requests.create(request({ to: '+15550000003' }), '2026-12-02T15:00:00.000Z', '2000-01-01T00:00:00.000Z');
+    expect(b).toEqual({ request: a.request, created: false });
+    // Outside the window (created before dedupeSince), the same pair is a new request.
+    const c = await requests.create(request({ to: '+15550000003' }), '2026-12-02T15:00:00.000Z', '2999-01-01T00:00:00.000Z');
+    expect(c.created).toBe(true);
+  });
+
+  it('creates one request when many ask at once for the same number and purpose', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => requests.create(request({ to: '+15550000004' }), '2026-12-02T15:00:00.000Z', '2000-01-01T00:00:00.000Z')),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.request.id)).size).toBe(1);
+  });
+
+  it('lists newest first with filters, and cancels only what is open', async () => {
+    const r = request({ to: '+15550000005' });
+    await requests.create(r, '2026-12-02T15:00:00.000Z', '2999-01-01T00:00:00.000Z');
+    const listed = await requests.list({ to: '+15550000005', limit: 10, offset: 0 });
+    expect(listed.total).toBe(1);
+    expect(listed.items[0].id).toBe(r.id);
+
+    const cancelled = await requests.cancel(r.id);
+    expect(cancelled).toMatchObject({ status: 'cancelled', nextAttemptAt: null });
+    expect(await requests.hasOpenRequest('+15550000005')).toBe(false);
+    expect((await requests.list({ status: 'cancelled', to: '+15550000005', limit: 10, offset: 0 })).total).toBe(1);
+    expect(await requests.cancel('no-such-id')).toBeUndefined();
+  });
+
+  it('keeps the do-not-call list: added once, listed, removed', async () => {
+    expect(await dnc.has('+15559990000')).toBe(false);
+    const entry = await dnc.add('+15559990000', 'api', 'asked by phone');
+    expect(entry).toMatchObject({ number: '+15559990000', source: 'api', reason: 'asked by phone' });
+    expect(await dnc.add('+15559990000', 'call', null)).toEqual(entry);
+    expect(await dnc.has('+15559990000')).toBe(true);
+    expect((await dnc.list(10, 0)).items.map((e) => e.number)).toContain('+15559990000');
+    expect(await dnc.remove('+15559990000')).toBe(true);
+    expect(await dnc.remove('+15559990000')).toBe(false);
+    expect(await dnc.has('+15559990000')).toBe(false);
+  });
+});
