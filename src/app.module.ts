@@ -10,6 +10,7 @@ import { FleetModule } from './fleet/fleet.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OutboundModule } from './outbound/outbound.module';
 import { ProfileModule } from './profile/profile.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { SecurityModule } from './security/security.module';
@@ -32,6 +33,7 @@ import { PhoneLineModule } from './phone-line/phone-line.module';
     CallModule,
     FleetModule,
     CallControlModule,
+    OutboundModule,
     PhoneLineModule,
     HealthModule,
   ],

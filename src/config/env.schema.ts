@@ -168,6 +168,10 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
   MAX_FLEET_CALLS?: number;
 
+  /** A second request for the same number and purpose within this many hours is the first one. */
+  @Type(() => Number) @IsInt() @Min(0) @Max(24 * 30)
+  OUTBOUND_DEDUPE_HOURS = 24;
+
   /** How long a hangup, transfer or say sent to another instance waits for its answer (then 504). */
   @Type(() => Number) @IsInt() @Min(100) @Max(30_000)
   CALL_COMMAND_TIMEOUT_MS = 3_000;
