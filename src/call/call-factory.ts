@@ -5,6 +5,7 @@ import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { CallMetrics } from '../metrics/call-metrics';
 import { AppLogger } from '../logging/app-logger';
+import { forOutboundCall } from '../profile/call-profile';
 import { CallProfileResolver } from '../profile/call-profile.resolver';
 import { RealtimeConnector } from '../realtime/realtime-client';
 import { RealtimeLink } from '../realtime/realtime-link';
@@ -53,8 +54,12 @@ export class CallFactory {
     const from = start.customParameters.from ?? '';
     const to = start.customParameters.to ?? '';
     const direction = start.customParameters.direction?.startsWith('outbound') ? 'outbound' : 'inbound';
-    const profile = this.profiles.resolve(to);
+    const { outboundRequest, purpose } = start.customParameters;
+    // The business's line is the called number of an inbound call, and the caller ID of an outbound one.
+    const business = this.profiles.resolve(direction === 'outbound' ? from : to);
+    const profile = direction === 'outbound' && outboundRequest && purpose ? forOutboundCall(business, { requestId: outboundRequest, purpose }) : business;
     const records = this.records.open({ callSid: start.callSid, streamSid: start.streamSid, from, to, direction }, profile, log);
+    if (profile.outbound) records.setDetail('outboundRequest', profile.outbound.requestId);
     const machine = new InterruptionStateMachine(clock);
     const stream = new TwilioMediaStream(socket, transport, {
       streamSid: start.streamSid,

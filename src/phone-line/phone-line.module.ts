@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CallLogModule } from '../call-log/call-log.module';
 import { CallModule } from '../call/call.module';
+import { OutboundModule } from '../outbound/outbound.module';
 import { SecurityModule } from '../security/security.module';
 import { SessionModule } from '../session/session.module';
 import { TwilioModule } from '../twilio/twilio.module';
@@ -9,7 +10,7 @@ import { VoiceController } from './voice.controller';
 
 /** Where Twilio reaches the service: the voice webhook and the media stream endpoint. */
 @Module({
-  imports: [CallModule, CallLogModule, SecurityModule, SessionModule, TwilioModule],
+  imports: [CallModule, CallLogModule, OutboundModule, SecurityModule, SessionModule, TwilioModule],
   controllers: [VoiceController],
   providers: [MediaStreamGateway],
 })

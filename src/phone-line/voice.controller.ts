@@ -7,7 +7,8 @@ import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
-import type { CallProfile } from '../profile/call-profile';
+import { OutboundRequests } from '../outbound/outbound-request';
+import { forOutboundCall, type CallProfile } from '../profile/call-profile';
 import { CallProfileResolver } from '../profile/call-profile.resolver';
 import { StreamTokens } from '../security/stream-tokens';
 import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
@@ -42,6 +43,7 @@ export class VoiceController {
     private readonly profiles: CallProfileResolver,
     private readonly sessions: SessionStore,
     private readonly scheduler: Scheduler,
+    private readonly outboundRequests: OutboundRequests,
     @Inject(AppLogger) logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'voice-webhook' });
@@ -66,6 +68,7 @@ export class VoiceController {
     const from = param(req, 'From');
     const to = param(req, 'To');
     const direction = param(req, 'Direction') || 'inbound';
+    if (direction.startsWith('outbound')) return this.answerOutbound(req, callSid, from, to, direction);
     const profile = this.profiles.resolve(to);
     const refusal = this.registry.refusal() ?? (await this.fleetRefusal(callSid));
     if (refusal) {
@@ -80,6 +83,29 @@ export class VoiceController {
     // Without a real Call SID there is no token: the stream it opens would be refused anyway.
     const streamToken = callSid ? this.streamTokens.mint(callSid) : '';
     return this.twiml.connect(url, { callSid, from, to, direction, streamToken }, profile);
+  }
+
+  /**
+   * A call the dialer placed has been answered: the agent takes it with the request's purpose.
+   * The business's line is `from` here. A call whose request is unknown, or for another number, is
+   * hung up: nothing is said on behalf of a request nobody made.
+   */
+  private async answerOutbound(req: Request, callSid: string, from: string, to: string, direction: string): Promise<string> {
+    const requestId = param(req, 'outboundRequest');
+    const request = requestId ? await this.outboundRequests.get(requestId) : undefined;
+    if (!request || request.to !== to) {
+      this.log.warn({ callSid, outboundRequest: requestId || null }, 'outbound call with no matching request: hanging up');
+      return this.twiml.hangup();
+    }
+    const profile = forOutboundCall(this.profiles.resolve(from), { requestId: request.id, purpose: request.purpose });
+    const url = streamUrl(this.config.calls.publicBaseUrl, req.headers);
+    const refusal = this.registry.refusal();
+    if (refusal || !url) {
+      this.log.warn({ callSid, refusal: refusal ?? 'no_stream_host' }, 'outbound call not taken by the agent: apologising');
+      return this.twiml.fallback(profile);
+    }
+    const streamToken = callSid ? this.streamTokens.mint(callSid) : '';
+    return this.twiml.connect(url, { callSid, from, to, direction, streamToken, outboundRequest: request.id, purpose: request.purpose }, profile);
   }
 
   /** 'fleet_at_capacity' when MAX_FLEET_CALLS calls are live across the fleet; not applied when they cannot be counted. */

@@ -1,8 +1,10 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { CrmService } from '../crm/crm.port';
+import { DoNotCallList } from '../outbound/do-not-call';
 import { TwilioCallControl } from '../twilio/twilio-call-control';
 import { endCallTool, transferToHumanTool } from './builtin/call-control.tools';
+import { doNotCallTool } from './builtin/do-not-call.tool';
 import { saveJobRequestTool } from './builtin/save-job-request.tool';
 import { ToolRegistry } from './tool-registry';
 
@@ -14,11 +16,13 @@ export class BuiltinTools implements OnModuleInit {
     private readonly crm: CrmService,
     private readonly config: AppConfig,
     private readonly control: TwilioCallControl,
+    private readonly dnc: DoNotCallList,
   ) {}
 
   /** Call control needs Twilio REST credentials (and transfer a number in the call's profile): without them it is not offered. */
   onModuleInit(): void {
     this.registry.register(saveJobRequestTool(this.crm, this.config.tools.defaultPhoneRegion));
+    this.registry.register(doNotCallTool(this.dnc));
     if (!this.control.available) return;
     this.registry.register(endCallTool(this.control));
     this.registry.register(transferToHumanTool(this.control));

@@ -3,13 +3,14 @@ import { Clock } from '../common/clock';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { CrmModule } from '../crm/crm.module';
+import { OutboundModule } from '../outbound/outbound.module';
 import { TwilioModule } from '../twilio/twilio.module';
 import { BuiltinTools } from './builtin-tools';
 import { McpToolSource } from './mcp/mcp-tool-source';
 import { ToolRegistry } from './tool-registry';
 
 @Module({
-  imports: [CrmModule, TwilioModule],
+  imports: [CrmModule, OutboundModule, TwilioModule],
   providers: [
     {
       provide: ToolRegistry,

@@ -12,6 +12,9 @@ export interface StreamParameters {
   readonly direction: string;
   /** Proves to the stream's start that this webhook asked for it (StreamTokens). */
   readonly streamToken: string;
+  /** On a call the business placed: its outbound request, and what it is about. */
+  readonly outboundRequest?: string;
+  readonly purpose?: string;
 }
 
 export const STREAM_PATH = '/twilio/stream';
@@ -54,10 +57,17 @@ export class TwimlBuilder {
   connect(url: string, params: StreamParameters, profile: CallProfile): string {
     const response = new twilio.twiml.VoiceResponse();
     const stream = response.connect().stream({ url });
-    for (const name of ['callSid', 'from', 'to', 'direction', 'streamToken'] as const) {
+    for (const name of ['callSid', 'from', 'to', 'direction', 'streamToken', 'outboundRequest', 'purpose'] as const) {
       if (params[name]) stream.parameter({ name, value: params[name] });
     }
     this.appendFallback(response, profile);
+    return response.toString();
+  }
+
+  /** Ends the call at once: an outbound call whose request is unknown. */
+  hangup(): string {
+    const response = new twilio.twiml.VoiceResponse();
+    response.hangup();
     return response.toString();
   }
 
