@@ -39,6 +39,10 @@ class StalledRepository extends CallLogRepository {
     await this.released.promise;
     return [];
   }
+  async hasJobRequestFrom(): Promise<boolean> {
+    await this.released.promise;
+    return false;
+  }
   async endAbandoned(): Promise<boolean> {
     await this.released.promise;
     return false;

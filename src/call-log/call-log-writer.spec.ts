@@ -46,6 +46,9 @@ class FlakyRepository extends CallLogRepository {
   async inProgress(): Promise<string[]> {
     return [];
   }
+  async hasJobRequestFrom(): Promise<boolean> {
+    return false;
+  }
   async endAbandoned(): Promise<boolean> {
     return false;
   }

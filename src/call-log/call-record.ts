@@ -93,6 +93,8 @@ export abstract class CallLogRepository {
   abstract list(query: CallListQuery): Promise<CallListPage>;
   /** Merges `patch` into the call's crm state; false when the call has no record (yet). */
   abstract mergeCrm(callSid: string, patch: Record<string, unknown>): Promise<boolean>;
+  /** Whether a call from `number` that started at or after `since` (ISO 8601) saved a job request. */
+  abstract hasJobRequestFrom(number: string, since: string): Promise<boolean>;
   /** Call SIDs of the records still in progress that started before `startedBefore` (ISO 8601), oldest first. */
   abstract inProgress(startedBefore: string, limit: number): Promise<string[]>;
   /**

@@ -115,6 +115,14 @@ describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
     expect((await repo.get('CA0001'))?.durationMs).toBe(1235);
   });
 
+  it('knows whether a number has saved a job request lately', async () => {
+    await repo.save(record({ callSid: 'CAjob-1', from: '+15550007777', startedAt: '2026-05-01T10:00:00.000Z', details: { jobRequest: { problem: 'leak' } } }));
+    await repo.save(record({ callSid: 'CAjob-2', from: '+15550008888', startedAt: '2026-05-01T10:00:00.000Z', details: {} }));
+    expect(await repo.hasJobRequestFrom('+15550007777', '2026-04-01T00:00:00.000Z')).toBe(true);
+    expect(await repo.hasJobRequestFrom('+15550007777', '2026-05-02T00:00:00.000Z')).toBe(false);
+    expect(await repo.hasJobRequestFrom('+15550008888', '2026-04-01T00:00:00.000Z')).toBe(false);
+  });
+
   describe('calls whose instance died', () => {
     const live = (callSid: string, startedAt: string) => record({ callSid, status: 'in-progress', startedAt, endedAt: null, durationMs: null, endReason: null });
 

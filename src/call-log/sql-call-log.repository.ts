@@ -124,6 +124,15 @@ export class SqlCallLogRepository extends CallLogRepository {
     return rows.length > 0;
   }
 
+  async hasJobRequestFrom(number: string, since: string): Promise<boolean> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query(
+      `SELECT 1 FROM calls WHERE from_number = $1 AND started_at >= $2::timestamptz AND details ? 'jobRequest' LIMIT 1`,
+      [number, since],
+    );
+    return rows.length > 0;
+  }
+
   async inProgress(startedBefore: string, limit: number): Promise<string[]> {
     await this.migrations.ensureMigrated();
     const rows = await this.sql.query<{ call_sid: string }>(

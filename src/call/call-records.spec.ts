@@ -15,6 +15,7 @@ import type { CallProfile } from '../profile/call-profile';
 import { RecordingLinks } from '../recording/recording-links';
 import { RecordingService } from '../recording/recording.service';
 import { parseWavHeader, WAV_HEADER_BYTES } from '../recording/wav';
+import type { AutomaticCallbacks, EndedInboundCall } from '../outbound/automatic-callbacks';
 import { InMemorySessionStore } from '../session/session-store';
 import { MemoryRepository } from '../../test/support/call-harness';
 import { LogCapture } from '../../test/support/log-capture';
@@ -84,10 +85,13 @@ describe('CallRecords', () => {
     const recordings = new RecordingService(config, logger);
     const sessions = new InMemorySessionStore(config, clock);
     const crm = new RecordingCrm();
-    const factory = new CallRecordsFactory(new CallLog(writer, config, clock, scheduler), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock);
+    const endedCalls: EndedInboundCall[] = [];
+    const callbacks = { callEnded: (c: EndedInboundCall) => void endedCalls.push(c) } as AutomaticCallbacks;
+    const factory = new CallRecordsFactory(new CallLog(writer, config, clock, scheduler), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock, callbacks);
     const records = factory.open(PARTIES, profile, logger.child({ callSid: CALL_SID }));
     return {
       records,
+      endedCalls,
       clock,
       sessions,
       crm,
@@ -341,6 +345,18 @@ describe('CallRecords', () => {
         durationMs: 61_234,
         details: { earlyAudioDropped: 3 },
       });
+    });
+
+    it('tells the automatic callbacks how the call ended and whether a job request was saved', () => {
+      const first = openCall();
+      first.records.finish({ status: 'completed', endReason: 'twilio_stop', details: {} });
+      expect(first.endedCalls).toEqual([
+        { callSid: CALL_SID, from: PARTIES.from, direction: 'inbound', endReason: 'twilio_stop', jobRequestSaved: false, companyName: testProfile().companyName },
+      ]);
+      const second = openCall();
+      second.records.setDetail('jobRequest', BURST_PIPE);
+      second.records.finish({ status: 'completed', endReason: 'hangup', details: {} });
+      expect(second.endedCalls[0]).toMatchObject({ endReason: 'hangup', jobRequestSaved: true });
     });
 
     it('removes the session', async () => {

@@ -4,6 +4,7 @@ import { CallLog, type CallJournal } from '../call-log/call-log.service';
 import { Clock } from '../common/clock';
 import { BYTES_PER_MS } from '../common/mulaw';
 import { CrmService, type CallSummaryForCrm, type JobRequest } from '../crm/crm.port';
+import { AutomaticCallbacks } from '../outbound/automatic-callbacks';
 import type { CallProfile } from '../profile/call-profile';
 import type { RealtimeUsage } from '../realtime/realtime-protocol';
 import type { CallRecorder } from '../recording/call-recorder';
@@ -59,7 +60,14 @@ export class CallRecords {
     private readonly profile: CallProfile,
     private readonly journal: CallJournal,
     private readonly recorder: CallRecorder | null,
-    private readonly deps: { readonly sessions: SessionStore; readonly crm: CrmService; readonly links: RecordingLinks; readonly clock: Clock; readonly log: Logger },
+    private readonly deps: {
+      readonly sessions: SessionStore;
+      readonly crm: CrmService;
+      readonly links: RecordingLinks;
+      readonly callbacks: Pick<AutomaticCallbacks, 'callEnded'>;
+      readonly clock: Clock;
+      readonly log: Logger;
+    },
   ) {
     this.timeline = new CallTimeline(deps.clock);
     this.startedAt = deps.clock.epochMs();
@@ -156,6 +164,14 @@ export class CallRecords {
     this.finished = true;
     this.deps.sessions.remove(this.parties.callSid).catch(this.sessionWriteFailed('remove'));
     if (this.profile.crm) this.deps.crm.callEnded(this.crmSummary(ending, endedAt, durationMs));
+    this.deps.callbacks.callEnded({
+      callSid: this.parties.callSid,
+      from: this.parties.from,
+      direction: this.parties.direction,
+      endReason: ending.endReason,
+      jobRequestSaved: this.journal.getDetail('jobRequest') !== undefined,
+      companyName: this.profile.companyName,
+    });
   }
 
   private saveSession(lastSeenAt: number, saved?: string): void {
@@ -198,11 +214,12 @@ export class CallRecordsFactory {
     private readonly sessions: SessionStore,
     private readonly crm: CrmService,
     private readonly clock: Clock,
+    private readonly callbacks: AutomaticCallbacks,
   ) {}
 
   open(parties: CallParties, profile: CallProfile, log: Logger): CallRecords {
     const recorder = this.recordings.start(parties.callSid);
     const journal = this.callLog.open({ ...parties, profile: profile.id }, recorder?.fileName ?? null);
-    return new CallRecords(parties, profile, journal, recorder, { sessions: this.sessions, crm: this.crm, links: this.links, clock: this.clock, log });
+    return new CallRecords(parties, profile, journal, recorder, { sessions: this.sessions, crm: this.crm, links: this.links, callbacks: this.callbacks, clock: this.clock, log });
   }
 }

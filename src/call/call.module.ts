@@ -1,6 +1,7 @@
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { CallLogModule } from '../call-log/call-log.module';
 import { CrmModule } from '../crm/crm.module';
+import { OutboundModule } from '../outbound/outbound.module';
 import { RealtimeModule } from '../realtime/realtime.module';
 import { RecordingModule } from '../recording/recording.module';
 import { SessionModule } from '../session/session.module';
@@ -12,7 +13,7 @@ import { CallRecordsFactory } from './call-records';
 import { CallRegistry } from './call-registry';
 
 @Module({
-  imports: [RealtimeModule, SessionModule, CrmModule, CallLogModule, RecordingModule, ToolsModule, TwilioModule],
+  imports: [RealtimeModule, SessionModule, CrmModule, CallLogModule, OutboundModule, RecordingModule, ToolsModule, TwilioModule],
   providers: [CallFactory, CallRecordsFactory, CallRegistry, CallDrain],
   exports: [CallFactory, CallRegistry],
 })

@@ -120,7 +120,7 @@ export class AppConfig {
   /** Names this process in what instances share: INSTANCE_ID, else host name and process id. */
   readonly instanceId: string;
   /** Outbound calls: requests, their deduplication. */
-  readonly outbound: { readonly dedupeWindowMs: number };
+  readonly outbound: { readonly dedupeWindowMs: number; readonly autoCallback: boolean };
   /** How the instances of a fleet know each other: leases, a fleet-wide cap, commands to the holder of a call. */
   readonly fleet: { readonly leaseMs: number; readonly maxCalls: number | undefined; readonly commandTimeoutMs: number };
   readonly recording: { readonly enabled: boolean; readonly dir: string };
@@ -225,7 +225,7 @@ export class AppConfig {
     this.redis = { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
     // A restarted process is another instance: the sessions of the one before are not its own.
     this.instanceId = env.INSTANCE_ID ?? `${hostname()}:${process.pid}`;
-    this.outbound = { dedupeWindowMs: env.OUTBOUND_DEDUPE_HOURS * 3_600_000 };
+    this.outbound = { dedupeWindowMs: env.OUTBOUND_DEDUPE_HOURS * 3_600_000, autoCallback: env.OUTBOUND_AUTO_CALLBACK };
     this.fleet = { leaseMs: env.INSTANCE_LEASE_SECONDS * 1000, maxCalls: env.MAX_FLEET_CALLS, commandTimeoutMs: env.CALL_COMMAND_TIMEOUT_MS };
     this.recording = {
       enabled: env.RECORDING_ENABLED,

@@ -168,6 +168,10 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
   MAX_FLEET_CALLS?: number;
 
+  /** An inbound call that ended before a job request was saved gets one callback request. */
+  @Transform(toBoolean) @IsBoolean()
+  OUTBOUND_AUTO_CALLBACK = false;
+
   /** A second request for the same number and purpose within this many hours is the first one. */
   @Type(() => Number) @IsInt() @Min(0) @Max(24 * 30)
   OUTBOUND_DEDUPE_HOURS = 24;

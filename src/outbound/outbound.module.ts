@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CallLogModule } from '../call-log/call-log.module';
 import { SecurityModule } from '../security/security.module';
+import { AutomaticCallbacks } from './automatic-callbacks';
 import { DoNotCallController } from './dnc.controller';
 import { DoNotCallList, SqlDoNotCallList } from './do-not-call';
 import { OutboundCalls } from './outbound-calls.service';
@@ -12,7 +13,7 @@ import { SqlOutboundRequests } from './sql-outbound-requests';
 @Module({
   imports: [CallLogModule, SecurityModule],
   controllers: [OutboundController, DoNotCallController],
-  providers: [OutboundCalls, { provide: OutboundRequests, useClass: SqlOutboundRequests }, { provide: DoNotCallList, useClass: SqlDoNotCallList }],
-  exports: [OutboundRequests, DoNotCallList],
+  providers: [OutboundCalls, AutomaticCallbacks, { provide: OutboundRequests, useClass: SqlOutboundRequests }, { provide: DoNotCallList, useClass: SqlDoNotCallList }],
+  exports: [OutboundRequests, DoNotCallList, AutomaticCallbacks],
 })
 export class OutboundModule {}

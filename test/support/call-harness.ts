@@ -17,6 +17,7 @@ import { EnvironmentProfileResolver } from '../../src/profile/call-profile.resol
 import { RealtimeClient, RealtimeConnector, type RealtimeListener } from '../../src/realtime/realtime-client';
 import { RecordingLinks } from '../../src/recording/recording-links';
 import { RecordingService } from '../../src/recording/recording.service';
+import type { AutomaticCallbacks, EndedInboundCall } from '../../src/outbound/automatic-callbacks';
 import type { StreamTokens } from '../../src/security/stream-tokens';
 import { InMemorySessionStore } from '../../src/session/session-store';
 import { ToolRegistry } from '../../src/tools/tool-registry';
@@ -37,6 +38,9 @@ export class MemoryRepository extends CallLogRepository {
   }
   async mergeCrm(): Promise<boolean> {
     return false;
+  }
+  async hasJobRequestFrom(number: string, since: string): Promise<boolean> {
+    return [...this.rows.values()].some((r) => r.from === number && r.startedAt >= since && r.details.jobRequest !== undefined);
   }
   async inProgress(startedBefore: string, limit: number): Promise<string[]> {
     return [...this.rows.values()]
@@ -107,6 +111,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
       return { ok: true };
     },
   });
+  const endedCalls: EndedInboundCall[] = [];
   const records = new CallRecordsFactory(
     new CallLog(writer, config, clock, scheduler),
     new RecordingService(config, logger),
@@ -114,6 +119,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     sessions,
     new NoopCrmService(),
     clock,
+    { callEnded: (call: EndedInboundCall) => void endedCalls.push(call) } as AutomaticCallbacks,
   );
   const factory = new CallFactory(
     config,
@@ -152,6 +158,8 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     scheduler,
     logs,
     records: (): CallRecord[] => [...repository.rows.values()],
+    /** What each ended call told the automatic callbacks. */
+    endedCalls,
   };
 }
 export type CallHarness = ReturnType<typeof callHarness>;
