@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Clock } from '../common/clock';
@@ -178,9 +179,13 @@ export class PgBossJobQueue extends JobQueue {
 
   async send<T extends object>(name: string, data: T, options: SendOptions = {}): Promise<string | null> {
     await this.ready(name);
+    // The queue's 'short' policy allows one waiting job per key, and a job without one counts as
+    // key '': a job sent without a key gets its own id as its key.
+    const jobId = randomUUID();
     const id = await this.boss.send(name, data, {
+      id: jobId,
       startAfter: options.startAfter,
-      singletonKey: options.singletonKey,
+      singletonKey: options.singletonKey ?? jobId,
       expireInSeconds: this.options.expireSeconds,
       retryLimit: this.retryLimit,
       retryDelay: this.retryDelaySeconds,
@@ -210,7 +215,7 @@ export class PgBossJobQueue extends JobQueue {
   async inspect(name: string, id: string): Promise<JobRecord | null> {
     await this.ready(name);
     const job = await this.boss.getJobById(name, id);
-    return job && { id: job.id, state: job.state, retryCount: job.retryCount, startAfter: job.startAfter, singletonKey: job.singletonKey };
+    return job && { id: job.id, state: job.state, retryCount: job.retryCount, startAfter: job.startAfter, singletonKey: job.singletonKey === job.id ? null : job.singletonKey };
   }
 
   private async ready(name: string): Promise<void> {
