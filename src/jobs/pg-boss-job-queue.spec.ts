@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import { SystemClock } from '../common/clock';
@@ -246,15 +246,14 @@ describe.each(sqlTestBackends())('PgBossJobQueue on $name', (backend) => {
     it('hands the job of a worker process killed mid-job to another instance once its lease lapses, once', async () => {
       const queue = open({ expireSeconds: 1 });
       const id = await queue.send('dial', { request: 'r7' });
-      const child = fork(
+      const child = spawn(process.execPath, [
         '-e',
         [
           `const PgBoss = require(${JSON.stringify(require.resolve('pg-boss'))});`,
           `const boss = new PgBoss({ connectionString: ${JSON.stringify(process.env.DATABASE_URL)}, schema: ${JSON.stringify(schema)}, supervise: false, schedule: false });`,
           `boss.start().then(() => boss.work('dial', { pollingIntervalSeconds: 0.5 }, async ([job]) => { process.send(job.id); await new Promise(() => {}); }));`,
-        ],
-        { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
-      );
+        ].join('\n'),
+      ], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       const held = await new Promise<unknown>((resolve) => child.once('message', resolve));
       expect(held).toBe(id);
       const exited = new Promise((resolve) => child.once('exit', resolve));
