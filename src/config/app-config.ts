@@ -123,6 +123,8 @@ export class AppConfig {
   readonly outbound: { readonly dedupeWindowMs: number; readonly autoCallback: boolean };
   /** How the instances of a fleet know each other: leases, a fleet-wide cap, commands to the holder of a call. */
   readonly fleet: { readonly leaseMs: number; readonly maxCalls: number | undefined; readonly commandTimeoutMs: number };
+  /** The durable job queue (src/jobs). pollMs unset: the default of the database in use. */
+  readonly jobs: { readonly schema: string; readonly pollMs: number | undefined; readonly expireSeconds: number };
   readonly recording: { readonly enabled: boolean; readonly dir: string };
   readonly apiToken: string | undefined;
   /** Signed links that play a call's recording without the API token (for the CRM). */
@@ -227,6 +229,11 @@ export class AppConfig {
     this.instanceId = env.INSTANCE_ID ?? `${hostname()}:${process.pid}`;
     this.outbound = { dedupeWindowMs: env.OUTBOUND_DEDUPE_HOURS * 3_600_000, autoCallback: env.OUTBOUND_AUTO_CALLBACK };
     this.fleet = { leaseMs: env.INSTANCE_LEASE_SECONDS * 1000, maxCalls: env.MAX_FLEET_CALLS, commandTimeoutMs: env.CALL_COMMAND_TIMEOUT_MS };
+    this.jobs = {
+      schema: env.JOBS_SCHEMA,
+      pollMs: env.JOBS_POLL_SECONDS === undefined ? undefined : env.JOBS_POLL_SECONDS * 1000,
+      expireSeconds: env.JOBS_EXPIRE_SECONDS,
+    };
     this.recording = {
       enabled: env.RECORDING_ENABLED,
       dir: resolve(env.RECORDINGS_DIR ?? join(this.dataDir, 'recordings')),

@@ -180,6 +180,18 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(100) @Max(30_000)
   CALL_COMMAND_TIMEOUT_MS = 3_000;
 
+  /** PostgreSQL schema of the job queue's tables (pg-boss), in DATABASE_URL's database or the embedded one. */
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,49}$/, { message: 'JOBS_SCHEMA must be 1-50 letters, digits or _, not starting with a digit' })
+  JOBS_SCHEMA = 'pgboss';
+
+  /** How often workers look for jobs other instances sent; unset: 5 s on PostgreSQL, 1 h on the embedded database. */
+  @Transform(emptyToUndefined) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(24 * 3600)
+  JOBS_POLL_SECONDS?: number;
+
+  /** A worker's lease on a job: one held this long (its worker died) is handed out again. */
+  @Type(() => Number) @IsInt() @Min(10) @Max(3600)
+  JOBS_EXPIRE_SECONDS = 120;
+
   @Transform(toBoolean) @IsBoolean()
   RECORDING_ENABLED = true;
 
