@@ -119,8 +119,17 @@ export class AppConfig {
   readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
   /** Names this process in what instances share: INSTANCE_ID, else host name and process id. */
   readonly instanceId: string;
-  /** Outbound calls: requests, their deduplication. */
-  readonly outbound: { readonly dedupeWindowMs: number; readonly autoCallback: boolean };
+  /** Outbound calls: requests, their deduplication, and how they are dialled. */
+  readonly outbound: {
+    readonly dedupeWindowMs: number;
+    readonly autoCallback: boolean;
+    /** OUTBOUND_CALLER_ID: the Twilio number calls come from; unset, dialling is refused. */
+    readonly callerId: string | undefined;
+    /** Dials per second this instance starts at most. */
+    readonly dialsPerSecond: number;
+    /** Seconds a call rings before it is no-answer (Twilio's Timeout). */
+    readonly ringSeconds: number;
+  };
   /** How the instances of a fleet know each other: leases, a fleet-wide cap, commands to the holder of a call. */
   readonly fleet: { readonly leaseMs: number; readonly maxCalls: number | undefined; readonly commandTimeoutMs: number };
   /** The durable job queue (src/jobs). pollMs unset: the default of the database in use. */
@@ -227,7 +236,13 @@ export class AppConfig {
     this.redis = { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
     // A restarted process is another instance: the sessions of the one before are not its own.
     this.instanceId = env.INSTANCE_ID ?? `${hostname()}:${process.pid}`;
-    this.outbound = { dedupeWindowMs: env.OUTBOUND_DEDUPE_HOURS * 3_600_000, autoCallback: env.OUTBOUND_AUTO_CALLBACK };
+    this.outbound = {
+      dedupeWindowMs: env.OUTBOUND_DEDUPE_HOURS * 3_600_000,
+      autoCallback: env.OUTBOUND_AUTO_CALLBACK,
+      callerId: env.OUTBOUND_CALLER_ID,
+      dialsPerSecond: env.OUTBOUND_DIALS_PER_SECOND,
+      ringSeconds: env.OUTBOUND_RING_SECONDS,
+    };
     this.fleet = { leaseMs: env.INSTANCE_LEASE_SECONDS * 1000, maxCalls: env.MAX_FLEET_CALLS, commandTimeoutMs: env.CALL_COMMAND_TIMEOUT_MS };
     this.jobs = {
       schema: env.JOBS_SCHEMA,

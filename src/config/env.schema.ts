@@ -310,6 +310,19 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(1) @Max(30)
   OUTBOUND_RETRY_DAYS = 5;
 
+  /** The Twilio number (E.164) outbound calls come from; unset, nothing is dialled. */
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(E164, { message: 'OUTBOUND_CALLER_ID must be an E.164 number such as +15551234567' })
+  OUTBOUND_CALLER_ID?: string;
+
+  /** Dials per second this instance starts at most (Twilio's default account limit: 1 call per second). */
+  @Type(() => Number) @Min(0.01) @Max(100)
+  OUTBOUND_DIALS_PER_SECOND = 1;
+
+  /** How long an outbound call rings before Twilio gives up with no-answer. */
+  @Type(() => Number) @IsInt() @Min(5) @Max(600)
+  OUTBOUND_RING_SECONDS = 30;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 

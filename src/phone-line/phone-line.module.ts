@@ -6,12 +6,13 @@ import { SecurityModule } from '../security/security.module';
 import { SessionModule } from '../session/session.module';
 import { TwilioModule } from '../twilio/twilio.module';
 import { MediaStreamGateway } from './media-stream.gateway';
+import { OutboundCallbacksController } from './outbound-callbacks.controller';
 import { VoiceController } from './voice.controller';
 
-/** Where Twilio reaches the service: the voice webhook and the media stream endpoint. */
+/** Where Twilio reaches the service: the voice webhook, the media stream endpoint, and the callbacks of outbound calls. */
 @Module({
   imports: [CallModule, CallLogModule, OutboundModule, SecurityModule, SessionModule, TwilioModule],
-  controllers: [VoiceController],
+  controllers: [VoiceController, OutboundCallbacksController],
   providers: [MediaStreamGateway],
 })
 export class PhoneLineModule {}

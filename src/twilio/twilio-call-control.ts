@@ -1,15 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import twilio from 'twilio';
-import type RequestClient from 'twilio/lib/base/RequestClient';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
-
-/** Where twilio-node addresses the Voice API; rewritten to config.twilio.apiBaseUrl. */
-const TWILIO_API_ORIGIN = 'https://api.twilio.com';
-
-/** A live call waits on these requests, so a stuck API must not hold it for the library's 30 s default. */
-export const TWILIO_REQUEST_TIMEOUT_MS = 10_000;
+import { createTwilioClient, describeTwilioFailure, type TwilioClient } from './twilio-client';
 
 /** A failed call-control request; `status`/`code` are Twilio's when it answered at all. */
 export class TwilioCallControlError extends Error {
@@ -33,29 +27,6 @@ export abstract class TwilioCallControl {
   abstract hangUp(callSid: string): Promise<void>;
 }
 
-/**
- * twilio-node always builds https://api.twilio.com/... URIs and has no base-URL option (only
- * edge/region host rewriting), but it accepts a custom httpClient: this one moves the requests
- * to the configured base URL, e.g. a local fake in tests.
- */
-class RebasedRequestClient extends twilio.RequestClient {
-  constructor(
-    private readonly baseUrl: string,
-    opts: RequestClient.RequestClientOptions,
-  ) {
-    super(opts);
-  }
-
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    const uri = opts.uri === TWILIO_API_ORIGIN || opts.uri.startsWith(`${TWILIO_API_ORIGIN}/`)
-      ? this.baseUrl + opts.uri.slice(TWILIO_API_ORIGIN.length)
-      : opts.uri;
-    return super.request({ ...opts, uri });
-  }
-}
-
-type TwilioClient = ReturnType<typeof twilio>;
-
 @Injectable()
 export class TwilioRestCallControl extends TwilioCallControl {
   readonly available: boolean;
@@ -65,13 +36,8 @@ export class TwilioRestCallControl extends TwilioCallControl {
   constructor(config: AppConfig, appLogger: AppLogger) {
     super();
     this.logger = appLogger.child({ component: 'twilio-rest' });
-    const { accountSid, authToken, apiBaseUrl } = config.twilio;
-    this.available = Boolean(accountSid && authToken);
-    this.client = accountSid && authToken
-      ? twilio(accountSid, authToken, {
-          httpClient: new RebasedRequestClient(apiBaseUrl, { timeout: TWILIO_REQUEST_TIMEOUT_MS }),
-        })
-      : null;
+    this.client = createTwilioClient(config);
+    this.available = this.client !== null;
   }
 
   async transfer(callSid: string, toNumber: string): Promise<void> {
@@ -104,11 +70,6 @@ export class TwilioRestCallControl extends TwilioCallControl {
 }
 
 function describeFailure(action: string, callSid: string, error: unknown): TwilioCallControlError {
-  const prefix = `Twilio ${action} of call ${callSid} failed`;
-  if (error instanceof twilio.RestException) {
-    const code = error.code === undefined ? '' : ` (code ${error.code})`;
-    return new TwilioCallControlError(`${prefix}: HTTP ${error.status}${code}: ${error.message}`, error.status, error.code);
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new TwilioCallControlError(`${prefix}: ${message}`);
+  const { message, status, code } = describeTwilioFailure(`Twilio ${action} of call ${callSid} failed`, error);
+  return new TwilioCallControlError(message, status, code);
 }

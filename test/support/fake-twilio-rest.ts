@@ -1,10 +1,16 @@
 /**
- * A fake of Twilio's REST API (PROTOCOLS A5), just the live-call update:
- * POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json with a form body (Twiml or Status).
+ * A fake of Twilio's REST API (PROTOCOLS A5), two operations:
+ * - the live-call update, POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json with a form
+ *   body (Twiml or Status);
+ * - the call create, POST /2010-04-01/Accounts/{AccountSid}/Calls.json, whose form it checks against
+ *   Twilio's own OpenAPI definition (twilio-oai/, CreateCall): a request that breaks it is answered
+ *   400 and its problems recorded. A valid one gets 201 with a new call, `queued`.
  * It checks HTTP Basic auth, records every request and answers like Twilio, or with a scripted error.
  */
+import { randomBytes } from 'crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo } from 'net';
+import { createCallProblems } from './twilio-oai/create-call-check';
 import { DEFAULT_TIMEOUT_MS, summarize, Waiters } from './wait';
 
 export interface FakeTwilioRestOptions {
@@ -15,11 +21,15 @@ export interface FakeTwilioRestOptions {
 export interface RecordedTwilioRequest {
   readonly method: string;
   readonly path: string;
-  /** From the path; null when the path is not a call resource. */
+  /** From the path (for a create, the SID of the call made); null when the path is not a call resource. */
   readonly accountSid: string | null;
   readonly callSid: string | null;
-  /** Parsed application/x-www-form-urlencoded body. */
+  /** Parsed application/x-www-form-urlencoded body; a repeated parameter has its last value here. */
   readonly form: Record<string, string>;
+  /** Every parameter of the body in order, repeated ones (StatusCallbackEvent) as often as sent. */
+  readonly formPairs: ReadonlyArray<readonly [string, string]>;
+  /** A call create: what breaks Twilio's definition of it (empty when nothing); null for other requests. */
+  readonly definitionProblems: readonly string[] | null;
   readonly headers: IncomingMessage['headers'];
   /** The Basic credentials matched the account SID and auth token. */
   readonly authorized: boolean;
@@ -33,6 +43,7 @@ interface ScriptedFailure {
 }
 
 const CALL_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Calls\/(CA[0-9a-fA-F]{32})\.json$/;
+const CALLS_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Calls\.json$/;
 
 /** Twilio's error body shape; RestException reads message/code/more_info from it. */
 function errorBody(status: number, code: number, message: string): object {
@@ -68,7 +79,12 @@ export class FakeTwilioRest {
     return `http://127.0.0.1:${port}`;
   }
 
-  /** The next authorized call update is answered with this Twilio error instead (queued, one each). */
+  /** Calls created, in order. */
+  get createdCalls(): RecordedTwilioRequest[] {
+    return this.requests.filter((r) => r.method === 'POST' && CALLS_PATH.test(r.path));
+  }
+
+  /** The next authorized call update or create is answered with this Twilio error instead (queued, one each). */
   failNext(status: number, code: number, message: string): void {
     this.failures.push({ status, code, message });
   }
@@ -100,12 +116,17 @@ export class FakeTwilioRest {
     req.on('end', () => {
       const path = (req.url ?? '/').split('?')[0];
       const match = CALL_PATH.exec(path);
+      const create = req.method === 'POST' ? CALLS_PATH.exec(path) : null;
+      const formPairs = [...new URLSearchParams(Buffer.concat(chunks).toString('utf8'))];
       const request: RecordedTwilioRequest = {
         method: req.method ?? '',
         path,
-        accountSid: match?.[1] ?? null,
-        callSid: match?.[2] ?? null,
-        form: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))),
+        accountSid: match?.[1] ?? create?.[1] ?? null,
+        // A created call gets its SID when it is answered.
+        callSid: match?.[2] ?? (create ? `CA${randomBytes(16).toString('hex')}` : null),
+        form: Object.fromEntries(formPairs),
+        formPairs,
+        definitionProblems: create ? createCallProblems(formPairs) : null,
         headers: req.headers,
         authorized: this.isAuthorized(req.headers.authorization),
         at: new Date(),
@@ -125,6 +146,7 @@ export class FakeTwilioRest {
       res.setHeader('WWW-Authenticate', 'Basic realm="Twilio API"');
       return send(401, errorBody(401, 20003, 'Authenticate'));
     }
+    if (request.definitionProblems !== null && request.accountSid === this.options.accountSid) return this.respondToCreate(request, send);
     if (!request.callSid || request.accountSid !== this.options.accountSid) {
       return send(404, errorBody(404, 20404, `The requested resource ${request.path} was not found`));
     }
@@ -134,6 +156,17 @@ export class FakeTwilioRest {
     const failure = this.failures.shift();
     if (failure) return send(failure.status, errorBody(failure.status, failure.code, failure.message));
     send(200, this.callResource(request.accountSid, request.callSid, request.form.Status ?? 'in-progress'));
+  }
+
+  /** Calls.json: 400 for a request that breaks Twilio's definition, else 201 with the new call, queued. */
+  private respondToCreate(request: RecordedTwilioRequest, send: (status: number, body: object) => void): void {
+    const problems = request.definitionProblems ?? [];
+    // Twilio's code for a parameter it does not take is 21xxx by parameter; one generic code is enough here.
+    if (problems.length > 0) return send(400, errorBody(400, 20001, `Invalid request: ${problems.join('; ')}`));
+    const failure = this.failures.shift();
+    if (failure) return send(failure.status, errorBody(failure.status, failure.code, failure.message));
+    const { To: to, From: from } = request.form;
+    send(201, { ...this.callResource(request.accountSid!, request.callSid!, 'queued'), direction: 'outbound-api', to, from, start_time: null });
   }
 
   private isAuthorized(header: string | undefined): boolean {
