@@ -8,6 +8,7 @@ import { MemoryRepository } from '../../test/support/call-harness';
 import { callRecord } from '../../test/support/call-records';
 import { AutomaticCallbacks, wantsCallback, type EndedInboundCall } from './automatic-callbacks';
 import { SqlDoNotCallList } from './do-not-call';
+import type { OutboundDialer } from './outbound-dialer';
 import { SqlOutboundRequests } from './sql-outbound-requests';
 
 jest.setTimeout(30_000);
@@ -63,8 +64,10 @@ describe.each(sqlTestBackends())('AutomaticCallbacks on $name', (backend) => {
     await backend.shutdown();
   });
 
+  const enqueued: string[] = [];
+  const dialer = { enqueue: async (r: { id: string }) => void enqueued.push(r.id) } as unknown as OutboundDialer;
   const callbacks = (enabled = true) =>
-    new AutomaticCallbacks(requests, dnc, calls, new AppConfig(validateEnvironment({ OUTBOUND_AUTO_CALLBACK: String(enabled) })), clock, silentAppLogger);
+    new AutomaticCallbacks(requests, dnc, calls, new AppConfig(validateEnvironment({ OUTBOUND_AUTO_CALLBACK: String(enabled) })), clock, dialer, silentAppLogger);
 
   it('requests one callback per call, to the caller, as a callback of that call', async () => {
     const call = ended({ from: '+12025550161' });
@@ -77,6 +80,7 @@ describe.each(sqlTestBackends())('AutomaticCallbacks on $name', (backend) => {
       status: 'queued',
       metadata: { automatic: true, endReason: 'twilio_stop' },
     });
+    expect(enqueued).toContain(id);
     expect(await callbacks().request(call)).toBeNull();
   });
 

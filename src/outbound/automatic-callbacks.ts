@@ -7,6 +7,7 @@ import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { DoNotCallList } from './do-not-call';
+import { OutboundDialer } from './outbound-dialer';
 import { OutboundRequests } from './outbound-request';
 
 /** How an inbound call ended, as the callback rule needs it. */
@@ -58,6 +59,7 @@ export class AutomaticCallbacks {
     private readonly calls: CallLogRepository,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly dialer: OutboundDialer,
     logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'outbound' });
@@ -90,7 +92,9 @@ export class AutomaticCallbacks {
       new Date(now).toISOString(),
       new Date(now).toISOString(),
     );
-    if (created) this.log.info({ callSid: call.callSid, outboundRequest: request.id }, 'automatic callback requested');
-    return created ? request.id : null;
+    if (!created) return null;
+    await this.dialer.enqueue(request);
+    this.log.info({ callSid: call.callSid, outboundRequest: request.id }, 'automatic callback requested');
+    return request.id;
   }
 }

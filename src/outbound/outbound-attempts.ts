@@ -100,16 +100,10 @@ export abstract class OutboundAttempts {
 }
 
 /**
- * Hears what each ended attempt came to; the dialer worker (which schedules retries) replaces the
- * default binding. Called once when an attempt's outcome is known, and again only if it changes:
+ * Hears what each ended attempt came to (the dialer, which ends the request or schedules its retry). Called once when an attempt's outcome is known, and again only if it changes:
  * `completed`, then `machine` when the AMD answer arrives after the hang-up. It must not throw for
  * a repeat; the attempt row holds the outcome too (detail.outcome).
  */
 export abstract class AttemptOutcomes {
   abstract attemptEnded(requestId: string, attempt: number, outcome: AttemptOutcome): Promise<void>;
-}
-
-/** The default until the dialer worker exists: outcomes are recorded on the attempt and nothing else happens. */
-export class RecordedOnlyAttemptOutcomes extends AttemptOutcomes {
-  async attemptEnded(): Promise<void> {}
 }

@@ -5,6 +5,7 @@ import { CallLogRepository } from '../call-log/call-record';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
 import { DoNotCallList } from './do-not-call';
+import { OutboundDialer } from './outbound-dialer';
 import type { CreateOutboundCallBody } from './outbound.dto';
 import { OutboundRequests, type OutboundRequest } from './outbound-request';
 
@@ -29,6 +30,7 @@ export class OutboundCalls {
     private readonly calls: CallLogRepository,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly dialer: OutboundDialer,
   ) {}
 
   async create(body: CreateOutboundCallBody, idempotencyKey: string | null): Promise<CreateOutcome> {
@@ -55,6 +57,7 @@ export class OutboundCalls {
       firstAttempt,
       dedupeSince,
     );
+    if (created) await this.dialer.enqueue(request);
     return { kind: created ? 'created' : 'existing', request };
   }
 

@@ -72,4 +72,14 @@ export abstract class OutboundRequests {
   abstract cancel(id: string): Promise<OutboundRequest | undefined>;
   /** Whether `to` has an open request (not finished). */
   abstract hasOpenRequest(to: string): Promise<boolean>;
+  /**
+   * Takes a queued request for a dial, on one worker of the fleet only: it becomes `dialing` and
+   * its next attempt is recorded (status `dialing`, started now). The attempt's number, or null
+   * when the request was not queued (cancelled, or taken by another worker).
+   */
+  abstract claim(id: string): Promise<number | null>;
+  /** Back to `queued`, to be dialled at `at` (ISO 8601), with why. Only an open request. */
+  abstract requeue(id: string, at: string, reason: string): Promise<boolean>;
+  /** Ends an open request: completed, exhausted or refused, with why. */
+  abstract finish(id: string, status: 'completed' | 'exhausted' | 'refused', reason: string): Promise<boolean>;
 }

@@ -1,31 +1,36 @@
 import { Module } from '@nestjs/common';
 import { CallLogModule } from '../call-log/call-log.module';
+import { CalleeLocator, LibphonenumberCalleeLocator } from '../calling-rules/callee-location';
+import { JobsModule } from '../jobs/jobs.module';
 import { SecurityModule } from '../security/security.module';
+import { TwilioModule } from '../twilio/twilio.module';
 import { AutomaticCallbacks } from './automatic-callbacks';
 import { DoNotCallController } from './dnc.controller';
 import { DoNotCallList, SqlDoNotCallList } from './do-not-call';
-import { AttemptOutcomes, OutboundAttempts, RecordedOnlyAttemptOutcomes } from './outbound-attempts';
+import { AttemptOutcomes, OutboundAttempts } from './outbound-attempts';
 import { OutboundCalls } from './outbound-calls.service';
+import { OutboundDialer } from './outbound-dialer';
 import { OutboundRequests } from './outbound-request';
 import { OutboundController } from './outbound.controller';
 import { SqlOutboundAttempts } from './sql-outbound-attempts';
 import { SqlOutboundRequests } from './sql-outbound-requests';
 
 /**
- * Outbound calls: requests through the API, the do-not-call list, the attempts and what they came
- * to. AttemptOutcomes is bound to RecordedOnlyAttemptOutcomes until the dialer worker, which
- * schedules retries, replaces the binding.
+ * Outbound calls: requests through the API, the do-not-call list, the dialer that works them on
+ * the durable queue, and what each attempt came to (the dialer hears it as AttemptOutcomes).
  */
 @Module({
-  imports: [CallLogModule, SecurityModule],
+  imports: [CallLogModule, JobsModule, SecurityModule, TwilioModule],
   controllers: [OutboundController, DoNotCallController],
   providers: [
     OutboundCalls,
     AutomaticCallbacks,
+    OutboundDialer,
+    { provide: AttemptOutcomes, useExisting: OutboundDialer },
+    { provide: CalleeLocator, useClass: LibphonenumberCalleeLocator },
     { provide: OutboundRequests, useClass: SqlOutboundRequests },
     { provide: DoNotCallList, useClass: SqlDoNotCallList },
     { provide: OutboundAttempts, useClass: SqlOutboundAttempts },
-    { provide: AttemptOutcomes, useClass: RecordedOnlyAttemptOutcomes },
   ],
   exports: [OutboundRequests, DoNotCallList, OutboundAttempts, AttemptOutcomes, AutomaticCallbacks],
 })

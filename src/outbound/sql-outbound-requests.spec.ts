@@ -82,6 +82,24 @@ describe.each(sqlTestBackends())('outbound storage on $name', (backend) => {
     expect(await requests.cancel('no-such-id')).toBeUndefined();
   });
 
+  it('lets one worker claim a queued request, numbering its attempts, then requeue or finish it', async () => {
+    const r = request({ to: '+15550000006' });
+    await requests.create(r, '2026-12-02T15:00:00.000Z', '2999-01-01T00:00:00.000Z');
+    const claims = await Promise.all([requests.claim(r.id), requests.claim(r.id), requests.claim(r.id)]);
+    expect(claims.filter((c) => c !== null)).toEqual([1]);
+    expect(await requests.get(r.id)).toMatchObject({ status: 'dialing', attempts: [{ attempt: 1, status: 'dialing', callSid: null }] });
+
+    expect(await requests.requeue(r.id, '2026-12-03T15:00:00.000Z', 'no-answer')).toBe(true);
+    expect(await requests.get(r.id)).toMatchObject({ status: 'queued', nextAttemptAt: '2026-12-03T15:00:00.000Z', statusReason: 'no-answer' });
+    expect(await requests.claim(r.id)).toBe(2);
+    expect(await requests.finish(r.id, 'completed', 'answered')).toBe(true);
+    expect(await requests.get(r.id)).toMatchObject({ status: 'completed', statusReason: 'answered', nextAttemptAt: null });
+    // Finished is final.
+    expect(await requests.requeue(r.id, '2026-12-04T15:00:00.000Z', 'late')).toBe(false);
+    expect(await requests.finish(r.id, 'exhausted', 'late')).toBe(false);
+    expect(await requests.claim(r.id)).toBeNull();
+  });
+
   it('keeps the do-not-call list: added once, listed, removed', async () => {
     expect(await dnc.has('+15559990000')).toBe(false);
     const entry = await dnc.add('+15559990000', 'api', 'asked by phone');

@@ -120,6 +120,42 @@ export class SqlOutboundRequests extends OutboundRequests {
     return this.get(id);
   }
 
+  async claim(id: string): Promise<number | null> {
+    await this.migrations.ensureMigrated();
+    return this.sql.transaction(async (tx) => {
+      const claimed = await tx.query<{ to_number: string }>(
+        `UPDATE outbound_requests SET status = 'dialing', next_attempt_at = NULL, updated_at = now() WHERE id = $1 AND status = 'queued' RETURNING to_number`,
+        [id],
+      );
+      if (claimed.length === 0) return null;
+      const [{ attempt }] = await tx.query<{ attempt: number }>(
+        `INSERT INTO outbound_attempts (request_id, attempt, to_number, status, started_at)
+         SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, 'dialing', now() FROM outbound_attempts WHERE request_id = $1
+         RETURNING attempt`,
+        [id, claimed[0].to_number],
+      );
+      return attempt;
+    });
+  }
+
+  async requeue(id: string, at: string, reason: string): Promise<boolean> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query(
+      `UPDATE outbound_requests SET status = 'queued', next_attempt_at = $2::timestamptz, status_reason = $3, updated_at = now() WHERE id = $1 AND ${OPEN} RETURNING id`,
+      [id, at, reason],
+    );
+    return rows.length > 0;
+  }
+
+  async finish(id: string, status: 'completed' | 'exhausted' | 'refused', reason: string): Promise<boolean> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query(
+      `UPDATE outbound_requests SET status = $2, status_reason = $3, next_attempt_at = NULL, updated_at = now() WHERE id = $1 AND ${OPEN} RETURNING id`,
+      [id, status, reason],
+    );
+    return rows.length > 0;
+  }
+
   async hasOpenRequest(to: string): Promise<boolean> {
     await this.migrations.ensureMigrated();
     const rows = await this.sql.query(`SELECT 1 FROM outbound_requests WHERE to_number = $1 AND ${OPEN} LIMIT 1`, [to]);
