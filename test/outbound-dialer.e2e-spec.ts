@@ -1,3 +1,4 @@
+import { DIAL_QUEUE, OutboundDialer } from '../src/outbound/outbound-dialer';
 import { OutboundRequests, type OutboundRequest } from '../src/outbound/outbound-request';
 import { FakeTwilioRest } from './support/fake-twilio-rest';
 import { startApp, type TestApp } from './support/test-app';
@@ -94,5 +95,23 @@ describe('the outbound dialer', () => {
     const refused = await fetch(`${t.httpUrl}/api/outbound-calls`, { method: 'POST', headers: auth, body: JSON.stringify({ to: '+12025550183', purpose: 'x y z', consent: CONSENT }) });
     expect(refused.status).toBe(422);
     expect(rest.createdCalls.filter((c) => c.form.To === '+12025550183')).toHaveLength(0);
+  });
+
+  it('after a worker died mid-dial, retries the request at the next slot rather than calling again at once', async () => {
+    // What a killed worker leaves: the request claimed and its attempt started, no call recorded.
+    const requests = t.app.get(OutboundRequests);
+    const { request } = await requests.create(
+      { id: 'req-killed', to: '+12025550184', purpose: 'your boiler service tomorrow', consent: { source: 'job sheet', obtainedAt: '2026-11-20T12:00:00.000Z' }, callbackOf: null, timezone: zone, notBefore: null, metadata: {}, idempotencyKey: null },
+      new Date().toISOString(),
+      '2999-01-01T00:00:00.000Z',
+    );
+    expect(await requests.claim(request.id)).toBe(1);
+
+    // The job comes back (its lease expired) to another worker.
+    await t.app.get(OutboundDialer).due({ id: 'job-1', name: DIAL_QUEUE, data: { requestId: request.id }, retryCount: 1, signal: new AbortController().signal });
+    const after = await stored(request.id);
+    expect(after).toMatchObject({ status: 'queued', statusReason: 'failed', attempts: [{ attempt: 1, status: 'failed', callSid: null }] });
+    expect(Date.parse(after.nextAttemptAt!)).toBeGreaterThan(Date.now());
+    expect(rest.createdCalls.filter((c) => c.form.To === '+12025550184')).toHaveLength(0);
   });
 });

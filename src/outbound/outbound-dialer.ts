@@ -73,6 +73,10 @@ export class OutboundDialer extends AttemptOutcomes implements OnApplicationBoot
   /** The request's job is due: dial it, defer it, or end it. */
   async due(job: Job<DialJob>): Promise<void> {
     const request = await this.requests.get(job.data.requestId);
+    if (request?.status === 'dialing' && job.retryCount > 0) {
+      await this.recover(request);
+      return;
+    }
     if (!request || request.status !== 'queued') return;
     const now = this.clock.epochMs();
     const plan = await this.plan(request);
@@ -119,6 +123,21 @@ export class OutboundDialer extends AttemptOutcomes implements OnApplicationBoot
       return;
     }
     await this.schedule(requestId, next.at, outcome);
+  }
+
+  /**
+   * This job's earlier run died between claiming the request and recording its call (the worker was
+   * killed, or lost its lease). Twilio may or may not have placed that call, so it is not dialled
+   * again now: the attempt is ended as failed and the request retried at the next slot, hours
+   * later at the soonest. Neither lost, nor called twice in a row.
+   */
+  private async recover(request: OutboundRequest): Promise<void> {
+    const last = request.attempts.at(-1);
+    if (!last || last.callSid !== null) return;
+    const at = new Date(this.clock.epochMs()).toISOString();
+    await this.attempts.dialFailed(request.id, last.attempt, 'the worker stopped during the dial; the call may have been placed', at);
+    this.log.warn({ outboundRequest: request.id, attempt: last.attempt }, 'outbound dial interrupted: retrying at the next slot');
+    await this.attemptEnded(request.id, last.attempt, 'failed');
   }
 
   private async dial(request: OutboundRequest): Promise<void> {
