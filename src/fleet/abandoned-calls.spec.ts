@@ -96,6 +96,24 @@ describe('AbandonedCalls', () => {
       expect(t.records.rows.get(sid(3))?.status).toBe('in-progress');
     });
 
+    it('keeps the session as the record of a call whose holder died before its record was written', async () => {
+      const t = sweeper({ redis: true });
+      t.session(4, 'pod-b', NOW - 5_000);
+      expect(await t.calls.sweepFleet()).toEqual([sid(4)]);
+      expect(t.records.rows.get(sid(4))).toMatchObject({
+        callSid: sid(4),
+        direction: 'inbound',
+        from: '+15551230000',
+        status: 'failed',
+        endReason: 'instance_lost',
+        startedAt: iso(NOW - 120_000),
+        endedAt: iso(NOW - 5_000),
+        durationMs: 115_000,
+        details: { abandoned: { holder: 'pod-b', noticedBy: ME, fromSession: true } },
+      });
+      expect(t.sessions).toEqual([]);
+    });
+
     it('ends a record in progress with no session left once it is older than the grace period', async () => {
       const t = sweeper({ redis: true });
       await t.inProgress(1, NOW - ABANDONED_GRACE_MS - 1);

@@ -1,12 +1,12 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { CallLogRepository } from '../call-log/call-record';
+import { CallLogRepository, EMPTY_USAGE, type CallRecord } from '../call-log/call-record';
 import { Clock } from '../common/clock';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { RedisConnection } from '../redis/redis-connection';
-import { SessionStore } from '../session/session-store';
+import { SessionStore, type CallSession } from '../session/session-store';
 import { InstanceLease } from './instance-lease';
 
 /** Why the record of a call whose instance died ends. */
@@ -79,7 +79,7 @@ export class AbandonedCalls implements OnApplicationBootstrap, OnModuleDestroy {
         continue;
       }
       await this.sessions.remove(s.callSid);
-      if (await this.end(s.callSid, s.lastSeenAt, { holder: s.instanceId })) ended.push(s.callSid);
+      if ((await this.end(s.callSid, s.lastSeenAt, { holder: s.instanceId })) || (await this.recordLost(s))) ended.push(s.callSid);
     }
     const now = this.clock.epochMs();
     for (const callSid of await this.records.inProgress(new Date(now - ABANDONED_GRACE_MS).toISOString(), SWEEP_BATCH)) {
@@ -97,6 +97,36 @@ export class AbandonedCalls implements OnApplicationBootstrap, OnModuleDestroy {
       for (const callSid of batch) if (await this.end(callSid, null, {})) ended.push(callSid);
       if (batch.length < SWEEP_BATCH) return ended;
     }
+  }
+
+  /**
+   * The holder died before the call's first record reached the database: the session is all that
+   * is known of the call, and it is kept as its record, so that no call is missing from the log.
+   */
+  private async recordLost(s: CallSession): Promise<boolean> {
+    if (await this.records.get(s.callSid)) return false;
+    const endedAt = Math.max(s.lastSeenAt, s.startedAt);
+    const record: CallRecord = {
+      callSid: s.callSid,
+      streamSid: s.streamSid,
+      direction: s.direction,
+      from: s.from,
+      to: s.to,
+      status: 'failed',
+      startedAt: new Date(s.startedAt).toISOString(),
+      endedAt: new Date(endedAt).toISOString(),
+      durationMs: endedAt - s.startedAt,
+      endReason: ABANDONED_REASON,
+      transcript: [],
+      usage: EMPTY_USAGE,
+      costUsd: 0,
+      recording: null,
+      details: { abandoned: { holder: s.instanceId, noticedBy: this.config.instanceId, fromSession: true } },
+      profile: null,
+    };
+    await this.records.save(record);
+    this.log.warn({ callSid: s.callSid, holder: s.instanceId }, 'call record ended: the instance holding the call is gone');
+    return true;
   }
 
   /** `endedAtMs`: when the call was last heard from, if known. */
