@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { isValidPhoneNumber } from 'libphonenumber-js';
 import type { Logger } from 'pino';
 import { CallLogRepository } from '../call-log/call-record';
@@ -8,7 +7,7 @@ import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { DoNotCallList } from './do-not-call';
 import { OutboundDialer } from './outbound-dialer';
-import { OutboundRequests } from './outbound-request';
+import { newOutboundRequestId, OutboundRequests } from './outbound-request';
 
 /** How an inbound call ended, as the callback rule needs it. */
 export interface EndedInboundCall {
@@ -79,7 +78,7 @@ export class AutomaticCallbacks {
     if (await this.calls.hasJobRequestFrom(call.from, new Date(now - JOB_LOOKBACK_MS).toISOString())) return null;
     const { request, created } = await this.requests.create(
       {
-        id: randomUUID(),
+        id: newOutboundRequestId(),
         to: call.from,
         purpose: `returning your call to ${call.companyName}`,
         consent: null,

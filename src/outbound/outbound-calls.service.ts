@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { isValidPhoneNumber } from 'libphonenumber-js';
 import { CallLogRepository } from '../call-log/call-record';
 import { Clock } from '../common/clock';
@@ -7,7 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { DoNotCallList } from './do-not-call';
 import { OutboundDialer } from './outbound-dialer';
 import type { CreateOutboundCallBody } from './outbound.dto';
-import { OutboundRequests, type OutboundRequest } from './outbound-request';
+import { newOutboundRequestId, OutboundRequests, type OutboundRequest } from './outbound-request';
 
 /** Why a request is refused (422): said in the answer, so the caller of the API can fix it. */
 export type OutboundRefusal = 'invalid_number' | 'do_not_call' | 'no_consent' | 'consent_in_future' | 'callback_not_from_this_number';
@@ -44,7 +43,7 @@ export class OutboundCalls {
     const dedupeSince = new Date(now - this.config.outbound.dedupeWindowMs).toISOString();
     const { request, created } = await this.requests.create(
       {
-        id: randomUUID(),
+        id: newOutboundRequestId(),
         to: body.to,
         purpose: body.purpose,
         consent: body.consent ? { source: body.consent.source, obtainedAt: new Date(body.consent.obtainedAt).toISOString() } : null,

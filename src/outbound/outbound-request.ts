@@ -1,5 +1,15 @@
 /** An outbound call the business asked for, and what became of it. */
 
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A new request's id: `ob_` and 24 hex digits. Not a UUID: a UUID's digit groups can read as a
+ * phone number, and the log scrubber would mask the id out of every log line that names it.
+ */
+export function newOutboundRequestId(): string {
+  return `ob_${randomBytes(12).toString('hex')}`;
+}
+
 export type OutboundStatus = 'queued' | 'dialing' | 'completed' | 'exhausted' | 'cancelled' | 'refused';
 export const OUTBOUND_STATUSES: readonly OutboundStatus[] = ['queued', 'dialing', 'completed', 'exhausted', 'cancelled', 'refused'];
 /** A request in one of these is finished: nothing more is dialled for it. */

@@ -2,7 +2,8 @@ import { ManualScheduler } from '../common/scheduler';
 import { MigrationRunner } from '../database/migration-runner';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
 import { SqlDoNotCallList } from './do-not-call';
-import type { NewOutboundRequest } from './outbound-request';
+import { maskPhonesInText } from '../logging/log-scrubber';
+import { newOutboundRequestId, type NewOutboundRequest } from './outbound-request';
 import { SqlOutboundRequests } from './sql-outbound-requests';
 
 jest.setTimeout(30_000);
@@ -110,5 +111,16 @@ describe.each(sqlTestBackends())('outbound storage on $name', (backend) => {
     expect(await dnc.remove('+15559990000')).toBe(true);
     expect(await dnc.remove('+15559990000')).toBe(false);
     expect(await dnc.has('+15559990000')).toBe(false);
+  });
+});
+
+describe('newOutboundRequestId', () => {
+  it('makes ids the log scrubber leaves whole (a UUID can read as a phone number)', () => {
+    for (let i = 0; i < 200; i++) {
+      const id = newOutboundRequestId();
+      expect(id).toMatch(/^ob_[0-9a-f]{24}$/);
+      expect(maskPhonesInText(`request ${id} dialled`)).toBe(`request ${id} dialled`);
+    }
+    expect(maskPhonesInText('14eddb77-8e74-4941-8258-45817ab16370')).not.toBe('14eddb77-8e74-4941-8258-45817ab16370');
   });
 });
