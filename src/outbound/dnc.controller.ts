@@ -1,9 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards, UsePipes, ValidationPipe, BadRequestException } from '@nestjs/common';
 import { ApiTokenGuard } from '../call-log/api-token.guard';
 import { DoNotCallList, type DoNotCallEntry } from './do-not-call';
-import { AddDoNotCallBody, ListDoNotCallQuery } from './outbound.dto';
-
-const E164 = /^\+[1-9]\d{6,14}$/;
+import { AddDoNotCallBody, E164, ListDoNotCallQuery } from './outbound.dto';
 
 /** The do-not-call list. */
 @Controller('api/dnc')

@@ -3,7 +3,8 @@ import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, IsTimeZone, Mat
 import { CALL_SID } from '../twilio/twilio-protocol';
 import { OUTBOUND_STATUSES, type OutboundStatus } from './outbound-request';
 
-const E164 = /^\+[1-9]\d{6,14}$/;
+/** A callable number in E.164 form. */
+export const E164 = /^\+[1-9]\d{6,14}$/;
 const E164_MESSAGE = 'must be a phone number in E.164 form, such as +15551234567';
 
 export class ConsentBody {
