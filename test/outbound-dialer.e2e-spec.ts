@@ -90,6 +90,37 @@ describe('the outbound dialer', () => {
     expect(rest.createdCalls.filter((c) => c.form.To === '+12025550182')).toHaveLength(1);
   });
 
+  async function amdCallback(request: OutboundRequest, callSid: string, answeredBy: string): Promise<void> {
+    const res = await fetch(`${t.httpUrl}/twilio/amd?outboundRequest=${request.id}&attempt=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ AccountSid: ACCOUNT_SID, CallSid: callSid, AnsweredBy: answeredBy, MachineDetectionDuration: '5200' }),
+    });
+    expect(res.status).toBe(204);
+  }
+
+  it('completes a request once the voicemail message is left, and ends one a fax answered', async () => {
+    const voicemail = await requested('+12025550185');
+    await t.logs.waitFor('outbound call placed', { outboundRequest: voicemail.id });
+    const callSid = (await stored(voicemail.id)).attempts[0].callSid!;
+    await amdCallback(voicemail, callSid, 'machine_end_beep');
+    expect((await rest.waitForRequest((r) => r.callSid === callSid && r.definitionProblems === null)).form.Twiml).toContain('<Say>');
+    await statusCallback(voicemail, callSid, 'completed');
+    expect(await stored(voicemail.id)).toMatchObject({
+      status: 'completed',
+      statusReason: 'voicemail message left',
+      nextAttemptAt: null,
+      attempts: [{ answeredBy: 'machine_end_beep', detail: expect.objectContaining({ outcome: 'voicemail', machineAction: 'message' }) }],
+    });
+
+    const fax = await requested('+12025550186');
+    await t.logs.waitFor('outbound call placed', { outboundRequest: fax.id });
+    const faxSid = (await stored(fax.id)).attempts[0].callSid!;
+    await amdCallback(fax, faxSid, 'fax');
+    await statusCallback(fax, faxSid, 'completed');
+    expect(await stored(fax.id)).toMatchObject({ status: 'exhausted', statusReason: 'a fax machine answered', nextAttemptAt: null });
+  });
+
   it('never dials a number on the do-not-call list', async () => {
     await fetch(`${t.httpUrl}/api/dnc`, { method: 'POST', headers: auth, body: JSON.stringify({ number: '+12025550183' }) });
     const refused = await fetch(`${t.httpUrl}/api/outbound-calls`, { method: 'POST', headers: auth, body: JSON.stringify({ to: '+12025550183', purpose: 'x y z', consent: CONSENT }) });

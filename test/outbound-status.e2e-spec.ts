@@ -111,11 +111,48 @@ describe('outbound call status and AMD callbacks', () => {
     expect(outcomes.ended.filter((e) => e.requestId === requestId)).toEqual([{ requestId, attempt: 1, outcome: 'completed' }]);
   });
 
-  it('records the AMD answer, and an answering machine makes the outcome machine', async () => {
+  it('leaves the voicemail message on a machine at the end of its greeting: Twilio says it and hangs up; the outcome is voicemail', async () => {
     const { requestId, callSid, statusUrl, amdUrl } = await dialledAttempt();
     await callback(statusUrl, progress(callSid, 'in-progress', 2));
     expect(await callback(amdUrl, { AccountSid: ACCOUNT_SID, CallSid: callSid, AnsweredBy: 'machine_end_beep', MachineDetectionDuration: '4120' })).toBe(204);
-    expect(await attemptOf(requestId)).toMatchObject({ answeredBy: 'machine_end_beep', status: 'in-progress' });
+    const update = await fake.waitForRequest((r) => r.callSid === callSid && r.method === 'POST' && r.definitionProblems === null);
+    expect(update.authorized).toBe(true);
+    expect(update.form.Twiml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Response><Say>Hello, this is the automated assistant of .+, sorry we missed you\. Please call us back at 5 5 5, 7 6 5, 0 0 0 0\. .*not call again\. Goodbye\.<\/Say><Hangup\/><\/Response>$/);
+    expect(await attemptOf(requestId)).toMatchObject({ answeredBy: 'machine_end_beep', status: 'in-progress', detail: expect.objectContaining({ machineAction: 'message' }) });
+    // A repeated AMD callback does not say it twice.
+    expect(await callback(amdUrl, { AccountSid: ACCOUNT_SID, CallSid: callSid, AnsweredBy: 'machine_end_beep' })).toBe(204);
+    await callback(statusUrl, progress(callSid, 'completed', 3));
+    expect(fake.requests.filter((r) => r.callSid === callSid && r.definitionProblems === null)).toHaveLength(1);
+    expect(outcomes.ended.filter((e) => e.requestId === requestId)).toEqual([{ requestId, attempt: 1, outcome: 'voicemail' }]);
+  });
+
+  it('hangs up on a fax, and the outcome is fax', async () => {
+    const { requestId, callSid, statusUrl, amdUrl } = await dialledAttempt();
+    await callback(statusUrl, progress(callSid, 'in-progress', 2));
+    expect(await callback(amdUrl, { AccountSid: ACCOUNT_SID, CallSid: callSid, AnsweredBy: 'fax' })).toBe(204);
+    expect((await fake.waitForRequest((r) => r.callSid === callSid && r.definitionProblems === null)).form).toEqual({ Status: 'completed' });
+    await callback(statusUrl, progress(callSid, 'completed', 3));
+    expect(outcomes.ended.filter((e) => e.requestId === requestId)).toEqual([{ requestId, attempt: 1, outcome: 'fax' }]);
+  });
+
+  it('leaves a call a human answered with the agent', async () => {
+    const { requestId, callSid, statusUrl, amdUrl } = await dialledAttempt();
+    await callback(statusUrl, progress(callSid, 'in-progress', 2));
+    expect(await callback(amdUrl, { AccountSid: ACCOUNT_SID, CallSid: callSid, AnsweredBy: 'human' })).toBe(204);
+    await callback(statusUrl, progress(callSid, 'completed', 3, { CallDuration: '95' }));
+    expect(fake.requests.filter((r) => r.callSid === callSid && r.definitionProblems === null)).toEqual([]);
+    expect(await attemptOf(requestId)).toMatchObject({ answeredBy: 'human', detail: expect.not.objectContaining({ machineAction: expect.anything() }) });
+    expect(outcomes.ended.filter((e) => e.requestId === requestId)).toEqual([{ requestId, attempt: 1, outcome: 'completed' }]);
+  });
+
+  it('records a message Twilio refused (the machine had hung up) and makes the outcome machine, to be retried', async () => {
+    const { requestId, callSid, statusUrl, amdUrl } = await dialledAttempt();
+    await callback(statusUrl, progress(callSid, 'in-progress', 2));
+    fake.failNext(400, 21220, 'Call is not in-progress. Cannot redirect.');
+    expect(await callback(amdUrl, { AccountSid: ACCOUNT_SID, CallSid: callSid, AnsweredBy: 'machine_end_silence' })).toBe(204);
+    expect(await attemptOf(requestId)).toMatchObject({
+      detail: expect.objectContaining({ machineAction: 'message', machineActionError: expect.stringContaining('Call is not in-progress') }),
+    });
     await callback(statusUrl, progress(callSid, 'completed', 3));
     expect(outcomes.ended.filter((e) => e.requestId === requestId)).toEqual([{ requestId, attempt: 1, outcome: 'machine' }]);
   });

@@ -129,6 +129,8 @@ export class AppConfig {
     readonly dialsPerSecond: number;
     /** Seconds a call rings before it is no-answer (Twilio's Timeout). */
     readonly ringSeconds: number;
+    /** An answering machine: leave `message` (placeholders not yet filled in) after the greeting, or hang up. */
+    readonly voicemail: { readonly action: 'message' | 'hangup'; readonly message: string };
   };
   /** How the instances of a fleet know each other: leases, a fleet-wide cap, commands to the holder of a call. */
   readonly fleet: { readonly leaseMs: number; readonly maxCalls: number | undefined; readonly commandTimeoutMs: number };
@@ -242,6 +244,7 @@ export class AppConfig {
       callerId: env.OUTBOUND_CALLER_ID,
       dialsPerSecond: env.OUTBOUND_DIALS_PER_SECOND,
       ringSeconds: env.OUTBOUND_RING_SECONDS,
+      voicemail: { action: env.OUTBOUND_VOICEMAIL, message: env.OUTBOUND_VOICEMAIL_MESSAGE },
     };
     this.fleet = { leaseMs: env.INSTANCE_LEASE_SECONDS * 1000, maxCalls: env.MAX_FLEET_CALLS, commandTimeoutMs: env.CALL_COMMAND_TIMEOUT_MS };
     this.jobs = {

@@ -57,6 +57,10 @@ describe('validateEnvironment', () => {
     [{ OUTBOUND_RETRY_SLOTS: '10:00;14:00' }, 'OUTBOUND_RETRY_SLOTS'],
     [{ OUTBOUND_RETRY_SLOTS: '10:00,25:00' }, 'OUTBOUND_RETRY_SLOTS'],
     [{ OUTBOUND_RETRY_DAYS: '0' }, 'OUTBOUND_RETRY_DAYS'],
+    [{ OUTBOUND_VOICEMAIL: 'beep' }, 'OUTBOUND_VOICEMAIL'],
+    [{ OUTBOUND_VOICEMAIL_MESSAGE: 'Call {company} at {phone}.' }, 'OUTBOUND_VOICEMAIL_MESSAGE'],
+    [{ OUTBOUND_VOICEMAIL_MESSAGE: 'Call us {callback_number' }, 'OUTBOUND_VOICEMAIL_MESSAGE'],
+    [{ OUTBOUND_VOICEMAIL_MESSAGE: 'x'.repeat(601) }, 'OUTBOUND_VOICEMAIL_MESSAGE'],
   ])('rejects the outbound setting %j naming %s', (env, variable) => {
     expect(() => validateEnvironment(env)).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*\\b${variable}[: ]`));
   });

@@ -323,6 +323,19 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(5) @Max(600)
   OUTBOUND_RING_SECONDS = 30;
 
+  /** What an outbound call an answering machine took does after the greeting: leave OUTBOUND_VOICEMAIL_MESSAGE, or hang up. */
+  @IsIn(['message', 'hangup'], { message: 'OUTBOUND_VOICEMAIL must be message or hangup' })
+  OUTBOUND_VOICEMAIL: 'message' | 'hangup' = 'message';
+
+  /** The voicemail message, said by Twilio's text-to-speech; {company} and {callback_number} are filled in. */
+  @IsString() @MinLength(1) @MaxLength(600)
+  @Matches(/^(?:[^{}]|\{(?:company|callback_number)\})*$/, {
+    message: 'OUTBOUND_VOICEMAIL_MESSAGE may only use the placeholders {company} and {callback_number}',
+  })
+  OUTBOUND_VOICEMAIL_MESSAGE =
+    'Hello, this is the automated assistant of {company}, sorry we missed you. Please call us back at {callback_number}. ' +
+    'If you would rather we did not call you again, call that number and say so, and we will not call again. Goodbye.';
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 

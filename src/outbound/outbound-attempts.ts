@@ -34,15 +34,41 @@ export const ANSWERED_BY_VALUES = ['human', 'machine_start', 'machine_end_beep',
 export type AnsweredBy = (typeof ANSWERED_BY_VALUES)[number];
 
 /**
- * What an ended attempt came to, for deciding a retry: `machine` when AMD found an answering
- * machine or a fax; a canceled call (cancelled before it was answered) counts as `failed`.
+ * What an ended attempt came to, for deciding a retry: `voicemail` when an answering machine took
+ * the message, `machine` when one answered and no message was left, `fax` when a fax machine
+ * answered; a canceled call (cancelled before it was answered) counts as `failed`.
  */
-export type AttemptOutcome = 'completed' | 'no-answer' | 'busy' | 'failed' | 'machine';
+export type AttemptOutcome = 'completed' | 'no-answer' | 'busy' | 'failed' | 'voicemail' | 'machine' | 'fax';
 
-/** The outcome of an attempt with this status and AMD answer; null while the call has not ended. */
-export function attemptOutcome(status: string, answeredBy: string | null): AttemptOutcome | null {
+/** What is done with a call an answering machine or fax took (decided when AMD answers). */
+export type MachineAction = 'message' | 'hangup';
+
+/**
+ * What to do with a call AMD found `answeredBy`, with OUTBOUND_VOICEMAIL `mode`: after a greeting
+ * (machine_end_*) leave the message or hang up; at a machine_start (no wait for the beep was
+ * asked, so a message would be cut into the greeting) and at a fax, hang up; a human, or an
+ * answer AMD could not tell (often a person who has not spoken yet), the agent goes on talking to.
+ */
+export function machineAction(answeredBy: string, mode: MachineAction): MachineAction | null {
+  if (answeredBy.startsWith('machine_end_')) return mode;
+  if (answeredBy === 'machine_start' || answeredBy === 'fax') return 'hangup';
+  return null;
+}
+
+/** What was done with the machine that answered, as the attempt records it (detail). */
+export interface MachineHandling {
+  readonly machineAction?: MachineAction;
+  /** Set when Twilio refused the action (the call had ended already). */
+  readonly machineActionError?: string;
+}
+
+/** The outcome of an attempt with this status, AMD answer and machine handling; null while the call has not ended. */
+export function attemptOutcome(status: string, answeredBy: string | null, handling: MachineHandling = {}): AttemptOutcome | null {
   if (!FINAL_CALL_STATUSES.has(status)) return null;
-  if (answeredBy !== null && (answeredBy.startsWith('machine_') || answeredBy === 'fax')) return 'machine';
+  if (answeredBy === 'fax') return 'fax';
+  if (answeredBy !== null && answeredBy.startsWith('machine_')) {
+    return handling.machineAction === 'message' && handling.machineActionError === undefined ? 'voicemail' : 'machine';
+  }
   if (status === 'completed' || status === 'no-answer' || status === 'busy') return status;
   return 'failed';
 }
@@ -93,8 +119,13 @@ export abstract class OutboundAttempts {
    * status sets ended_at. Undefined when no attempt has this call (nor the link, unclaimed).
    */
   abstract statusReported(report: StatusReport): Promise<AttemptState | undefined>;
-  /** Records what answered (asynchronous AMD); the first answer stands. Undefined when no attempt has this call. */
-  abstract answeredBy(callSid: string, value: string, at: string, link?: AttemptRef): Promise<AttemptState | undefined>;
+  /**
+   * Records what answered (asynchronous AMD), and the action about to be taken on a machine; the
+   * first answer stands. Undefined when no attempt has this call.
+   */
+  abstract answeredBy(callSid: string, value: string, at: string, link?: AttemptRef, action?: MachineAction): Promise<AttemptState | undefined>;
+  /** Records that the machine action recorded with the answer could not be taken (Twilio refused it). */
+  abstract machineActionFailed(callSid: string, reason: string): Promise<AttemptState | undefined>;
   /** Start times (epoch ms, oldest first) of the attempts at `to` since `since`, any request. */
   abstract recentAttempts(to: string, since: string): Promise<number[]>;
 }

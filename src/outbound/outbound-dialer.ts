@@ -17,6 +17,17 @@ import { OutboundRequests, type OutboundRequest } from './outbound-request';
 export const DIAL_QUEUE = 'outbound-dial';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Outcomes that end a request: the callee was reached, or a message left, or the number is a fax
+ * line no retry will change. The others (no-answer, busy, failed, a machine with no message left)
+ * are retried at the next slot.
+ */
+const FINAL_OUTCOMES: Partial<Record<AttemptOutcome, { status: 'completed' | 'exhausted'; reason: string }>> = {
+  completed: { status: 'completed', reason: 'answered' },
+  voicemail: { status: 'completed', reason: 'voicemail message left' },
+  fax: { status: 'exhausted', reason: 'a fax machine answered' },
+};
+
 interface DialJob {
   readonly requestId: string;
 }
@@ -111,8 +122,10 @@ export class OutboundDialer extends AttemptOutcomes implements OnApplicationBoot
     const request = await this.requests.get(requestId);
     // Only the latest attempt of a request still dialling decides; a repeat (AMD after the hang-up) finds it ended.
     if (!request || request.status !== 'dialing' || request.attempts.at(-1)?.attempt !== attempt) return;
-    if (outcome === 'completed' || outcome === 'machine') {
-      await this.requests.finish(requestId, 'completed', outcome === 'machine' ? 'answering machine' : 'answered');
+    const final = FINAL_OUTCOMES[outcome];
+    if (final) {
+      await this.requests.finish(requestId, final.status, final.reason);
+      this.log.info({ outboundRequest: requestId, attempt, outcome, status: final.status }, 'outbound request ended');
       return;
     }
     const startedAt = Date.parse(request.attempts.at(-1)!.startedAt);

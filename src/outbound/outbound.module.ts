@@ -4,6 +4,7 @@ import { CalleeLocator, LibphonenumberCalleeLocator } from '../calling-rules/cal
 import { JobsModule } from '../jobs/jobs.module';
 import { SecurityModule } from '../security/security.module';
 import { TwilioModule } from '../twilio/twilio.module';
+import { AnsweringMachines } from './answering-machine';
 import { AutomaticCallbacks } from './automatic-callbacks';
 import { DoNotCallController } from './dnc.controller';
 import { DoNotCallList, SqlDoNotCallList } from './do-not-call';
@@ -17,7 +18,8 @@ import { SqlOutboundRequests } from './sql-outbound-requests';
 
 /**
  * Outbound calls: requests through the API, the do-not-call list, the dialer that works them on
- * the durable queue, and what each attempt came to (the dialer hears it as AttemptOutcomes).
+ * the durable queue, what each attempt came to (the dialer hears it as AttemptOutcomes), and what
+ * is done when an answering machine picks up.
  */
 @Module({
   imports: [CallLogModule, JobsModule, SecurityModule, TwilioModule],
@@ -26,12 +28,13 @@ import { SqlOutboundRequests } from './sql-outbound-requests';
     OutboundCalls,
     AutomaticCallbacks,
     OutboundDialer,
+    AnsweringMachines,
     { provide: AttemptOutcomes, useExisting: OutboundDialer },
     { provide: CalleeLocator, useClass: LibphonenumberCalleeLocator },
     { provide: OutboundRequests, useClass: SqlOutboundRequests },
     { provide: DoNotCallList, useClass: SqlDoNotCallList },
     { provide: OutboundAttempts, useClass: SqlOutboundAttempts },
   ],
-  exports: [OutboundRequests, DoNotCallList, OutboundAttempts, AttemptOutcomes, AutomaticCallbacks],
+  exports: [OutboundRequests, DoNotCallList, OutboundAttempts, AttemptOutcomes, AutomaticCallbacks, AnsweringMachines],
 })
 export class OutboundModule {}

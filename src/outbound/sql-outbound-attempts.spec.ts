@@ -1,7 +1,7 @@
 import { ManualScheduler } from '../common/scheduler';
 import { MigrationRunner } from '../database/migration-runner';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
-import { attemptOutcome } from './outbound-attempts';
+import { attemptOutcome, machineAction } from './outbound-attempts';
 import { SqlOutboundAttempts } from './sql-outbound-attempts';
 import { SqlOutboundRequests } from './sql-outbound-requests';
 
@@ -18,7 +18,7 @@ describe('attemptOutcome', () => {
     ['completed', 'machine_end_beep', 'machine'],
     ['completed', 'machine_end_silence', 'machine'],
     ['completed', 'machine_start', 'machine'],
-    ['completed', 'fax', 'machine'],
+    ['completed', 'fax', 'fax'],
     ['no-answer', null, 'no-answer'],
     ['busy', null, 'busy'],
     ['failed', null, 'failed'],
@@ -28,6 +28,31 @@ describe('attemptOutcome', () => {
     ['dialing', null, null],
   ])('%s answered by %s is %s', (status, answeredBy, outcome) => {
     expect(attemptOutcome(status, answeredBy)).toBe(outcome);
+  });
+
+  it('is voicemail for a machine that was left the message, and machine again when Twilio refused it', () => {
+    expect(attemptOutcome('completed', 'machine_end_beep', { machineAction: 'message' })).toBe('voicemail');
+    expect(attemptOutcome('completed', 'machine_end_other', { machineAction: 'message' })).toBe('voicemail');
+    expect(attemptOutcome('completed', 'machine_end_beep', { machineAction: 'message', machineActionError: 'call not in progress' })).toBe('machine');
+    expect(attemptOutcome('completed', 'machine_end_beep', { machineAction: 'hangup' })).toBe('machine');
+    expect(attemptOutcome('completed', 'human', { machineAction: 'message' })).toBe('completed');
+    expect(attemptOutcome('in-progress', 'machine_end_beep', { machineAction: 'message' })).toBeNull();
+  });
+});
+
+describe('machineAction', () => {
+  it.each([
+    ['machine_end_beep', 'message', 'message'],
+    ['machine_end_silence', 'message', 'message'],
+    ['machine_end_other', 'message', 'message'],
+    ['machine_end_beep', 'hangup', 'hangup'],
+    ['machine_start', 'message', 'hangup'],
+    ['fax', 'message', 'hangup'],
+    ['human', 'message', null],
+    ['unknown', 'message', null],
+    ['unknown', 'hangup', null],
+  ] as const)('%s with OUTBOUND_VOICEMAIL=%s: %s', (answeredBy, mode, action) => {
+    expect(machineAction(answeredBy, mode)).toBe(action);
   });
 });
 
@@ -122,11 +147,31 @@ describe.each(sqlTestBackends())('outbound attempts on $name', (backend) => {
     expect(await attemptRow(requestId)).toMatchObject({ answeredBy: 'machine_end_beep', detail: expect.objectContaining({ outcome: 'machine' }) });
   });
 
-  it('changes a completed outcome to machine when the AMD answer comes after the hang-up, once', async () => {
+  it('changes a completed outcome to fax when the AMD answer comes after the hang-up, once', async () => {
     const { callSid } = await dialledAttempt();
     expect(await attempts.statusReported({ callSid, status: 'completed', at: '2026-12-02T15:00:45.000Z' })).toMatchObject({ outcome: 'completed', outcomeChanged: true });
-    expect(await attempts.answeredBy(callSid, 'fax', '2026-12-02T15:00:46.000Z')).toMatchObject({ outcome: 'machine', outcomeChanged: true });
-    expect(await attempts.answeredBy(callSid, 'fax', '2026-12-02T15:00:46.000Z')).toMatchObject({ outcome: 'machine', outcomeChanged: false, applied: false });
+    expect(await attempts.answeredBy(callSid, 'fax', '2026-12-02T15:00:46.000Z', undefined, 'hangup')).toMatchObject({ outcome: 'fax', outcomeChanged: true });
+    expect(await attempts.answeredBy(callSid, 'fax', '2026-12-02T15:00:46.000Z', undefined, 'hangup')).toMatchObject({ outcome: 'fax', outcomeChanged: false, applied: false });
+  });
+
+  it('records the machine action with the answer: voicemail once the call ends, machine if Twilio refused the message', async () => {
+    const left = await dialledAttempt();
+    await attempts.answeredBy(left.callSid, 'machine_end_silence', '2026-12-02T15:00:30.000Z', undefined, 'message');
+    expect(await attempts.statusReported({ callSid: left.callSid, status: 'completed', at: '2026-12-02T15:00:50.000Z' })).toMatchObject({
+      outcome: 'voicemail',
+      outcomeChanged: true,
+    });
+    expect(await attemptRow(left.requestId)).toMatchObject({ detail: expect.objectContaining({ machineAction: 'message', outcome: 'voicemail' }) });
+
+    // The machine hung up before the message: the final status came first, then Twilio's refusal.
+    const refused = await dialledAttempt();
+    await attempts.answeredBy(refused.callSid, 'machine_end_beep', '2026-12-02T15:00:30.000Z', undefined, 'message');
+    expect(await attempts.statusReported({ callSid: refused.callSid, status: 'completed', at: '2026-12-02T15:00:31.000Z' })).toMatchObject({ outcome: 'voicemail' });
+    expect(await attempts.machineActionFailed(refused.callSid, 'Call is not in-progress')).toMatchObject({ outcome: 'machine', outcomeChanged: true });
+    expect(await attemptRow(refused.requestId)).toMatchObject({
+      detail: expect.objectContaining({ machineAction: 'message', machineActionError: 'Call is not in-progress', outcome: 'machine' }),
+    });
+    expect(await attempts.machineActionFailed('CA' + 'f'.repeat(32), 'whatever')).toBeUndefined();
   });
 
   it('finds the attempt by the link of the callback URL when the status comes before dialed(), and keeps it', async () => {

@@ -9,6 +9,8 @@ import {
   statusRank,
   type AttemptRef,
   type AttemptState,
+  type MachineAction,
+  type MachineHandling,
   type StatusReport,
 } from './outbound-attempts';
 
@@ -19,7 +21,7 @@ interface Row {
   status: string;
   answered_by: string | null;
   ended_at: Date | null;
-  detail: { sequence?: number; outcome?: string } & Record<string, unknown>;
+  detail: { sequence?: number; outcome?: string } & MachineHandling & Record<string, unknown>;
 }
 
 const COLUMNS = 'request_id, attempt, call_sid, status, answered_by, ended_at, detail';
@@ -98,13 +100,22 @@ export class SqlOutboundAttempts extends OutboundAttempts {
     });
   }
 
-  async answeredBy(callSid: string, value: string, at: string, link?: AttemptRef): Promise<AttemptState | undefined> {
+  async answeredBy(callSid: string, value: string, at: string, link?: AttemptRef, action?: MachineAction): Promise<AttemptState | undefined> {
     await this.migrations.ensureMigrated();
     return this.sql.transaction(async (tx) => {
       const row = await lockAttempt(tx, callSid, link);
       if (!row) return undefined;
       if (row.answered_by !== null) return state(row, false, false);
-      return apply(tx, row, { answeredBy: value, detail: { answeredByAt: at } }, callSid);
+      return apply(tx, row, { answeredBy: value, detail: { answeredByAt: at, ...(action ? { machineAction: action } : {}) } }, callSid);
+    });
+  }
+
+  async machineActionFailed(callSid: string, reason: string): Promise<AttemptState | undefined> {
+    await this.migrations.ensureMigrated();
+    return this.sql.transaction(async (tx) => {
+      const [row] = await tx.query<Row>(`SELECT ${COLUMNS} FROM outbound_attempts WHERE call_sid = $1 FOR UPDATE`, [callSid]);
+      if (!row) return undefined;
+      return apply(tx, row, { detail: { machineActionError: reason } });
     });
   }
 
@@ -133,7 +144,7 @@ async function lockAttempt(tx: SqlExecutor, callSid: string, link: AttemptRef | 
 async function apply(tx: SqlExecutor, row: Row, change: Change, callSid?: string): Promise<AttemptState> {
   const status = change.status ?? row.status;
   const answeredBy = change.answeredBy ?? row.answered_by;
-  const outcome = attemptOutcome(status, answeredBy);
+  const outcome = attemptOutcome(status, answeredBy, { ...row.detail, ...change.detail });
   const outcomeChanged = outcome !== null && outcome !== (row.detail.outcome ?? null);
   const detail = { ...change.detail, ...(outcomeChanged ? { outcome } : {}) };
   const [updated] = await tx.query<Row>(
@@ -155,7 +166,7 @@ function state(row: Row, applied: boolean, outcomeChanged: boolean): AttemptStat
     answeredBy: row.answered_by,
     endedAt: row.ended_at?.toISOString() ?? null,
     applied,
-    outcome: attemptOutcome(row.status, row.answered_by),
+    outcome: attemptOutcome(row.status, row.answered_by, row.detail),
     outcomeChanged,
   };
 }

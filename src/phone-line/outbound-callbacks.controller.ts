@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { Clock } from '../common/clock';
 import { AppLogger } from '../logging/app-logger';
+import { AnsweringMachines } from '../outbound/answering-machine';
 import {
   ANSWERED_BY_VALUES,
   AttemptOutcomes,
@@ -58,8 +59,8 @@ function linkOf(req: Request): AttemptRef | undefined {
 
 /**
  * The callbacks of the calls the dialer places: call progress (StatusCallback) and the answering
- * machine detection result (AsyncAmdStatusCallback). Each updates the call's attempt, only forward,
- * and tells AttemptOutcomes what an ended attempt came to.
+ * machine detection result (AsyncAmdStatusCallback, acted on by AnsweringMachines). Each updates
+ * the call's attempt, only forward, and tells AttemptOutcomes what an ended attempt came to.
  */
 @Controller('twilio')
 @UseGuards(TwilioSignatureGuard)
@@ -69,6 +70,7 @@ export class OutboundCallbacksController {
   constructor(
     private readonly attempts: OutboundAttempts,
     private readonly outcomes: AttemptOutcomes,
+    private readonly machines: AnsweringMachines,
     private readonly clock: Clock,
     @Inject(AppLogger) logger: AppLogger,
   ) {
@@ -100,7 +102,7 @@ export class OutboundCallbacksController {
     const answeredBy = required(req, 'AnsweredBy', (v) => (ANSWERED_BY_VALUES as readonly string[]).includes(v));
     const detectionMs = optionalCount(req, 'MachineDetectionDuration');
     const link = linkOf(req);
-    const state = await this.attempts.answeredBy(callSid, answeredBy, new Date(this.clock.epochMs()).toISOString(), link);
+    const state = await this.machines.answered({ callSid, answeredBy, at: new Date(this.clock.epochMs()).toISOString(), link });
     if (!state) {
       this.log.warn({ callSid, answeredBy, link }, 'AMD callback for a call no outbound attempt has: ignored');
       return;

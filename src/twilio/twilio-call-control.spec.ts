@@ -57,6 +57,17 @@ describe('TwilioRestCallControl', () => {
     expect(request.form).toEqual({ Status: 'completed' });
   });
 
+  it('leaves a message by replacing the call TwiML with <Say> and <Hangup>, the text XML-escaped', async () => {
+    await control().sayAndHangUp(CALL_SID, 'Hello from Smith & Sons <plumbing>. Goodbye.');
+
+    const request = await fake.waitForRequest((r) => r.callSid === CALL_SID);
+    expect(request.path).toBe(CALL_PATH);
+    expect(request.form).toEqual({
+      Twiml: '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Hello from Smith &amp; Sons &lt;plumbing&gt;. Goodbye.</Say><Hangup/></Response>',
+    });
+    expect(logs.find('twilio call updated', { callSid: CALL_SID, action: 'say and hang up' })).toBeDefined();
+  });
+
   it("rejects with Twilio's status, code and message when the API refuses", async () => {
     fake.failNext(400, 21220, 'Call is not in-progress. Cannot redirect.');
 

@@ -25,6 +25,8 @@ export abstract class TwilioCallControl {
   abstract transfer(callSid: string, toNumber: string): Promise<void>;
   /** Ends the call. */
   abstract hangUp(callSid: string): Promise<void>;
+  /** Replaces the call's TwiML with <Say>text</Say><Hangup/> (Twilio's text-to-speech), which also ends the media stream. */
+  abstract sayAndHangUp(callSid: string, text: string): Promise<void>;
 }
 
 @Injectable()
@@ -48,6 +50,13 @@ export class TwilioRestCallControl extends TwilioCallControl {
 
   async hangUp(callSid: string): Promise<void> {
     await this.update('hang up', callSid, { status: 'completed' });
+  }
+
+  async sayAndHangUp(callSid: string, text: string): Promise<void> {
+    const response = new twilio.twiml.VoiceResponse();
+    response.say(text);
+    response.hangup();
+    await this.update('say and hang up', callSid, { twiml: response.toString() });
   }
 
   private async update(action: string, callSid: string, params: { twiml: string } | { status: 'completed' }): Promise<void> {

@@ -17,6 +17,14 @@ export class FakeCallControl extends TwilioCallControl {
     if (this.failure) throw this.failure;
   }
 
+  readonly said: Array<{ callSid: string; text: string }> = [];
+
+  async sayAndHangUp(callSid: string, text: string): Promise<void> {
+    this.said.push({ callSid, text });
+    if (this.failure) throw this.failure;
+    this.onHangUp(callSid);
+  }
+
   async hangUp(callSid: string): Promise<void> {
     this.hungUp.push(callSid);
     if (this.failure) throw this.failure;

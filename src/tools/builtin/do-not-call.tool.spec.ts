@@ -24,28 +24,50 @@ class MemoryDoNotCall extends DoNotCallList {
 describe('add_to_do_not_call', () => {
   const outbound = forOutboundCall(testProfile(), { requestId: 'req-1', purpose: 'your water heater service reminder' });
 
-  it('is offered on calls the business placed only', () => {
-    const tool = doNotCallTool(new MemoryDoNotCall());
-    expect(tool.offeredTo!(outbound)).toBe(true);
-    expect(tool.offeredTo!(testProfile())).toBe(false);
+  const dnc = new MemoryDoNotCall();
+  const details = new Map<string, unknown>();
+  const context = (over: Partial<ToolCallContext>): ToolCallContext => ({
+    callSid: 'CA0123456789abcdef0123456789abcdef',
+    streamSid: 'MZ0123456789abcdef0123456789abcdef',
+    from: '+15557650000',
+    to: '+12025550199',
+    profile: outbound,
+    call: { agentFinishedSpeaking: () => Promise.resolve(), markOutcome: () => undefined },
+    setDetail: (key, value) => void details.set(key, value),
+    getDetail: (key) => details.get(key),
+    ...over,
   });
 
-  it('puts the called number on the list at once, and the call record says so', async () => {
-    const dnc = new MemoryDoNotCall();
-    const details = new Map<string, unknown>();
-    const ctx: ToolCallContext = {
-      callSid: 'CA0123456789abcdef0123456789abcdef',
-      streamSid: 'MZ0123456789abcdef0123456789abcdef',
-      from: '+15557650000',
-      to: '+12025550199',
-      profile: outbound,
-      call: { agentFinishedSpeaking: () => Promise.resolve(), markOutcome: () => undefined },
-      setDetail: (key, value) => void details.set(key, value),
-      getDetail: (key) => details.get(key),
-    };
-    expect(await doNotCallTool(dnc).handler({ reason: 'not interested' }, ctx)).toEqual({ added: true, number: '+12025550199' });
+  beforeEach(() => {
+    dnc.entries.clear();
+    details.clear();
+  });
+
+  it('is offered on every call', () => {
+    const tool = doNotCallTool(dnc);
+    expect(tool.offeredTo).toBeUndefined();
+  });
+
+  it('puts the called number of a call the business placed on the list at once, and the call record says so', async () => {
+    expect(await doNotCallTool(dnc).handler({ reason: 'not interested' }, context({}))).toEqual({ added: true, number: '+12025550199' });
     expect(dnc.entries.get('+12025550199')).toMatchObject({ source: 'call', reason: 'not interested' });
     expect(details.get('doNotCall')).toEqual({ number: '+12025550199', addedAt: '2026-12-02T10:00:00.000Z' });
+  });
+
+  it("puts the caller's number on the list on an inbound call (calling back after a voicemail to say stop)", async () => {
+    expect(await doNotCallTool(dnc).handler({}, context({ profile: testProfile(), from: '+13125550142', to: '+15557650000' }))).toEqual({
+      added: true,
+      number: '+13125550142',
+    });
+    expect(dnc.entries.get('+13125550142')).toMatchObject({ source: 'call', reason: 'asked during a call' });
+    expect(dnc.entries.has('+15557650000')).toBe(false);
+  });
+
+  it('adds nothing for a caller who withheld their number, and tells the agent why', async () => {
+    const result = await doNotCallTool(dnc).handler({}, context({ profile: testProfile(), from: 'anonymous' }));
+    expect(result).toMatchObject({ added: false, why: expect.stringContaining('withheld') });
+    expect(dnc.entries.size).toBe(0);
+    expect(details.has('doNotCall')).toBe(false);
   });
 });
 
