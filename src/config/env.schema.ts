@@ -323,6 +323,10 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(5) @Max(600)
   OUTBOUND_RING_SECONDS = 30;
 
+  /** The longest an outbound call may last once answered (Twilio's TimeLimit; its own default and ceiling is 4 hours). */
+  @Type(() => Number) @IsInt() @Min(1) @Max(240)
+  OUTBOUND_MAX_CALL_MINUTES = 240;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 

@@ -3,9 +3,9 @@ import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { Clock } from '../common/clock';
 import { AppLogger } from '../logging/app-logger';
+import { AttemptProgress } from '../outbound/attempt-progress';
 import {
   ANSWERED_BY_VALUES,
-  AttemptOutcomes,
   OutboundAttempts,
   TWILIO_CALL_STATUSES,
   type AttemptRef,
@@ -59,7 +59,7 @@ function linkOf(req: Request): AttemptRef | undefined {
 /**
  * The callbacks of the calls the dialer places: call progress (StatusCallback) and the answering
  * machine detection result (AsyncAmdStatusCallback). Each updates the call's attempt, only forward,
- * and tells AttemptOutcomes what an ended attempt came to.
+ * and tells AttemptOutcomes what an ended attempt came to (through AttemptProgress).
  */
 @Controller('twilio')
 @UseGuards(TwilioSignatureGuard)
@@ -68,7 +68,7 @@ export class OutboundCallbacksController {
 
   constructor(
     private readonly attempts: OutboundAttempts,
-    private readonly outcomes: AttemptOutcomes,
+    private readonly progress: AttemptProgress,
     private readonly clock: Clock,
     @Inject(AppLogger) logger: AppLogger,
   ) {
@@ -84,13 +84,8 @@ export class OutboundCallbacksController {
     const durationSeconds = optionalCount(req, 'CallDuration');
     const at = this.timestamp(req);
     const link = linkOf(req);
-    const state = await this.attempts.statusReported({ callSid, status, at, sequence, durationSeconds, link });
-    if (!state) {
-      this.log.warn({ callSid, status, link }, 'status callback for a call no outbound attempt has: ignored');
-      return;
-    }
-    this.log.info({ callSid, status, sequence, requestId: state.requestId, attempt: state.attempt, applied: state.applied }, 'outbound call status');
-    await this.report(state);
+    const state = await this.progress.statusReported({ callSid, status, at, sequence, durationSeconds, link }, 'callback');
+    if (!state) this.log.warn({ callSid, status, link }, 'status callback for a call no outbound attempt has: ignored');
   }
 
   @Post('amd')
@@ -118,14 +113,8 @@ export class OutboundCallbacksController {
     return new Date(ms).toISOString();
   }
 
-  /** Tells AttemptOutcomes of a new or changed outcome; its failure is logged, the attempt row keeps the outcome. */
-  private async report(state: AttemptState): Promise<void> {
-    if (!state.outcomeChanged || state.outcome === null) return;
-    this.log.info({ callSid: state.callSid, requestId: state.requestId, attempt: state.attempt, outcome: state.outcome }, 'outbound attempt ended');
-    try {
-      await this.outcomes.attemptEnded(state.requestId, state.attempt, state.outcome);
-    } catch (error) {
-      this.log.error({ requestId: state.requestId, attempt: state.attempt, outcome: state.outcome, err: error instanceof Error ? error.message : String(error) }, 'attempt outcome not taken');
-    }
+  /** Tells AttemptOutcomes of a new or changed outcome, as a status does. */
+  private report(state: AttemptState): Promise<void> {
+    return this.progress.outcomeKnown(state);
   }
 }
