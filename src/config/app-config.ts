@@ -20,6 +20,14 @@ export interface TokenPrices {
 
 const PROMPT_FILE = 'plumbing_operator_system_prompt.txt';
 
+/** Twilio may ring an outbound call up to 5 s beyond its Timeout. */
+const TWILIO_RING_BUFFER_SECONDS = 5;
+/**
+ * Beyond the longest call, before an attempt still without its final status counts as overdue: a
+ * call queued at Twilio starts late, and a final callback in flight must not be raced.
+ */
+export const OUTBOUND_RECONCILE_MARGIN_MS = 10 * 60_000;
+
 /** The nearest folder at or above `from` holding `relative`: the project root, from src/ or dist/src/. */
 function findUp(from: string, relative: string): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
@@ -131,6 +139,13 @@ export class AppConfig {
     readonly ringSeconds: number;
     /** An answering machine: leave `message` (placeholders not yet filled in) after the greeting, or hang up. */
     readonly voicemail: { readonly action: 'message' | 'hangup'; readonly message: string };
+    /** Seconds an answered call may last before Twilio ends it (Twilio's TimeLimit). */
+    readonly maxCallSeconds: number;
+    /**
+     * An attempt whose call started this long ago and has no final status must have ended without
+     * its final callback reaching us: ringing, the longest call, and margin (see OUTBOUND_RECONCILE_MARGIN_MS).
+     */
+    readonly overdueAfterMs: number;
   };
   /** How the instances of a fleet know each other: leases, a fleet-wide cap, commands to the holder of a call. */
   readonly fleet: { readonly leaseMs: number; readonly maxCalls: number | undefined; readonly commandTimeoutMs: number };
@@ -245,6 +260,8 @@ export class AppConfig {
       dialsPerSecond: env.OUTBOUND_DIALS_PER_SECOND,
       ringSeconds: env.OUTBOUND_RING_SECONDS,
       voicemail: { action: env.OUTBOUND_VOICEMAIL, message: env.OUTBOUND_VOICEMAIL_MESSAGE },
+      maxCallSeconds: env.OUTBOUND_MAX_CALL_MINUTES * 60,
+      overdueAfterMs: (env.OUTBOUND_RING_SECONDS + TWILIO_RING_BUFFER_SECONDS + env.OUTBOUND_MAX_CALL_MINUTES * 60) * 1000 + OUTBOUND_RECONCILE_MARGIN_MS,
     };
     this.fleet = { leaseMs: env.INSTANCE_LEASE_SECONDS * 1000, maxCalls: env.MAX_FLEET_CALLS, commandTimeoutMs: env.CALL_COMMAND_TIMEOUT_MS };
     this.jobs = {

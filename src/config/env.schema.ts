@@ -335,6 +335,9 @@ export class EnvironmentVariables {
   OUTBOUND_VOICEMAIL_MESSAGE =
     'Hello, this is the automated assistant of {company}, sorry we missed you. Please call us back at {callback_number}. ' +
     'If you would rather we did not call you again, call that number and say so, and we will not call again. Goodbye.';
+  /** The longest an outbound call may last once answered (Twilio's TimeLimit; its own default and ceiling is 4 hours). */
+  @Type(() => Number) @IsInt() @Min(1) @Max(240)
+  OUTBOUND_MAX_CALL_MINUTES = 240;
 
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;

@@ -100,4 +100,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'outbound attempts awaiting their end',
+    sql: `
+      -- The reconciler's look for calls whose final status never arrived, every minute on every
+      -- instance: only the few attempts in flight are indexed.
+      CREATE INDEX outbound_attempts_unended_idx ON outbound_attempts (started_at) WHERE ended_at IS NULL AND call_sid IS NOT NULL;
+    `,
+  },
 ];

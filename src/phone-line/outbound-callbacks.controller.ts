@@ -4,13 +4,12 @@ import type { Logger } from 'pino';
 import { Clock } from '../common/clock';
 import { AppLogger } from '../logging/app-logger';
 import { AnsweringMachines } from '../outbound/answering-machine';
+import { AttemptProgress } from '../outbound/attempt-progress';
 import {
   ANSWERED_BY_VALUES,
-  AttemptOutcomes,
   OutboundAttempts,
   TWILIO_CALL_STATUSES,
   type AttemptRef,
-  type AttemptState,
   type TwilioCallStatus,
 } from '../outbound/outbound-attempts';
 import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
@@ -60,7 +59,8 @@ function linkOf(req: Request): AttemptRef | undefined {
 /**
  * The callbacks of the calls the dialer places: call progress (StatusCallback) and the answering
  * machine detection result (AsyncAmdStatusCallback, acted on by AnsweringMachines). Each updates
- * the call's attempt, only forward, and tells AttemptOutcomes what an ended attempt came to.
+ * the call's attempt, only forward, and tells AttemptOutcomes what an ended attempt came to
+ * (through AttemptProgress).
  */
 @Controller('twilio')
 @UseGuards(TwilioSignatureGuard)
@@ -69,7 +69,7 @@ export class OutboundCallbacksController {
 
   constructor(
     private readonly attempts: OutboundAttempts,
-    private readonly outcomes: AttemptOutcomes,
+    private readonly progress: AttemptProgress,
     private readonly machines: AnsweringMachines,
     private readonly clock: Clock,
     @Inject(AppLogger) logger: AppLogger,
@@ -86,13 +86,8 @@ export class OutboundCallbacksController {
     const durationSeconds = optionalCount(req, 'CallDuration');
     const at = this.timestamp(req);
     const link = linkOf(req);
-    const state = await this.attempts.statusReported({ callSid, status, at, sequence, durationSeconds, link });
-    if (!state) {
-      this.log.warn({ callSid, status, link }, 'status callback for a call no outbound attempt has: ignored');
-      return;
-    }
-    this.log.info({ callSid, status, sequence, requestId: state.requestId, attempt: state.attempt, applied: state.applied }, 'outbound call status');
-    await this.report(state);
+    const state = await this.progress.statusReported({ callSid, status, at, sequence, durationSeconds, link }, 'callback');
+    if (!state) this.log.warn({ callSid, status, link }, 'status callback for a call no outbound attempt has: ignored');
   }
 
   @Post('amd')
@@ -108,7 +103,7 @@ export class OutboundCallbacksController {
       return;
     }
     this.log.info({ callSid, answeredBy, detectionMs, requestId: state.requestId, attempt: state.attempt, applied: state.applied }, 'outbound call answered by');
-    await this.report(state);
+    await this.progress.outcomeKnown(state);
   }
 
   /** Twilio's Timestamp (RFC 1123) as ISO 8601; now when it sent none. */
@@ -118,16 +113,5 @@ export class OutboundCallbacksController {
     const ms = Date.parse(raw);
     if (raw.length > 64 || Number.isNaN(ms)) throw new BadRequestException('Timestamp is not a date');
     return new Date(ms).toISOString();
-  }
-
-  /** Tells AttemptOutcomes of a new or changed outcome; its failure is logged, the attempt row keeps the outcome. */
-  private async report(state: AttemptState): Promise<void> {
-    if (!state.outcomeChanged || state.outcome === null) return;
-    this.log.info({ callSid: state.callSid, requestId: state.requestId, attempt: state.attempt, outcome: state.outcome }, 'outbound attempt ended');
-    try {
-      await this.outcomes.attemptEnded(state.requestId, state.attempt, state.outcome);
-    } catch (error) {
-      this.log.error({ requestId: state.requestId, attempt: state.attempt, outcome: state.outcome, err: error instanceof Error ? error.message : String(error) }, 'attempt outcome not taken');
-    }
   }
 }

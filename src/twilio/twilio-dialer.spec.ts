@@ -5,7 +5,7 @@ import { validateEnvironment } from '../config/env.schema';
 import { AppLogger } from '../logging/app-logger';
 import { FakeTwilioRest } from '../../test/support/fake-twilio-rest';
 import { LogCapture } from '../../test/support/log-capture';
-import { TwilioDialError, TwilioDialer } from './twilio-dialer';
+import { TwilioDialError, TwilioDialer, TwilioLookupError } from './twilio-dialer';
 
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
 const AUTH_TOKEN = 'fake-auth-token-0123456789';
@@ -44,8 +44,8 @@ describe('TwilioDialer', () => {
     await fake.close();
   });
 
-  it('creates the call with the webhooks, asynchronous AMD and the ring timeout, as Twilio defines the request', async () => {
-    const result = await dialer({ OUTBOUND_RING_SECONDS: '25' }).dial({ to: '+15551230000', requestId: REQUEST_ID, attempt: 2 });
+  it('creates the call with the webhooks, asynchronous AMD, the ring timeout and the time limit, as Twilio defines the request', async () => {
+    const result = await dialer({ OUTBOUND_RING_SECONDS: '25', OUTBOUND_MAX_CALL_MINUTES: '30' }).dial({ to: '+15551230000', requestId: REQUEST_ID, attempt: 2 });
 
     expect(fake.createdCalls).toHaveLength(1);
     const [request] = fake.createdCalls;
@@ -71,9 +71,10 @@ describe('TwilioDialer', () => {
         ['AsyncAmdStatusCallback', `${PUBLIC_BASE_URL}/twilio/amd?${query}`],
         ['AsyncAmdStatusCallbackMethod', 'POST'],
         ['Timeout', '25'],
+        ['TimeLimit', '1800'],
       ]),
     );
-    expect(request.formPairs).toHaveLength(15);
+    expect(request.formPairs).toHaveLength(16);
     // Every parameter is one Twilio's OpenAPI definition of CreateCall has, with a value it allows.
     expect(request.definitionProblems).toEqual([]);
     expect(logs.find('dialled', { requestId: REQUEST_ID, attempt: 2, callSid: result.callSid, status: 'queued' })).toBeDefined();
@@ -140,6 +141,36 @@ describe('TwilioDialer', () => {
     expect(d.unavailableReason).toMatch(message);
     await expect(d.dial({ to: '+15551230000', requestId: REQUEST_ID, attempt: 1 })).rejects.toMatchObject({ reason: 'not_configured', message: expect.stringMatching(message) });
     expect(fake.requests).toHaveLength(0);
+  });
+
+  it("reads a call back from Twilio: its status, and once it has ended when, how long, and what answered", async () => {
+    const d = dialer();
+    const { callSid } = await d.dial({ to: '+15551230000', requestId: REQUEST_ID, attempt: 1 });
+    expect(await d.fetchCall(callSid)).toEqual({ callSid, status: 'queued', endedAt: null, durationSeconds: null, answeredBy: null });
+    fake.setCallStatus(callSid, 'in-progress');
+    expect(await d.fetchCall(callSid)).toMatchObject({ status: 'in-progress', endedAt: null });
+    fake.setCallStatus(callSid, 'completed', { durationSeconds: 93, answeredBy: 'human' });
+    const ended = await d.fetchCall(callSid);
+    expect(ended).toMatchObject({ callSid, status: 'completed', durationSeconds: 93, answeredBy: 'human' });
+    // RFC 2822 dates carry whole seconds; the fake ended the call just now.
+    expect(Math.abs(Date.parse(ended!.endedAt!) - Date.now())).toBeLessThan(5_000);
+    const [fetch] = fake.fetchedCalls;
+    expect(fetch).toMatchObject({ method: 'GET', path: `/2010-04-01/Accounts/${ACCOUNT_SID}/Calls/${callSid}.json`, authorized: true });
+  });
+
+  it('answers null for a call Twilio does not have (404), and TwilioLookupError for an error or no answer', async () => {
+    const d = dialer();
+    expect(await d.fetchCall('CA' + 'e'.repeat(32))).toBeNull();
+    const callSid = fake.addCall();
+    fake.failNext(503, 20503, 'Service unavailable');
+    const failed = d.fetchCall(callSid);
+    await expect(failed).rejects.toThrow(TwilioLookupError);
+    await expect(failed).rejects.toMatchObject({ reason: 'rejected', status: 503, code: 20503 });
+    const base = fake.baseUrl;
+    await fake.close();
+    await expect(dialer({ TWILIO_API_BASE_URL: base }).fetchCall(callSid)).rejects.toMatchObject({ reason: 'unreachable', status: undefined });
+    fake = await FakeTwilioRest.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    await expect(dialer({ TWILIO_AUTH_TOKEN: '' }).fetchCall(callSid)).rejects.toMatchObject({ reason: 'not_configured' });
   });
 
   it('can dial with everything configured', () => {

@@ -54,11 +54,38 @@ export class TwilioDialError extends Error {
   }
 }
 
+/** A call as Twilio has it now. */
+export interface TwilioCallRecord {
+  readonly callSid: string;
+  /** Twilio's CallStatus: queued, ringing, in-progress, or a final one (completed, busy, no-answer, failed, canceled). */
+  readonly status: string;
+  /** When the call ended (ISO 8601); null while it has not, or when it was never answered. */
+  readonly endedAt: string | null;
+  /** How long the call lasted (Twilio's duration); null for one never answered or not ended. */
+  readonly durationSeconds: number | null;
+  /** What answering-machine detection found (human, machine_end_beep, fax…); null when it found nothing. */
+  readonly answeredBy: string | null;
+}
+
+/** A call lookup Twilio did not answer with the call or a 404 (reasons as TwilioDialError's). */
+export class TwilioLookupError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'not_configured' | 'rejected' | 'unreachable',
+    readonly status?: number,
+    readonly code?: number,
+  ) {
+    super(message);
+    this.name = 'TwilioLookupError';
+  }
+}
+
 /**
  * Places outbound calls through Twilio's REST API (Calls.json create): the call fetches its TwiML
  * from the voice webhook, reports progress to /twilio/status, and runs answering-machine detection
  * in the background (DetectMessageEnd, reported to /twilio/amd). Dials are paced to
- * OUTBOUND_DIALS_PER_SECOND on this instance, in the order dial() was called.
+ * OUTBOUND_DIALS_PER_SECOND on this instance, in the order dial() was called. fetchCall() reads a
+ * call's status back, for an attempt whose final status callback never arrived.
  */
 @Injectable()
 export class TwilioDialer implements OnModuleDestroy {
@@ -68,6 +95,7 @@ export class TwilioDialer implements OnModuleDestroy {
   private readonly publicBaseUrl: string | undefined;
   private readonly callerId: string | undefined;
   private readonly ringSeconds: number;
+  private readonly maxCallSeconds: number;
 
   constructor(config: AppConfig, clock: Clock, scheduler: Scheduler, appLogger: AppLogger) {
     this.logger = appLogger.child({ component: 'twilio-dialer' });
@@ -76,6 +104,7 @@ export class TwilioDialer implements OnModuleDestroy {
     this.publicBaseUrl = config.calls.publicBaseUrl;
     this.callerId = config.outbound.callerId;
     this.ringSeconds = config.outbound.ringSeconds;
+    this.maxCallSeconds = config.outbound.maxCallSeconds;
   }
 
   /** Why dialling is impossible with this configuration, or null when it can dial. */
@@ -117,6 +146,8 @@ export class TwilioDialer implements OnModuleDestroy {
         asyncAmdStatusCallback: url(OUTBOUND_WEBHOOK_PATHS.amd),
         asyncAmdStatusCallbackMethod: 'POST',
         timeout: this.ringSeconds,
+        // A bound on every call: an attempt past it without a final status is overdue (OutboundReconciler).
+        timeLimit: this.maxCallSeconds,
       });
       this.logger.info({ requestId, attempt, callSid: call.sid, status: call.status }, 'dialled');
       return { callSid: call.sid, status: call.status };
@@ -125,6 +156,30 @@ export class TwilioDialer implements OnModuleDestroy {
       const failure = describeTwilioFailure(`Twilio refused or failed to create the call for outbound request ${requestId} attempt ${attempt}`, error);
       this.logger.warn({ requestId, attempt, status: failure.status, code: failure.code, err: failure.message }, 'dial failed');
       throw new TwilioDialError(failure.message, failure.status === undefined ? 'unreachable' : 'rejected', failure.status, failure.code);
+    }
+  }
+
+  /**
+   * Twilio's record of a call (Calls/{Sid}.json fetch): its status now and, once it has ended, when
+   * and how long it lasted. Null when Twilio has no such call (404). Rejects with
+   * TwilioLookupError for anything else. Not paced: Twilio's calls-per-second limit is on creating calls.
+   */
+  async fetchCall(callSid: string): Promise<TwilioCallRecord | null> {
+    if (!this.client) throw new TwilioLookupError(`Cannot look up call ${callSid}: ${this.unavailableReason}`, 'not_configured');
+    try {
+      const call = await this.client.calls(callSid).fetch();
+      const duration = call.duration === null || call.duration === undefined || call.duration === '' ? null : Number(call.duration);
+      return {
+        callSid: call.sid,
+        status: call.status,
+        endedAt: validDate(call.endTime)?.toISOString() ?? null,
+        durationSeconds: duration !== null && Number.isInteger(duration) && duration >= 0 ? duration : null,
+        answeredBy: call.answeredBy || null,
+      };
+    } catch (error) {
+      const failure = describeTwilioFailure(`Twilio did not give call ${callSid}`, error);
+      if (failure.status === 404) return null;
+      throw new TwilioLookupError(failure.message, failure.status === undefined ? 'unreachable' : 'rejected', failure.status, failure.code);
     }
   }
 
@@ -137,4 +192,9 @@ export class TwilioDialer implements OnModuleDestroy {
 export function outboundWebhookUrl(publicBaseUrl: string, path: string, requestId: string, attempt: number): string {
   const query = new URLSearchParams({ [OUTBOUND_REQUEST_PARAM]: requestId, [OUTBOUND_ATTEMPT_PARAM]: String(attempt) });
   return `${publicBaseUrl.replace(/\/+$/, '')}${path}?${query.toString()}`;
+}
+
+/** twilio-node parses RFC 2822 dates and leaves what it cannot parse (null, an empty string) as it was. */
+function validDate(value: unknown): Date | null {
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value : null;
 }

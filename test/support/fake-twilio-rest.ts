@@ -1,10 +1,13 @@
 /**
- * A fake of Twilio's REST API (PROTOCOLS A5), two operations:
+ * A fake of Twilio's REST API (PROTOCOLS A5), three operations:
  * - the live-call update, POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json with a form
  *   body (Twiml or Status);
  * - the call create, POST /2010-04-01/Accounts/{AccountSid}/Calls.json, whose form it checks against
  *   Twilio's own OpenAPI definition (twilio-oai/, CreateCall): a request that breaks it is answered
- *   400 and its problems recorded. A valid one gets 201 with a new call, `queued`.
+ *   400 and its problems recorded. A valid one gets 201 with a new call, `queued`;
+ * - the call fetch, GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json: a call it created
+ *   (or addCall() made), with the status the test set (setCallStatus()), shaped as Twilio's
+ *   definition of FetchCall's answer has it (twilio-oai/fetch-call-check.ts); 404 for any other call.
  * It checks HTTP Basic auth, records every request and answers like Twilio, or with a scripted error.
  */
 import { randomBytes } from 'crypto';
@@ -36,6 +39,24 @@ export interface RecordedTwilioRequest {
   readonly at: Date;
 }
 
+/** What the fake keeps of a call it created: what a Call resource shows beyond its SID. */
+interface FakeCall {
+  readonly accountSid: string;
+  readonly to: string;
+  readonly from: string;
+  readonly direction: string;
+  readonly created: Date;
+  status: string;
+  updated: Date;
+  started: Date | null;
+  ended: Date | null;
+  durationSeconds: number | null;
+  answeredBy: string | null;
+}
+
+/** Statuses a call ends in; an answered one (completed) has a duration. */
+const ENDED = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
+
 interface ScriptedFailure {
   readonly status: number;
   readonly code: number;
@@ -53,6 +74,7 @@ function errorBody(status: number, code: number, message: string): object {
 export class FakeTwilioRest {
   readonly requests: RecordedTwilioRequest[] = [];
   private readonly failures: ScriptedFailure[] = [];
+  private readonly calls = new Map<string, FakeCall>();
   private readonly waiters = new Waiters('FakeTwilioRest');
 
   private constructor(
@@ -84,9 +106,40 @@ export class FakeTwilioRest {
     return this.requests.filter((r) => r.method === 'POST' && CALLS_PATH.test(r.path));
   }
 
-  /** The next authorized call update or create is answered with this Twilio error instead (queued, one each). */
+  /** Lookups (GET) of a call, in order. */
+  get fetchedCalls(): RecordedTwilioRequest[] {
+    return this.requests.filter((r) => r.method === 'GET' && CALL_PATH.test(r.path));
+  }
+
+  /** The next authorized call update, create or fetch is answered with this Twilio error instead (queued, one each). */
   failNext(status: number, code: number, message: string): void {
     this.failures.push({ status, code, message });
+  }
+
+  /** A call as if created by the API (`queued`), without a create request; its SID. */
+  addCall(to = '+15551230000', from = '+15557650000'): string {
+    const callSid = `CA${randomBytes(16).toString('hex')}`;
+    this.remember(callSid, this.options.accountSid, to, from);
+    return callSid;
+  }
+
+  /**
+   * Moves a call the fake knows to `status`, as Twilio would: in-progress starts it; an ending
+   * status ends it, `completed` lasting `durationSeconds` (default 42), the others unanswered.
+   */
+  setCallStatus(callSid: string, status: string, options: { durationSeconds?: number; answeredBy?: string } = {}): void {
+    const call = this.calls.get(callSid);
+    if (!call) throw new Error(`the fake Twilio REST server has no call ${callSid}`);
+    const now = new Date();
+    call.status = status;
+    call.updated = now;
+    if (options.answeredBy !== undefined) call.answeredBy = options.answeredBy;
+    if (status === 'in-progress' || status === 'completed') call.started ??= now;
+    if (ENDED.has(status)) {
+      call.ended = status === 'completed' ? now : null;
+      call.durationSeconds = status === 'completed' ? (options.durationSeconds ?? 42) : null;
+      if (status !== 'completed') call.started = null;
+    }
   }
 
   /** The first recorded request (from the start) matching `predicate`, now or when it arrives. */
@@ -147,15 +200,18 @@ export class FakeTwilioRest {
       return send(401, errorBody(401, 20003, 'Authenticate'));
     }
     if (request.definitionProblems !== null && request.accountSid === this.options.accountSid) return this.respondToCreate(request, send);
-    if (!request.callSid || request.accountSid !== this.options.accountSid) {
-      return send(404, errorBody(404, 20404, `The requested resource ${request.path} was not found`));
-    }
-    if (request.method !== 'POST') {
+    const notFound = () => send(404, errorBody(404, 20404, `The requested resource ${request.path} was not found`));
+    if (!request.callSid || request.accountSid !== this.options.accountSid) return notFound();
+    if (request.method !== 'POST' && request.method !== 'GET') {
       return send(405, errorBody(405, 20004, 'Method not allowed'));
     }
     const failure = this.failures.shift();
     if (failure) return send(failure.status, errorBody(failure.status, failure.code, failure.message));
-    send(200, this.callResource(request.accountSid, request.callSid, request.form.Status ?? 'in-progress'));
+    const known = this.calls.get(request.callSid);
+    if (request.method === 'GET') return known ? send(200, this.resourceOf(request.callSid, known)) : notFound();
+    // A hang-up (Status=completed) or cancel ends a call the fake knows; other calls are answered as live.
+    if (known && request.form.Status) this.setCallStatus(request.callSid, request.form.Status);
+    send(200, known ? this.resourceOf(request.callSid, known) : this.callResource(request.accountSid, request.callSid, request.form.Status ?? 'in-progress'));
   }
 
   /** Calls.json: 400 for a request that breaks Twilio's definition, else 201 with the new call, queued. */
@@ -166,7 +222,31 @@ export class FakeTwilioRest {
     const failure = this.failures.shift();
     if (failure) return send(failure.status, errorBody(failure.status, failure.code, failure.message));
     const { To: to, From: from } = request.form;
-    send(201, { ...this.callResource(request.accountSid!, request.callSid!, 'queued'), direction: 'outbound-api', to, from, start_time: null });
+    send(201, this.resourceOf(request.callSid!, this.remember(request.callSid!, request.accountSid!, to, from)));
+  }
+
+  private remember(callSid: string, accountSid: string, to: string, from: string): FakeCall {
+    const now = new Date();
+    const call: FakeCall = { accountSid, to, from, direction: 'outbound-api', created: now, status: 'queued', updated: now, started: null, ended: null, durationSeconds: null, answeredBy: null };
+    this.calls.set(callSid, call);
+    return call;
+  }
+
+  private resourceOf(callSid: string, call: FakeCall): object {
+    return {
+      ...this.callResource(call.accountSid, callSid, call.status),
+      direction: call.direction,
+      to: call.to,
+      to_formatted: call.to,
+      from: call.from,
+      from_formatted: call.from,
+      date_created: rfc2822(call.created),
+      date_updated: rfc2822(call.updated),
+      start_time: call.started && rfc2822(call.started),
+      end_time: call.ended && rfc2822(call.ended),
+      duration: call.durationSeconds === null ? null : String(call.durationSeconds),
+      answered_by: call.answeredBy,
+    };
   }
 
   private isAuthorized(header: string | undefined): boolean {
@@ -176,7 +256,7 @@ export class FakeTwilioRest {
   }
 
   private callResource(accountSid: string, callSid: string, status: string): object {
-    const now = new Date().toUTCString().replace('GMT', '+0000');
+    const now = rfc2822(new Date());
     return {
       sid: callSid,
       account_sid: accountSid,
@@ -184,7 +264,9 @@ export class FakeTwilioRest {
       status,
       direction: 'inbound',
       from: '+15551230000',
+      from_formatted: '+15551230000',
       to: '+15557650000',
+      to_formatted: '+15557650000',
       date_created: now,
       date_updated: now,
       start_time: now,
@@ -207,4 +289,9 @@ export class FakeTwilioRest {
       },
     };
   }
+}
+
+/** Twilio's date format: RFC 2822 in UTC, `Wed, 02 Dec 2026 15:00:00 +0000`. */
+function rfc2822(date: Date): string {
+  return date.toUTCString().replace('GMT', '+0000');
 }
