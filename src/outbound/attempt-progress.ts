@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { AppLogger } from '../logging/app-logger';
-import { AttemptOutcomes, OutboundAttempts, type AttemptState, type StatusReport } from './outbound-attempts';
+import { AttemptOutcomes, OutboundAttempts, type AttemptOutcome, type AttemptState, type StatusReport } from './outbound-attempts';
 
 /** Where a call status came from: Twilio's status callback, or Twilio's record of the call read back by the reconciler. */
 export type StatusSource = 'callback' | 'lookup';
@@ -37,10 +37,20 @@ export class AttemptProgress {
   async outcomeKnown(state: AttemptState): Promise<void> {
     if (!state.outcomeChanged || state.outcome === null) return;
     this.log.info({ callSid: state.callSid, requestId: state.requestId, attempt: state.attempt, outcome: state.outcome }, 'outbound attempt ended');
+    await this.tell(state.requestId, state.attempt, state.outcome);
+  }
+
+  /** Tells AttemptOutcomes again of an outcome it failed to take (the reconciler found the request still dialing). */
+  async outcomeNotTaken(requestId: string, attempt: number, outcome: AttemptOutcome): Promise<void> {
+    this.log.warn({ requestId, attempt, outcome }, 'outbound attempt outcome taken again: its request was still dialing');
+    await this.tell(requestId, attempt, outcome);
+  }
+
+  private async tell(requestId: string, attempt: number, outcome: AttemptOutcome): Promise<void> {
     try {
-      await this.outcomes.attemptEnded(state.requestId, state.attempt, state.outcome);
+      await this.outcomes.attemptEnded(requestId, attempt, outcome);
     } catch (error) {
-      this.log.error({ requestId: state.requestId, attempt: state.attempt, outcome: state.outcome, err: error instanceof Error ? error.message : String(error) }, 'attempt outcome not taken');
+      this.log.error({ requestId, attempt, outcome, err: error instanceof Error ? error.message : String(error) }, 'attempt outcome not taken');
     }
   }
 }

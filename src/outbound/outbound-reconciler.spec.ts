@@ -198,6 +198,35 @@ describe.each(sqlTestBackends())('OutboundReconciler on $name', (backend) => {
     expect(outcomes.ended).toEqual([{ requestId, attempt: 1, outcome: 'machine' }]);
   });
 
+  it('gives the dialer again an outcome it failed to take, once the request has stayed dialing a period after the call ended', async () => {
+    const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const now = new Date(clock.epochMs()).toISOString();
+    await requests.create(
+      { id: requestId, to: TO, purpose: 'Reminder: boiler service tomorrow', consent: { source: 'web form', obtainedAt: '2025-12-01T00:00:00.000Z' }, callbackOf: null, timezone: null, notBefore: null, metadata: {}, idempotencyKey: null },
+      now,
+      '2999-01-01T00:00:00.000Z',
+    );
+    expect(await requests.claim(requestId)).toBe(1);
+    const callSid = fake.addCall(TO);
+    await attempts.dialed(requestId, 1, callSid);
+    // The final status was recorded, and the dialer failed to take it (the request stays dialing).
+    await attempts.statusReported({ callSid, status: 'busy', at: now });
+
+    // Within a period of the end it may still be being taken: left alone.
+    expect(await nextPass()).toEqual([]);
+    expect(outcomes.ended).toEqual([]);
+    clock.advance(1);
+    await nextPass();
+    expect(outcomes.ended).toEqual([{ requestId, attempt: 1, outcome: 'busy' }]);
+    expect(logs.find('outbound attempt outcome taken again: its request was still dialing', { requestId, attempt: 1, outcome: 'busy' })).toBeDefined();
+    expect(fake.fetchedCalls).toHaveLength(0);
+
+    // Once the request has moved on, nothing more.
+    await requests.finish(requestId, 'exhausted', 'busy');
+    await nextPass();
+    expect(outcomes.ended).toHaveLength(1);
+  });
+
   it('leaves an attempt younger than the bound alone, without asking Twilio', async () => {
     const { requestId, callSid } = await dialledNow();
     fake.setCallStatus(callSid, 'no-answer');

@@ -62,7 +62,9 @@ export interface Reconciled {
  * ends the attempt as failed, so the request is retried; a live call is left to its callback; a
  * lookup that fails is tried again on the next pass. An attempt is picked by one instance of the
  * fleet per period (OverdueAttempts); should two ever apply the same status, the second changes
- * nothing (attempts move forward only, under a row lock). Runs only where calls can be placed.
+ * nothing (attempts move forward only, under a row lock). A request still `dialing` a period after
+ * its latest attempt ended (the dialer failed to take the outcome) is given that outcome again.
+ * Runs only where calls can be placed.
  */
 @Injectable()
 export class OutboundReconciler implements OnApplicationBootstrap, OnModuleDestroy {
@@ -118,6 +120,11 @@ export class OutboundReconciler implements OnApplicationBootstrap, OnModuleDestr
         done.push({ requestId: attempt.requestId, attempt: attempt.attempt, result: result === 'unreachable' ? 'failed' : result });
         // The others of the batch come back on the next pass; no point waiting on each here.
         if (result === 'unreachable') break;
+      }
+      // An outcome the dialer failed to take (a database error midway) is given to it again.
+      for (const left of await this.overdue.unsettled(iso(now - RECONCILE_PERIOD_MS), RECONCILE_BATCH)) {
+        if (this.stopped) break;
+        await this.progress.outcomeNotTaken(left.requestId, left.attempt, left.outcome);
       }
     } catch (err) {
       this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'overdue outbound attempts pass failed; trying again next time');

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { MigrationRunner } from '../database/migration-runner';
 import { SqlClient } from '../database/sql-client';
-import { FINAL_CALL_STATUSES, type AttemptRef } from './outbound-attempts';
+import { FINAL_CALL_STATUSES, type AttemptOutcome, type AttemptRef } from './outbound-attempts';
 
 /** An attempt whose call should have ended by now, and whose final status has not arrived. */
 export interface OverdueAttempt extends AttemptRef {
@@ -23,6 +23,12 @@ export abstract class OverdueAttempts {
    * checked at `now`. Rows another instance is marking are skipped, not waited for.
    */
   abstract claim(startedBefore: string, checkedBefore: string, now: string, limit: number): Promise<OverdueAttempt[]>;
+  /**
+   * Up to `limit` requests still `dialing` whose latest attempt has an outcome and ended before
+   * `endedBefore`: the dialer never took that outcome (it failed while doing so), and the request
+   * would otherwise stay `dialing` for ever.
+   */
+  abstract unsettled(endedBefore: string, limit: number): Promise<Array<AttemptRef & { readonly outcome: AttemptOutcome }>>;
 }
 
 interface Row {
@@ -67,5 +73,20 @@ export class SqlOverdueAttempts extends OverdueAttempts {
     return rows
       .map((r) => ({ requestId: r.request_id, attempt: r.attempt, callSid: r.call_sid, status: r.status, startedAt: r.started_at.toISOString() }))
       .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  }
+
+  async unsettled(endedBefore: string, limit: number): Promise<Array<AttemptRef & { readonly outcome: AttemptOutcome }>> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query<{ request_id: string; attempt: number; outcome: AttemptOutcome }>(
+      `SELECT r.id AS request_id, a.attempt, a.detail->>'outcome' AS outcome
+       FROM outbound_requests r
+       JOIN outbound_attempts a ON a.request_id = r.id
+       WHERE r.status = 'dialing' AND a.ended_at < $1::timestamptz AND a.detail->>'outcome' IS NOT NULL
+         AND a.attempt = (SELECT max(attempt) FROM outbound_attempts WHERE request_id = r.id)
+       ORDER BY a.ended_at
+       LIMIT $2`,
+      [endedBefore, limit],
+    );
+    return rows.map((r) => ({ requestId: r.request_id, attempt: r.attempt, outcome: r.outcome }));
   }
 }
