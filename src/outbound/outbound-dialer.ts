@@ -8,7 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { JobQueue, type Job } from '../jobs/job-queue';
 import { AppLogger } from '../logging/app-logger';
 import { TwilioDialer, TwilioDialError } from '../twilio/twilio-dialer';
-import { DialGate } from './dial-gate';
+import { DialGate, MAX_ATTEMPTS_PER_DAY } from './dial-gate';
 import { DoNotCallList } from './do-not-call';
 import { AttemptOutcomes, OutboundAttempts, type AttemptOutcome } from './outbound-attempts';
 import { OutboundRequests, type OutboundRequest } from './outbound-request';
@@ -113,7 +113,11 @@ export class OutboundDialer extends AttemptOutcomes implements OnApplicationBoot
       case 'dial':
         // A run that has lost its lease must not place a call another worker may place too.
         if (job.signal.aborted) throw new Error('the job lease ran out before the dial');
-        await this.dial(request);
+        if ((await this.dial(request, now)) === 'capped') {
+          // Another worker dialled the number after the gate looked, and the cap has no room left: decide again on the new facts.
+          this.log.info({ outboundRequest: request.id }, 'outbound dial capped by a dial at the same number elsewhere: deciding again');
+          await this.due(job);
+        }
     }
   }
 
@@ -153,8 +157,14 @@ export class OutboundDialer extends AttemptOutcomes implements OnApplicationBoot
     await this.attemptEnded(request.id, last.attempt, 'failed');
   }
 
-  private async dial(request: OutboundRequest): Promise<void> {
-    const attempt = await this.requests.claim(request.id);
+  /**
+   * Claims the request and dials it. The claim counts the number's attempts again, under a lock on
+   * the number, as the gate did (an attempt exactly 24 hours old no longer counts): `capped` when
+   * other workers' dials at the number filled the cap after the gate read it.
+   */
+  private async dial(request: OutboundRequest, now: number): Promise<'capped' | undefined> {
+    const attempt = await this.requests.claim(request.id, { max: MAX_ATTEMPTS_PER_DAY, since: new Date(now - DAY_MS).toISOString() });
+    if (attempt === 'capped') return 'capped';
     if (attempt === null) return;
     try {
       const { callSid } = await this.dialer.dial({ to: request.to, requestId: request.id, attempt });

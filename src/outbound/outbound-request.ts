@@ -67,6 +67,12 @@ export interface OutboundListQuery {
   readonly offset: number;
 }
 
+/** At most `max` attempts at one number may have started after `since` (ISO 8601, to the millisecond). */
+export interface AttemptCap {
+  readonly max: number;
+  readonly since: string;
+}
+
 /** Where outbound requests and their attempts live (the SQL database). */
 export abstract class OutboundRequests {
   /**
@@ -86,8 +92,13 @@ export abstract class OutboundRequests {
    * Takes a queued request for a dial, on one worker of the fleet only: it becomes `dialing` and
    * its next attempt is recorded (status `dialing`, started now). The attempt's number, or null
    * when the request was not queued (cancelled, or taken by another worker).
+   *
+   * With `cap`, only while fewer than `cap.max` attempts at the request's number (any request's)
+   * started after `cap.since`, counted together with the claim under a lock on the number: claims
+   * at one number on any instance take turns, so that workers that each saw room under the cap
+   * cannot pass it together. `capped` when there is no room; the request stays queued.
    */
-  abstract claim(id: string): Promise<number | null>;
+  abstract claim(id: string, cap?: AttemptCap): Promise<number | null | 'capped'>;
   /** Back to `queued`, to be dialled at `at` (ISO 8601), with why. Only an open request. */
   abstract requeue(id: string, at: string, reason: string): Promise<boolean>;
   /** Ends an open request: completed, exhausted or refused, with why. */

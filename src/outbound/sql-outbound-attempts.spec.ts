@@ -1,5 +1,6 @@
 import { ManualScheduler } from '../common/scheduler';
 import { MigrationRunner } from '../database/migration-runner';
+import type { SqlClient, SqlExecutor } from '../database/sql-client';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
 import { attemptOutcome, machineAction } from './outbound-attempts';
 import { SqlOutboundAttempts } from './sql-outbound-attempts';
@@ -58,12 +59,13 @@ describe('machineAction', () => {
 
 describe.each(sqlTestBackends())('outbound attempts on $name', (backend) => {
   let db: SqlTestDatabase;
+  let migrations: MigrationRunner;
   let attempts: SqlOutboundAttempts;
   let requests: SqlOutboundRequests;
 
   beforeAll(async () => {
     db = await backend.open();
-    const migrations = new MigrationRunner(db.client, silentAppLogger, new ManualScheduler());
+    migrations = new MigrationRunner(db.client, silentAppLogger, new ManualScheduler());
     await migrations.ensureMigrated();
     attempts = new SqlOutboundAttempts(db.client, migrations);
     requests = new SqlOutboundRequests(db.client, migrations);
@@ -187,6 +189,41 @@ describe.each(sqlTestBackends())('outbound attempts on $name', (backend) => {
     expect(await attemptRow(requestId)).toMatchObject({ callSid, status: 'initiated' });
     // A link never takes over an attempt that has another call.
     expect(await attempts.statusReported({ callSid: newCallSid(), status: 'ringing', at: '2026-12-02T15:00:02.000Z', link: { requestId, attempt: 1 } })).toBeUndefined();
+  });
+
+  // PGlite has one connection: a transaction there runs alone, and dialed() waits for it to end.
+  (backend.name === 'postgres' ? it : it.skip)('applies a status that comes while dialed() records the call: found by its link, the SID now the same', async () => {
+    const requestId = await newRequest();
+    await attempts.started(requestId, 1, '+15551230000', '2026-12-02T15:00:00.000Z');
+    const callSid = newCallSid();
+    // The callback's lookup by SID finds nothing; before its lookup by link, the dialer (another
+    // connection, another instance) records the SID and commits.
+    const dialer = new SqlOutboundAttempts(db.connect(), migrations);
+    let interleaved = false;
+    const client = db.client;
+    const racing = {
+      kind: client.kind,
+      query: client.query.bind(client),
+      close: () => Promise.resolve(),
+      transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>) =>
+        client.transaction((tx) =>
+          fn({
+            query: async <R>(sql: string, params?: readonly unknown[]) => {
+              if (!interleaved && params?.[0] === requestId && sql.includes('FOR UPDATE')) {
+                interleaved = true;
+                await dialer.dialed(requestId, 1, callSid);
+              }
+              return tx.query<R>(sql, params);
+            },
+          }),
+        ),
+    } as unknown as SqlClient;
+    const callbacks = new SqlOutboundAttempts(racing, migrations);
+
+    const state = await callbacks.statusReported({ callSid, status: 'no-answer', at: '2026-12-02T15:00:20.000Z', sequence: 2, link: { requestId, attempt: 1 } });
+    expect(interleaved).toBe(true);
+    expect(state).toMatchObject({ callSid, status: 'no-answer', applied: true, outcome: 'no-answer', outcomeChanged: true });
+    expect(await attemptRow(requestId)).toMatchObject({ callSid, status: 'no-answer', endedAt: '2026-12-02T15:00:20.000Z' });
   });
 
   it('knows nothing of a call it did not place', async () => {

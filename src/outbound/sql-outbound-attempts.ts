@@ -129,15 +129,19 @@ export class SqlOutboundAttempts extends OutboundAttempts {
   }
 }
 
-/** The attempt with this call, else the linked attempt when no call is recorded on it yet; locked for the transaction. */
+/**
+ * The attempt with this call, else the linked attempt unless another call is recorded on it;
+ * locked for the transaction. Not found by its SID, the callback came before dialed() recorded it,
+ * or while it did: then the linked row is read once that write has committed, with this very SID.
+ */
 async function lockAttempt(tx: SqlExecutor, callSid: string, link: AttemptRef | undefined): Promise<Row | undefined> {
   const [bySid] = await tx.query<Row>(`SELECT ${COLUMNS} FROM outbound_attempts WHERE call_sid = $1 FOR UPDATE`, [callSid]);
   if (bySid || !link) return bySid;
-  const [byLink] = await tx.query<Row>(
-    `SELECT ${COLUMNS} FROM outbound_attempts WHERE request_id = $1 AND attempt = $2 AND call_sid IS NULL FOR UPDATE`,
-    [link.requestId, link.attempt],
-  );
-  return byLink;
+  const [byLink] = await tx.query<Row>(`SELECT ${COLUMNS} FROM outbound_attempts WHERE request_id = $1 AND attempt = $2 FOR UPDATE`, [
+    link.requestId,
+    link.attempt,
+  ]);
+  return byLink && (byLink.call_sid === null || byLink.call_sid === callSid) ? byLink : undefined;
 }
 
 /** Writes a change (and the SID, when the attempt had none), recomputing the outcome; the attempt as it now is. */

@@ -23,12 +23,13 @@ const request = (over: Partial<NewOutboundRequest> = {}): NewOutboundRequest => 
 
 describe.each(sqlTestBackends())('outbound storage on $name', (backend) => {
   let db: SqlTestDatabase;
+  let migrations: MigrationRunner;
   let requests: SqlOutboundRequests;
   let dnc: SqlDoNotCallList;
 
   beforeAll(async () => {
     db = await backend.open();
-    const migrations = new MigrationRunner(db.client, silentAppLogger, new ManualScheduler());
+    migrations = new MigrationRunner(db.client, silentAppLogger, new ManualScheduler());
     await migrations.ensureMigrated();
     requests = new SqlOutboundRequests(db.client, migrations);
     dnc = new SqlDoNotCallList(db.client, migrations);
@@ -99,6 +100,31 @@ describe.each(sqlTestBackends())('outbound storage on $name', (backend) => {
     expect(await requests.requeue(r.id, '2026-12-04T15:00:00.000Z', 'late')).toBe(false);
     expect(await requests.finish(r.id, 'exhausted', 'late')).toBe(false);
     expect(await requests.claim(r.id)).toBeNull();
+  });
+
+  it('with a cap, claims at one number take turns: however many connections claim at once, no more attempts start than the cap', async () => {
+    const to = '+15550000007';
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = request({ to, purpose: `reminder number ${i}` });
+      await requests.create(r, '2026-12-02T15:00:00.000Z', '2999-01-01T00:00:00.000Z');
+      ids.push(r.id);
+    }
+    // Another worker (on PostgreSQL another connection pool), as another instance would be.
+    const elsewhere = new SqlOutboundRequests(db.connect(), migrations);
+    const cap = { max: 3, since: '2000-01-01T00:00:00.000Z' };
+    const claims = await Promise.all(ids.map((id, i) => (i % 2 === 0 ? requests : elsewhere).claim(id, cap)));
+    expect(claims.filter((c) => c === 1)).toHaveLength(3);
+    expect(claims.filter((c) => c === 'capped')).toHaveLength(3);
+
+    // A capped request stays queued, without an attempt.
+    const capped = ids[claims.indexOf('capped')];
+    expect(await requests.get(capped)).toMatchObject({ status: 'queued', attempts: [] });
+    // Only attempts started after `since` count; without a cap, none do.
+    expect(await requests.claim(capped, { max: 3, since: '2999-01-01T00:00:00.000Z' })).toBe(1);
+    expect(await requests.claim(ids[claims.lastIndexOf('capped')])).toBe(1);
+    // A request not queued is not claimed, capped or not.
+    expect(await requests.claim(capped, { max: 3, since: '2999-01-01T00:00:00.000Z' })).toBeNull();
   });
 
   it('keeps the do-not-call list: added once, listed, removed', async () => {

@@ -3,6 +3,7 @@ import { MigrationRunner } from '../database/migration-runner';
 import { SqlClient, type SqlExecutor } from '../database/sql-client';
 import {
   OutboundRequests,
+  type AttemptCap,
   type Consent,
   type NewOutboundRequest,
   type OutboundAttempt,
@@ -120,9 +121,21 @@ export class SqlOutboundRequests extends OutboundRequests {
     return this.get(id);
   }
 
-  async claim(id: string): Promise<number | null> {
+  async claim(id: string, cap?: AttemptCap): Promise<number | null | 'capped'> {
     await this.migrations.ensureMigrated();
     return this.sql.transaction(async (tx) => {
+      if (cap) {
+        const [request] = await tx.query<{ to_number: string }>(`SELECT to_number FROM outbound_requests WHERE id = $1 AND status = 'queued'`, [id]);
+        if (!request) return null;
+        // Held until this claim's attempt is committed: the next claim at the number counts it.
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`outbound-number:${request.to_number}`]);
+        // After `since` to the millisecond, as the dial gate sees start times (JavaScript dates): the two agree at the cap's edge.
+        const [{ started }] = await tx.query<{ started: number }>(
+          `SELECT count(*)::integer AS started FROM outbound_attempts WHERE to_number = $1 AND started_at >= $2::timestamptz + interval '1 millisecond'`,
+          [request.to_number, cap.since],
+        );
+        if (started >= cap.max) return 'capped';
+      }
       const claimed = await tx.query<{ to_number: string }>(
         `UPDATE outbound_requests SET status = 'dialing', next_attempt_at = NULL, updated_at = now() WHERE id = $1 AND status = 'queued' RETURNING to_number`,
         [id],

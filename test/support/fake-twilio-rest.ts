@@ -155,6 +155,19 @@ export class FakeTwilioRest {
     );
   }
 
+  /** Once `count` recorded requests (from the start) match `predicate`: all those that do. */
+  waitForRequests(predicate: (request: RecordedTwilioRequest) => boolean, count: number, timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<RecordedTwilioRequest[]> {
+    return this.waiters.until(
+      `${count} matching Twilio REST requests`,
+      () => {
+        const matching = this.requests.filter(predicate);
+        return matching.length >= count ? matching : undefined;
+      },
+      () => `${this.requests.filter(predicate).length} matching of ${this.requests.length}: ${summarize(this.requests.map((r) => `${r.method} ${r.path}`))}`,
+      timeoutMs,
+    );
+  }
+
   async close(): Promise<void> {
     this.waiters.fail('the fake Twilio REST server closed');
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
