@@ -104,7 +104,7 @@ describe('without Twilio REST credentials', () => {
     caller.sendStart();
     const rt = await mock.nextConnection();
     const update = await rt.waitFor('session.update');
-    expect((update.session.tools as Array<{ name: string }>).map((x) => x.name)).toEqual(['save_job_request']);
+    expect((update.session.tools as Array<{ name: string }>).map((x) => x.name)).toEqual(['save_job_request', 'add_to_do_not_call']);
     caller.sendStop();
     await rt.waitForClose();
     await t.close();
