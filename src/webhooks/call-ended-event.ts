@@ -121,5 +121,5 @@ function jobRequestOf(details: Readonly<Record<string, unknown>>): JobRequest | 
   for (const field of JOB_TEXT_FIELDS) if (typeof job[field] === 'string') out[field] = job[field];
   if (job.callbackNumberUnverified === true) out.callbackNumberUnverified = true;
   if (typeof job.urgency === 'string' && URGENCIES.has(job.urgency)) out.urgency = job.urgency;
-  return out as JobRequest;
+  return out;
 }

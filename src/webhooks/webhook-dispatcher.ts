@@ -122,10 +122,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     return this.ticking;
   }
 
-  /** Resolves once the attempts in flight now have been recorded (for tests). */
+  /** Resolves once no round runs and no attempt is in flight (for tests). */
   async settled(): Promise<void> {
-    await this.ticking;
-    await Promise.allSettled(this.inFlight.values());
+    while (this.ticking || this.inFlight.size > 0) {
+      await this.ticking;
+      await Promise.allSettled(this.inFlight.values());
+    }
   }
 
   private async round(): Promise<void> {
