@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MigrationRunner } from '../database/migration-runner';
 import { SqlClient, type SqlExecutor } from '../database/sql-client';
 import {
@@ -88,7 +88,8 @@ export class SqlCallLogRepository extends CallLogRepository {
   constructor(
     private readonly sql: SqlClient,
     private readonly migrations: MigrationRunner,
-    @Optional() hooks?: EndedCallHooks | null,
+    // Named: the metadata of an optional union type would not name the class.
+    @Optional() @Inject(EndedCallHooks) hooks?: EndedCallHooks | null,
   ) {
     super();
     this.hooks = hooks ?? new EndedCallHooks();
