@@ -50,6 +50,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private readonly signer: WebhookSigner | null;
   private readonly pollMs: number;
   private readonly leaseMs: number;
+  private readonly timeoutMs: number;
   private readonly options: WebhookDispatcherOptions;
   private readonly log: Logger;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -76,6 +77,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     this.signer = w.urls.length > 0 && w.secret ? new WebhookSigner(w.secret) : null;
     this.pollMs = config.jobs.pollMs ?? (sql.kind === 'pglite' ? PGLITE_POLL_MS : POSTGRES_POLL_MS);
     this.options = { ...DEFAULTS, ...options };
+    this.timeoutMs = w.timeoutMs;
     this.leaseMs = w.timeoutMs + this.options.leaseMarginMs;
     this.log = logger.child({ component: 'webhooks' });
   }
@@ -102,7 +104,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     this.stopped = true;
     this.clearTimer();
     await this.ticking;
-    if (this.inFlight.size > 0) await raceTimeout(Promise.allSettled(this.inFlight.values()), this.leaseMs, this.scheduler);
+    // Each attempt gives up at the request timeout; one not recorded by then is made again after its hold.
+    if (this.inFlight.size > 0) await raceTimeout(Promise.allSettled(this.inFlight.values()), this.timeoutMs + 1_000, this.scheduler);
   }
 
   /** One round at a time; one asked for meanwhile runs right after. Never rejects. */
