@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
+import { CallMetrics } from '../src/metrics/call-metrics';
 import { callEndedEventId } from '../src/webhooks/call-ended-event';
 import { WebhookDispatcher } from '../src/webhooks/webhook-dispatcher';
 import type { WebhookDelivery, WebhookEventView } from '../src/webhooks/webhook-outbox';
+import { metricValue } from './support/metric-value';
 import { MockRealtimeServer } from './support/mock-realtime-server';
 import { TcpProxy } from './support/tcp-proxy';
 import { freshDataDir, startApp, TEST_API_KEY, type TestApp } from './support/test-app';
@@ -171,6 +173,8 @@ describe.each(backends)('post-call webhooks on %s', (_name, backend) => {
     expect(event.status).toBe(200);
     expect(event.body).toMatchObject({ id: eventId, type: 'call.ended', callSid, payload: request.event, deliveries: [{ status: 'delivered', attempts: 1 }] });
     expect(receiver.accepted.get(eventId)).toBe(1);
+    const attempts = (outcome: string) => metricValue(t.app.get(CallMetrics).registry, 'call_operator_webhook_attempts_total', { outcome });
+    expect([await attempts('delivered'), await attempts('retried'), await attempts('failed')]).toEqual([1, 0, 0]);
   });
 
   it('guards the API with the API token and checks what it is asked', async () => {

@@ -8,6 +8,8 @@ import { validateEnvironment } from '../config/env.schema';
 import { MigrationRunner } from '../database/migration-runner';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
+import { metricValue } from '../../test/support/metric-value';
 import { buildCallEndedEvent, type NewWebhookEvent } from './call-ended-event';
 import type { AttemptResult } from './delivery-policy';
 import { SqlWebhookOutbox } from './sql-webhook-outbox';
@@ -77,7 +79,8 @@ describe('WebhookDispatcher', () => {
     const config = new AppConfig(
       validateEnvironment({ WEBHOOK_URLS: URL_A, WEBHOOK_SECRET: SECRET, JOBS_POLL_SECONDS: String(POLL_MS / 1000), LOG_LEVEL: 'debug', ...env }),
     );
-    const dispatcher = new WebhookDispatcher(store, sender as unknown as WebhookSender, clock, scheduler, db.client, config, new AppLogger(config, logs), {
+    const metrics = new CallMetrics();
+    const dispatcher = new WebhookDispatcher(store, sender as unknown as WebhookSender, clock, scheduler, db.client, config, new AppLogger(config, logs), metrics, {
       random: () => 0.5,
     });
     /**
@@ -90,7 +93,8 @@ describe('WebhookDispatcher', () => {
         await dispatcher.settled();
       }
     };
-    return { dispatcher, clock, scheduler, logs, advance };
+    const attempts = (outcome: string) => metricValue(metrics.registry, 'call_operator_webhook_attempts_total', { outcome });
+    return { dispatcher, clock, scheduler, logs, advance, attempts };
   }
 
   async function addEvent(at = T0, urls = [URL_A]): Promise<NewWebhookEvent> {
@@ -123,7 +127,7 @@ describe('WebhookDispatcher', () => {
 
   it('retries after the backoff, with a new signature, until a 2xx: delivered once', async () => {
     const sender = new ScriptedSender([status(500), { kind: 'error', error: 'no answer: ECONNREFUSED' }, status(503)]);
-    const { dispatcher, advance, logs } = setup(sender);
+    const { dispatcher, advance, logs, attempts } = setup(sender);
     const event = await addEvent();
     dispatcher.onApplicationBootstrap();
     await dispatcher.settled();
@@ -141,6 +145,7 @@ describe('WebhookDispatcher', () => {
     expect(sender.sent.map((s) => s.headers['webhook-id'])).toEqual([event.id, event.id, event.id, event.id]);
     expect(new Set(sender.sent.map((s) => s.headers['webhook-signature'])).size).toBe(4);
     expect(sender.sent.every(signatureOk)).toBe(true);
+    expect([await attempts('retried'), await attempts('delivered'), await attempts('failed')]).toEqual([3, 1, 0]);
     expect(logs.all('webhook attempt failed; will retry').map((l) => l.retryAt)).toEqual([
       new Date(T0 + 10_000).toISOString(),
       new Date(T0 + 30_000).toISOString(),
@@ -166,7 +171,7 @@ describe('WebhookDispatcher', () => {
 
   it('fails a delivery for good after the last attempt, and on 410 at once', async () => {
     const sender = new ScriptedSender([status(500), status(500), status(500), status(410)]);
-    const { dispatcher, advance, logs } = setup(sender, { WEBHOOK_MAX_ATTEMPTS: '3' });
+    const { dispatcher, advance, logs, attempts } = setup(sender, { WEBHOOK_MAX_ATTEMPTS: '3' });
     await addEvent();
     dispatcher.onApplicationBootstrap();
     await dispatcher.settled();
@@ -182,6 +187,7 @@ describe('WebhookDispatcher', () => {
     expect(await onlyDelivery()).toMatchObject({ status: 'failed', attempts: 1, lastStatus: 410, lastError: 'HTTP 410; the receiver answered 410 Gone' });
     await advance(10 * POLL_MS);
     expect(sender.sent).toHaveLength(4);
+    expect([await attempts('retried'), await attempts('delivered'), await attempts('failed')]).toEqual([2, 0, 2]);
   });
 
   it('makes no attempt after the maximum age', async () => {

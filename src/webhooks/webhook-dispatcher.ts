@@ -7,6 +7,7 @@ import { AppConfig } from '../config/app-config';
 import { SqlClient } from '../database/sql-client';
 import { PGLITE_POLL_MS, POSTGRES_POLL_MS } from '../jobs/jobs.module';
 import { AppLogger } from '../logging/app-logger';
+import { CallMetrics } from '../metrics/call-metrics';
 import { decide, describeResult, type RetryPolicy } from './delivery-policy';
 import { WebhookOutbox, type ClaimedDelivery } from './webhook-outbox';
 import { receiverOf, WebhookSender } from './webhook-sender';
@@ -69,6 +70,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     sql: SqlClient,
     config: AppConfig,
     logger: AppLogger,
+    private readonly metrics: CallMetrics,
     @Optional() @Inject(WEBHOOK_DISPATCHER_OPTIONS) options?: Partial<WebhookDispatcherOptions> | null,
   ) {
     const w = config.webhooks;
@@ -174,16 +176,19 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       switch (decision.action) {
         case 'delivered':
           if (await this.outbox.settle(d.id, d.attempt, { status: 'delivered', httpStatus: httpStatus! }, now)) {
+            this.metrics.webhookAttempt('delivered');
             this.log.info({ ...fields, status: httpStatus }, 'webhook delivered');
           }
           return;
         case 'retry':
           if (await this.outbox.settle(d.id, d.attempt, { status: 'pending', nextAttemptAt: decision.at, httpStatus, error }, now)) {
+            this.metrics.webhookAttempt('retried');
             this.log.warn({ ...fields, error, retryAt: new Date(decision.at).toISOString() }, 'webhook attempt failed; will retry');
           }
           return;
         case 'fail':
           if (await this.outbox.settle(d.id, d.attempt, { status: 'failed', httpStatus, error: `${error}; ${decision.reason}` }, now)) {
+            this.metrics.webhookAttempt('failed');
             this.log.error({ ...fields, error, reason: decision.reason }, 'webhook delivery failed');
           }
           return;
