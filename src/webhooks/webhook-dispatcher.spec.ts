@@ -34,10 +34,11 @@ interface Sent {
 /** Answers each attempt from a script (then 200); keeps what it was sent. */
 class ScriptedSender {
   readonly sent: Sent[] = [];
-  constructor(private readonly script: Array<AttemptResult | Promise<AttemptResult>> = []) {}
-  send(url: string, headers: WebhookHeaders, body: string): Promise<AttemptResult> {
+  constructor(private readonly script: Array<AttemptResult | Promise<AttemptResult> | ((cancel: AbortSignal) => Promise<AttemptResult>)> = []) {}
+  send(url: string, headers: WebhookHeaders, body: string, cancel: AbortSignal): Promise<AttemptResult> {
     this.sent.push({ url, headers, body });
-    return Promise.resolve(this.script.shift() ?? { kind: 'response', status: 200 });
+    const next = this.script.shift() ?? { kind: 'response', status: 200 };
+    return Promise.resolve(typeof next === 'function' ? next(cancel) : next);
   }
 }
 
@@ -250,6 +251,25 @@ describe('WebhookDispatcher', () => {
     const items = (await outbox.list({ limit: 10, offset: 0 })).items;
     expect(items.map((d) => d.status).sort()).toEqual(['delivered', 'pending']);
     expect(sender.sent).toHaveLength(1);
+    expect(scheduler.pending).toBe(0);
+  });
+
+  it('at shutdown gives up an attempt that takes too long; it is retried later', async () => {
+    const hanging = (cancel: AbortSignal) =>
+      new Promise<AttemptResult>((resolve) => cancel.addEventListener('abort', () => resolve({ kind: 'error', error: 'given up at shutdown' })));
+    const sender = new ScriptedSender([hanging]);
+    const { dispatcher, scheduler, logs } = setup(sender);
+    await addEvent();
+    dispatcher.onApplicationBootstrap();
+    while (sender.sent.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const stopping = dispatcher.beforeApplicationShutdown();
+    while (scheduler.pending === 0) await new Promise((resolve) => setImmediate(resolve));
+    scheduler.advance(4_999);
+    expect(logs.find('webhook attempts given up at shutdown; they will be retried')).toBeUndefined();
+    scheduler.advance(1);
+    await stopping;
+    expect(logs.find('webhook attempts given up at shutdown; they will be retried', { attempts: 1 })).toBeDefined();
+    expect(await onlyDelivery()).toMatchObject({ status: 'pending', attempts: 1, lastError: 'given up at shutdown', nextAttemptAt: new Date(T0 + 5_000 + 10_000).toISOString() });
     expect(scheduler.pending).toBe(0);
   });
 

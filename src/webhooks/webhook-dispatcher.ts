@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Clock } from '../common/clock';
-import { raceTimeout } from '../common/race-timeout';
+import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { SqlClient } from '../database/sql-client';
@@ -22,6 +22,8 @@ export interface WebhookDispatcherOptions {
   readonly errorRetryMs: number;
   /** In [0, 1): the jitter of each retry's wait. */
   readonly random: () => number;
+  /** At shutdown, how long attempts in flight may go on before they are given up (and retried later). */
+  readonly shutdownWaitMs: number;
 }
 
 export const WEBHOOK_DISPATCHER_OPTIONS = Symbol('WEBHOOK_DISPATCHER_OPTIONS');
@@ -29,7 +31,7 @@ export const WEBHOOK_DISPATCHER_OPTIONS = Symbol('WEBHOOK_DISPATCHER_OPTIONS');
 /** A delivery due but not claimed: look again this soon. */
 const RECHECK_MS = 250;
 
-const DEFAULTS: WebhookDispatcherOptions = { concurrency: 4, leaseMarginMs: 30_000, errorRetryMs: 5_000, random: Math.random };
+const DEFAULTS: WebhookDispatcherOptions = { concurrency: 4, leaseMarginMs: 30_000, errorRetryMs: 5_000, random: Math.random, shutdownWaitMs: 5_000 };
 
 /**
  * Sends what the outbox owes the receivers. A round takes the deliveries that are due (one worker
@@ -55,6 +57,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private readonly options: WebhookDispatcherOptions;
   private readonly log: Logger;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Aborts the requests in flight when shutdown stops waiting for them. */
+  private readonly cancel = new AbortController();
   private timer: ScheduledTask | undefined;
   private timerAt = Infinity;
   private ticking: Promise<void> | undefined;
@@ -101,13 +105,21 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     if (this.started && !this.stopped) void this.tick();
   }
 
-  /** Stops taking deliveries, and waits (bounded by the request timeout) for the attempts in flight to be recorded. */
+  /**
+   * Stops taking deliveries and lets the attempts in flight finish, for shutdownWaitMs at most: then
+   * they are given up, recorded as failed attempts, and retried later (by the next process, or
+   * another instance). Bounded, so that a slow receiver does not eat the shutdown's time budget.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
     await this.ticking;
-    // Each attempt gives up at the request timeout; one not recorded by then is made again after its hold.
-    if (this.inFlight.size > 0) await raceTimeout(Promise.allSettled(this.inFlight.values()), this.timeoutMs + 1_000, this.scheduler);
+    if (this.inFlight.size === 0) return;
+    const outcome = await raceTimeout(Promise.allSettled(this.inFlight.values()), Math.min(this.timeoutMs, this.options.shutdownWaitMs), this.scheduler);
+    if (outcome !== TIMED_OUT) return;
+    this.log.warn({ attempts: this.inFlight.size }, 'webhook attempts given up at shutdown; they will be retried');
+    this.cancel.abort();
+    await Promise.allSettled(this.inFlight.values());
   }
 
   /** One round at a time; one asked for meanwhile runs right after. Never rejects. */
@@ -167,7 +179,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   private async attempt(d: ClaimedDelivery): Promise<void> {
     const fields = { eventId: d.eventId, deliveryId: d.id, receiver: receiverOf(d.url), attempt: d.attempt };
-    const result = await this.sender.send(d.url, this.signer!.sign(d.eventId, this.clock.epochMs(), d.body), d.body);
+    const result = await this.sender.send(d.url, this.signer!.sign(d.eventId, this.clock.epochMs(), d.body), d.body, this.cancel.signal);
     const now = this.clock.epochMs();
     const decision = decide(result, { attempts: d.attempt, eventCreatedAt: d.eventCreatedAt, now, random: this.options.random() }, this.policy);
     const httpStatus = result.kind === 'response' ? result.status : null;

@@ -59,6 +59,14 @@ describe('WebhookSender', () => {
     expect(await sender.send(base, HEADERS, '{}')).toEqual({ kind: 'error', error: 'timed out after 1000 ms' });
   });
 
+  it('gives up when cancelled (shutdown)', async () => {
+    handle = () => undefined; // never answers
+    const cancel = new AbortController();
+    const sending = sender.send(base, HEADERS, '{}', cancel.signal);
+    cancel.abort();
+    expect(await sending).toEqual({ kind: 'error', error: 'given up at shutdown' });
+  });
+
   it('reports a refused connection without the URL', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

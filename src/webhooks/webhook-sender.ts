@@ -31,7 +31,8 @@ export class WebhookSender {
     this.userAgent = `call-operator/${config.version} (Standard Webhooks)`;
   }
 
-  async send(url: string, headers: WebhookHeaders, body: string): Promise<AttemptResult> {
+  /** `cancel`: aborted when the attempt is given up (shutdown). */
+  async send(url: string, headers: WebhookHeaders, body: string, cancel?: AbortSignal): Promise<AttemptResult> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       const res = await fetch(url, {
@@ -39,12 +40,13 @@ export class WebhookSender {
         headers: { ...headers, 'content-type': 'application/json', 'user-agent': this.userAgent },
         body,
         redirect: 'manual',
-        signal: timeout,
+        signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout,
       });
       // Only the status counts; the body is dropped unread so the connection is freed.
       await res.body?.cancel().catch(() => undefined);
       return { kind: 'response', status: res.status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), this.clock.epochMs()) };
     } catch (err) {
+      if (cancel?.aborted) return { kind: 'error', error: 'given up at shutdown' };
       return { kind: 'error', error: timeout.aborted ? `timed out after ${this.timeoutMs} ms` : describeFetchError(err) };
     }
   }
