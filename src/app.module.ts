@@ -16,6 +16,7 @@ import { RealtimeModule } from './realtime/realtime.module';
 import { SecurityModule } from './security/security.module';
 import { SessionModule } from './session/session.module';
 import { PhoneLineModule } from './phone-line/phone-line.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({
   imports: [
@@ -34,6 +35,7 @@ import { PhoneLineModule } from './phone-line/phone-line.module';
     FleetModule,
     CallControlModule,
     OutboundModule,
+    WebhooksModule,
     PhoneLineModule,
     HealthModule,
   ],

@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MigrationRunner } from '../database/migration-runner';
-import { SqlClient } from '../database/sql-client';
+import { SqlClient, type SqlExecutor } from '../database/sql-client';
 import {
   CallLogRepository,
   EMPTY_USAGE,
@@ -11,6 +11,7 @@ import {
   type CallUsage,
   type TranscriptTurn,
 } from './call-record';
+import { EndedCallHooks } from './ended-call-hooks';
 
 /** A row as both SqlClients return it: timestamptz as Date, numeric as number, jsonb parsed. */
 interface CallRow {
@@ -75,19 +76,40 @@ const UPSERT = `
       .join(',\n    ')},
     updated_at = now()`;
 
-/** The call log in the SQL database (PostgreSQL, or embedded PGlite). */
+/**
+ * The call log in the SQL database (PostgreSQL, or embedded PGlite). A record that ends (its
+ * status no longer in-progress) is written in one transaction with what the EndedCallHooks add
+ * (the webhook outbox), when there are any.
+ */
 @Injectable()
 export class SqlCallLogRepository extends CallLogRepository {
+  private readonly hooks: EndedCallHooks;
+
   constructor(
     private readonly sql: SqlClient,
     private readonly migrations: MigrationRunner,
+    // Named: the metadata of an optional union type would not name the class.
+    @Optional() @Inject(EndedCallHooks) hooks?: EndedCallHooks | null,
   ) {
     super();
+    this.hooks = hooks ?? new EndedCallHooks();
   }
 
   async save(record: CallRecord): Promise<void> {
     await this.migrations.ensureMigrated();
-    await this.sql.query(UPSERT, [
+    if (record.status === 'in-progress' || !this.hooks.active) {
+      await this.upsert(this.sql, record);
+      return;
+    }
+    await this.sql.transaction(async (tx) => {
+      await this.upsert(tx, record);
+      await this.hooks.written(tx, record);
+    });
+    this.hooks.committed(record);
+  }
+
+  private async upsert(sql: SqlExecutor, record: CallRecord): Promise<void> {
+    await sql.query(UPSERT, [
       record.callSid,
       record.streamSid,
       record.direction,
@@ -147,7 +169,7 @@ export class SqlCallLogRepository extends CallLogRepository {
     // Unknown, the end is put at the record's last write. Never before the start, whatever the
     // clocks of two instances say.
     const end = 'GREATEST(COALESCE($3::timestamptz, updated_at), started_at)';
-    const rows = await this.sql.query(
+    const update = (sql: SqlExecutor) => sql.query<CallRow>(
       `UPDATE calls SET
          status = 'failed',
          end_reason = $2,
@@ -156,10 +178,19 @@ export class SqlCallLogRepository extends CallLogRepository {
          details = details || $4::jsonb,
          updated_at = now()
        WHERE call_sid = $1 AND status = 'in-progress'
-       RETURNING call_sid`,
+       RETURNING ${SELECT_COLUMNS}`,
       [callSid, endReason, endedAt, JSON.stringify(details)],
     );
-    return rows.length > 0;
+    if (!this.hooks.active) return (await update(this.sql)).length > 0;
+    const ended = await this.sql.transaction(async (tx) => {
+      const [row] = await update(tx);
+      if (!row) return null;
+      const record = toRecord(row);
+      await this.hooks.written(tx, record);
+      return record;
+    });
+    if (ended) this.hooks.committed(ended);
+    return ended !== null;
   }
 
   async list(query: CallListQuery): Promise<CallListPage> {

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { CallingWindowConfig } from '../calling-rules/calling-window';
 import { parseLocalTime } from '../calling-rules/local-time';
 import type { RetryConfig } from '../calling-rules/retry-schedule';
-import { parseMcpServers, type EnvironmentVariables, type McpServerConfig } from './env.schema';
+import { parseMcpServers, parseWebhookUrls, type EnvironmentVariables, type McpServerConfig } from './env.schema';
 
 export type RealtimeApiShape = 'ga' | 'beta';
 
@@ -159,6 +159,18 @@ export class AppConfig {
     readonly secret: string | undefined;
     readonly ttlMs: number;
   };
+  /** Post-call webhooks (src/webhooks): where each call.ended event goes, how it is signed and retried. */
+  readonly webhooks: {
+    /** Empty: no events are made. */
+    readonly urls: readonly string[];
+    /** whsec_…: the Standard Webhooks signing secret; set whenever urls is not empty. */
+    readonly secret: string | undefined;
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly maxAgeMs: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+  };
   /** When outbound calls may be dialled and retried (src/calling-rules). */
   readonly callingRules: { readonly window: CallingWindowConfig; readonly retry: RetryConfig };
   readonly prices: TokenPrices;
@@ -275,6 +287,15 @@ export class AppConfig {
     };
     this.apiToken = env.API_TOKEN;
     this.recordingLinks = { secret: env.RECORDING_LINK_SECRET, ttlMs: env.RECORDING_LINK_TTL_DAYS * 24 * 60 * 60 * 1000 };
+    this.webhooks = {
+      urls: parseWebhookUrls(env.WEBHOOK_URLS),
+      secret: env.WEBHOOK_SECRET,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      maxAgeMs: env.WEBHOOK_MAX_AGE_HOURS * 3_600_000,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_SECONDS * 1000,
+      retryMaxMs: env.WEBHOOK_RETRY_MAX_SECONDS * 1000,
+    };
     this.callingRules = {
       window: {
         defaultTimeZone: env.DEFAULT_TIMEZONE,

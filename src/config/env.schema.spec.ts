@@ -65,6 +65,32 @@ describe('validateEnvironment', () => {
     expect(() => validateEnvironment(env)).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*\\b${variable}[: ]`));
   });
 
+  const WHSEC = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it.each([
+    [{ WEBHOOK_URLS: 'https://a.example.com/hook' }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_URLS: 'ftp://a.example.com/hook', WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URLS'],
+    [{ WEBHOOK_URLS: 'https://a.example.com/x, not a url', WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URLS'],
+    [{ WEBHOOK_URLS: 'https://a.example.com/x,https://a.example.com/x', WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URLS'],
+    [{ WEBHOOK_URLS: 'https://user:pw@a.example.com/x', WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URLS'],
+    [{ WEBHOOK_URLS: Array.from({ length: 11 }, (_, i) => `https://h${i}.example.com/`).join(','), WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URLS'],
+    [{ WEBHOOK_SECRET: 'not-a-whsec-secret-0123456789' }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_SECRET: `whsec_${Buffer.alloc(16).toString('base64')}` }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_SECRET: `whsec_${Buffer.alloc(65).toString('base64')}` }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_TIMEOUT_MS: '100' }, 'WEBHOOK_TIMEOUT_MS'],
+    [{ WEBHOOK_MAX_ATTEMPTS: '0' }, 'WEBHOOK_MAX_ATTEMPTS'],
+    [{ WEBHOOK_MAX_AGE_HOURS: '0' }, 'WEBHOOK_MAX_AGE_HOURS'],
+    [{ WEBHOOK_RETRY_BASE_SECONDS: '600', WEBHOOK_RETRY_MAX_SECONDS: '60' }, 'WEBHOOK_RETRY_BASE_SECONDS'],
+  ])('rejects the webhook setting %j naming %s', (env, variable) => {
+    expect(() => validateEnvironment(env)).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*\\b${variable}[: ]`));
+  });
+
+  it('names a bad webhook URL by its position, never by its text (it may hold a token)', () => {
+    expect(() => validateEnvironment({ WEBHOOK_URLS: 'https://ok.example.com/,mailto:token-1234@x', WEBHOOK_SECRET: WHSEC })).toThrow(/entry 2/);
+    expect(() => validateEnvironment({ WEBHOOK_URLS: 'https://ok.example.com/,mailto:token-1234@x', WEBHOOK_SECRET: WHSEC })).not.toThrow(/token-1234/);
+    expect(() => validateEnvironment({ WEBHOOK_SECRET: 'whsec_!!' })).toThrow(/WEBHOOK_SECRET: .*\(got \[redacted\]\)/);
+  });
+
   it('never echoes a secret in the error', () => {
     expect(() => validateEnvironment({ OPENAI_API_KEY: 'short' })).toThrow(/OPENAI_API_KEY: .*\(got \[redacted\]\)/);
   });
@@ -93,6 +119,39 @@ describe('AppConfig', () => {
     expect(config.callingRules).toEqual({
       window: { defaultTimeZone: 'America/Chicago', startMinute: 570, endMinute: 1185, dialLeadMs: 0, applyJurisdictionRules: false },
       retry: { slotMinutes: [570, 1020], horizonMs: 2 * 24 * 3_600_000 },
+    });
+  });
+
+  it('has no webhooks by default, and reads them from the environment', () => {
+    expect(new AppConfig(validateEnvironment({})).webhooks).toEqual({
+      urls: [],
+      secret: undefined,
+      timeoutMs: 10_000,
+      maxAttempts: 20,
+      maxAgeMs: 24 * 3_600_000,
+      retryBaseMs: 10_000,
+      retryMaxMs: 3_600_000,
+    });
+    const secret = `whsec_${Buffer.alloc(24, 1).toString('base64')}`;
+    const config = new AppConfig(
+      validateEnvironment({
+        WEBHOOK_URLS: ' https://a.example.com/hook?k=1#frag , http://10.0.0.5:8000/in ',
+        WEBHOOK_SECRET: secret,
+        WEBHOOK_TIMEOUT_MS: '2500',
+        WEBHOOK_MAX_ATTEMPTS: '5',
+        WEBHOOK_MAX_AGE_HOURS: '2',
+        WEBHOOK_RETRY_BASE_SECONDS: '1',
+        WEBHOOK_RETRY_MAX_SECONDS: '60',
+      }),
+    );
+    expect(config.webhooks).toEqual({
+      urls: ['https://a.example.com/hook?k=1', 'http://10.0.0.5:8000/in'],
+      secret,
+      timeoutMs: 2500,
+      maxAttempts: 5,
+      maxAgeMs: 2 * 3_600_000,
+      retryBaseMs: 1000,
+      retryMaxMs: 60_000,
     });
   });
 

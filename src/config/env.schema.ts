@@ -339,6 +339,36 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(1) @Max(240)
   OUTBOUND_MAX_CALL_MINUTES = 240;
 
+  // Post-call webhooks (src/webhooks): a signed JSON event to each URL when a call ends.
+
+  /** Comma-separated http(s) URLs that receive the events; validated further by parseWebhookUrls. Unset: no webhooks. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(10_000)
+  WEBHOOK_URLS?: string;
+
+  /** Standard Webhooks signing secret, whsec_ and base64 of 24 to 64 random bytes; required with WEBHOOK_URLS. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Matches(/^whsec_[A-Za-z0-9+/]+={0,2}$/, { message: 'WEBHOOK_SECRET must be whsec_ followed by base64 (24 to 64 random bytes)' })
+  WEBHOOK_SECRET?: string;
+
+  /** How long one delivery attempt waits for the receiver's answer. */
+  @Type(() => Number) @IsInt() @Min(1000) @Max(60_000)
+  WEBHOOK_TIMEOUT_MS = 10_000;
+
+  /** Attempts per event and URL before the delivery is marked failed. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  WEBHOOK_MAX_ATTEMPTS = 20;
+
+  /** An event not delivered this long after the call ended is not tried again: the delivery is failed. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(24 * 30)
+  WEBHOOK_MAX_AGE_HOURS = 24;
+
+  /** Wait before the first retry; doubled after each failed attempt, up to WEBHOOK_RETRY_MAX_SECONDS. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(3600)
+  WEBHOOK_RETRY_BASE_SECONDS = 10;
+
+  @Type(() => Number) @IsInt() @Min(1) @Max(24 * 3600)
+  WEBHOOK_RETRY_MAX_SECONDS = 3600;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 
@@ -385,6 +415,23 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   if (HH_MM.test(env.CALLING_WINDOW_START) && HH_MM.test(env.CALLING_WINDOW_END) && env.CALLING_WINDOW_START >= env.CALLING_WINDOW_END) {
     problems.push(`CALLING_WINDOW_START (${env.CALLING_WINDOW_START}) must be earlier than CALLING_WINDOW_END (${env.CALLING_WINDOW_END})`);
   }
+  if (env.WEBHOOK_URLS !== undefined) {
+    try {
+      parseWebhookUrls(env.WEBHOOK_URLS);
+    } catch (err) {
+      problems.push(`WEBHOOK_URLS: ${(err as Error).message}`);
+    }
+    if (env.WEBHOOK_SECRET === undefined) {
+      problems.push('WEBHOOK_SECRET: required when WEBHOOK_URLS is set (whsec_ followed by base64 of 24 to 64 random bytes)');
+    }
+  }
+  if (env.WEBHOOK_SECRET !== undefined && /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(env.WEBHOOK_SECRET)) {
+    const bytes = webhookSecretBytes(env.WEBHOOK_SECRET);
+    if (bytes < 24 || bytes > 64) problems.push(`WEBHOOK_SECRET: must hold 24 to 64 bytes once base64-decoded (it holds ${bytes})`);
+  }
+  if (env.WEBHOOK_RETRY_BASE_SECONDS > env.WEBHOOK_RETRY_MAX_SECONDS) {
+    problems.push(`WEBHOOK_RETRY_BASE_SECONDS (${env.WEBHOOK_RETRY_BASE_SECONDS}) must not exceed WEBHOOK_RETRY_MAX_SECONDS (${env.WEBHOOK_RETRY_MAX_SECONDS})`);
+  }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -430,4 +477,38 @@ export function parseMcpServers(json: string | undefined): McpServerConfig[] {
     }
     return { name: e.name, url: url.toString(), headers };
   });
+}
+
+/** At most this many webhook URLs: each event is one delivery per URL. */
+export const MAX_WEBHOOK_URLS = 10;
+
+/**
+ * WEBHOOK_URLS: comma-separated http(s) URLs, each once. Errors name the entry by its position,
+ * never by its text: a webhook URL often carries a token of the receiver's in its path.
+ */
+export function parseWebhookUrls(list: string | undefined): string[] {
+  if (!list) return [];
+  const entries = list.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (entries.length > MAX_WEBHOOK_URLS) throw new Error(`at most ${MAX_WEBHOOK_URLS} URLs`);
+  const urls: string[] = [];
+  entries.forEach((entry, i) => {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new Error(`entry ${i + 1} is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`entry ${i + 1} must be an http:// or https:// URL`);
+    if (url.username || url.password) throw new Error(`entry ${i + 1} must not carry credentials (user:password@)`);
+    url.hash = '';
+    const normalised = url.toString();
+    if (urls.includes(normalised)) throw new Error(`entry ${i + 1} repeats an earlier URL`);
+    urls.push(normalised);
+  });
+  return urls;
+}
+
+/** How many bytes the base64 after whsec_ decodes to. */
+function webhookSecretBytes(secret: string): number {
+  return Buffer.from(secret.slice('whsec_'.length), 'base64').length;
 }

@@ -34,7 +34,15 @@ describe.each(sqlTestBackends())('runMigrations on $name', (backend) => {
   it('creates the calls table and records each migration once; a second run applies nothing', async () => {
     const first = await runMigrations(db.client);
     expect(first.applied.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
-    expect(await tables(db.client)).toEqual(['calls', 'do_not_call', 'outbound_attempts', 'outbound_requests', 'schema_migrations']);
+    expect(await tables(db.client)).toEqual([
+      'calls',
+      'do_not_call',
+      'outbound_attempts',
+      'outbound_requests',
+      'schema_migrations',
+      'webhook_deliveries',
+      'webhook_events',
+    ]);
 
     const second = await runMigrations(db.client);
     expect(second.applied).toEqual([]);
@@ -148,7 +156,7 @@ describe('MigrationRunner', () => {
     await backend.shutdown();
   });
   beforeEach(async () => {
-    await db.client.query('DROP TABLE IF EXISTS calls, schema_migrations, outbound_attempts, outbound_requests, do_not_call');
+    await db.client.query('DROP TABLE IF EXISTS calls, schema_migrations, outbound_attempts, outbound_requests, do_not_call, webhook_deliveries, webhook_events');
     flaky = new FlakyClient(db.client);
     scheduler = new ManualScheduler();
     logs = new LogCapture();

@@ -109,4 +109,42 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbound_attempts_unended_idx ON outbound_attempts (started_at) WHERE ended_at IS NULL AND call_sid IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'webhook outbox: events and their deliveries',
+    sql: `
+      -- One row per event, written in the transaction that ends the call's record: never lost with it, never made twice.
+      CREATE TABLE webhook_events (
+        id         text PRIMARY KEY,
+        type       text NOT NULL,
+        call_sid   text,
+        -- The JSON body exactly as sent (and signed) on every attempt.
+        body       text NOT NULL,
+        created_at timestamptz NOT NULL
+      );
+      CREATE INDEX webhook_events_call_sid_idx ON webhook_events (call_sid);
+
+      -- One row per event and URL: what was tried, when it is due next, and how it ended.
+      CREATE TABLE webhook_deliveries (
+        id              text PRIMARY KEY,
+        event_id        text NOT NULL REFERENCES webhook_events (id) ON DELETE CASCADE,
+        url             text NOT NULL,
+        status          text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts        integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL,
+        -- While an attempt is in flight: no other worker takes the delivery before this.
+        locked_until    timestamptz,
+        last_attempt_at timestamptz,
+        last_status     integer,
+        last_error      text,
+        delivered_at    timestamptz,
+        created_at      timestamptz NOT NULL,
+        updated_at      timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (event_id, url)
+      );
+      CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+      CREATE INDEX webhook_deliveries_list_idx ON webhook_deliveries (created_at DESC, id);
+      CREATE INDEX webhook_deliveries_status_idx ON webhook_deliveries (status, created_at DESC);
+    `,
+  },
 ];

@@ -28,6 +28,9 @@ export class AppLogger {
         config.hubspot.accessToken,
         config.security.streamTokenSecret,
         config.recordingLinks.secret,
+        config.webhooks.secret,
+        // The key alone, as a receiver's configuration might show it.
+        config.webhooks.secret?.slice('whsec_'.length),
         databasePassword(config.databaseUrl),
       ],
       !config.logPii,

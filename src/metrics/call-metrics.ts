@@ -18,6 +18,10 @@ const VOICE_WAIT_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
 
 export type WebSocketPeer = 'twilio' | 'realtime';
 
+/** What a webhook delivery attempt came to: a 2xx, a failure to be retried, or a failure that ends the delivery. */
+const WEBHOOK_OUTCOMES = ['delivered', 'retried', 'failed'] as const;
+export type WebhookAttemptOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+
 /**
  * What a database failure was doing: `call_log_write` a write of a call record (each failed
  * attempt; it is retried), `call_log_spooled` a finished record the database still refused, put in
@@ -100,6 +104,12 @@ export class CallMetrics {
     labelNames: ['operation'] as const,
     registers: [this.registry],
   });
+  private readonly webhookAttempts = new Counter({
+    name: 'call_operator_webhook_attempts_total',
+    help: 'Post-call webhook delivery attempts, by outcome: delivered (2xx), retried, failed (the delivery is given up)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly realtimeErrors = new Counter({
     name: 'call_operator_realtime_errors_total',
     help: 'Error events from the Realtime API, by code',
@@ -113,6 +123,7 @@ export class CallMetrics {
     // Series whose labels are known are shown from the start at 0, so that a first failure is an increase.
     for (const child of [this.callerFrames, this.agentDeltas, this.twilioSendDrops, this.earlyAudioDrops]) child.inc(0);
     for (const operation of DATABASE_OPERATIONS) this.databaseFailures.inc({ operation }, 0);
+    for (const outcome of WEBHOOK_OUTCOMES) this.webhookAttempts.inc({ outcome }, 0);
   }
 
   callStarted(): void {
@@ -175,6 +186,10 @@ export class CallMetrics {
 
   databaseFailure(operation: DatabaseOperation): void {
     this.databaseFailures.inc({ operation });
+  }
+
+  webhookAttempt(outcome: WebhookAttemptOutcome): void {
+    this.webhookAttempts.inc({ outcome });
   }
 
   /**
