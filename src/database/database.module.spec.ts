@@ -88,14 +88,14 @@ describe('DatabaseModule', () => {
     expect(existsSync(join(dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
     expect(first.app.get(MigrationRunner).isMigrated).toBe(true);
     expect(first.logs.find('database: embedded PGlite')).toMatchObject({ backend: 'pglite', dataDir: join(dataDir, 'pglite') });
-    expect(first.logs.find('database migrations applied')).toMatchObject({ applied: ['1 create calls', '2 calls crm state', '3 calls profile', '4 outbound requests, attempts and the do-not-call list'] });
+    expect(first.logs.find('database migrations applied')).toMatchObject({ applied: ['1 create calls', '2 calls crm state', '3 calls profile', '4 outbound requests, attempts and the do-not-call list', '6 on-call rota and emergency pages'] });
 
     await callLog(first.app).save(call);
     await first.app.close();
     await expect(sql.query('SELECT 1')).rejects.toThrow();
 
     const second = await boot({ dataDir });
-    expect(second.logs.find('database schema up to date')).toMatchObject({ schemaVersion: 4, applied: [] });
+    expect(second.logs.find('database schema up to date')).toMatchObject({ schemaVersion: 6, applied: [] });
     expect(await callLog(second.app).get(call.callSid)).toEqual({ ...call, crm: {} });
     await second.app.close();
   });

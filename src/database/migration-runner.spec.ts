@@ -34,7 +34,19 @@ describe.each(sqlTestBackends())('runMigrations on $name', (backend) => {
   it('creates the calls table and records each migration once; a second run applies nothing', async () => {
     const first = await runMigrations(db.client);
     expect(first.applied.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version));
-    expect(await tables(db.client)).toEqual(['calls', 'do_not_call', 'outbound_attempts', 'outbound_requests', 'schema_migrations']);
+    expect(await tables(db.client)).toEqual([
+      'calls',
+      'do_not_call',
+      'on_call_escalations',
+      'on_call_overrides',
+      'on_call_pages',
+      'on_call_people',
+      'on_call_rota',
+      'on_call_windows',
+      'outbound_attempts',
+      'outbound_requests',
+      'schema_migrations',
+    ]);
 
     const second = await runMigrations(db.client);
     expect(second.applied).toEqual([]);
@@ -149,6 +161,7 @@ describe('MigrationRunner', () => {
   });
   beforeEach(async () => {
     await db.client.query('DROP TABLE IF EXISTS calls, schema_migrations, outbound_attempts, outbound_requests, do_not_call');
+    await db.client.query('DROP TABLE IF EXISTS on_call_pages, on_call_escalations, on_call_overrides, on_call_windows, on_call_people, on_call_rota');
     flaky = new FlakyClient(db.client);
     scheduler = new ManualScheduler();
     logs = new LogCapture();
