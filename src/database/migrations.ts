@@ -155,6 +155,8 @@ export const MIGRATIONS: readonly Migration[] = [
         person_name text NOT NULL,
         to_number   text NOT NULL,
         status      text NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+        -- The job run that sends it: only a retry of that same job may send it again.
+        claimed_by  text NOT NULL,
         claimed_at  timestamptz NOT NULL,
         sent_at     timestamptz,
         message_sid text,

@@ -1,5 +1,7 @@
 /** What a page says about the emergency: the job request as saved so far, and the caller ID. */
 export interface EmergencyFacts {
+  /** The business the call was answered for; the default profile's company when not known. */
+  readonly business?: string;
   readonly callerName?: string;
   /** E.164, or the digits as heard when unverified. */
   readonly callbackNumber?: string;

@@ -13,6 +13,8 @@ export interface Page {
   /** E.164. */
   readonly to: string;
   readonly status: PageStatus;
+  /** The job that claimed it for sending. */
+  readonly claimedBy: string;
   readonly claimedAt: string;
   readonly sentAt: string | null;
   /** Twilio's SM… of the SMS. */
@@ -64,10 +66,12 @@ export interface AnsweredPage {
 export abstract class PagingStore {
   /** Starts an emergency's paging; when it exists, only its facts are brought up to date (the list stays). */
   abstract begin(escalation: NewEscalation): Promise<void>;
+  /** Brings the facts the pages say up to date (the caller corrected or added details); false when there is no such emergency. */
+  abstract updateFacts(callSid: string, facts: EmergencyFacts): Promise<boolean>;
   abstract get(callSid: string): Promise<Escalation | null>;
   abstract forCalls(callSids: readonly string[]): Promise<Map<string, Escalation>>;
-  /** Claims step `step` for sending (true), or finds it claimed already (false): only one SMS per step. */
-  abstract claim(callSid: string, step: number, person: OnCallPerson, at: string): Promise<boolean>;
+  /** Claims step `step` for sending by `claimant` (true), or finds it claimed already (false): only one SMS per step. */
+  abstract claim(callSid: string, step: number, person: OnCallPerson, claimant: string, at: string): Promise<boolean>;
   abstract sent(callSid: string, step: number, messageSid: string, at: string): Promise<void>;
   abstract failed(callSid: string, step: number, error: string): Promise<void>;
   /** Marks it unacknowledged; false when it was no longer paging. */
@@ -103,6 +107,7 @@ interface PageRow {
   person_name: string;
   to_number: string;
   status: PageStatus;
+  claimed_by: string;
   claimed_at: Date;
   sent_at: Date | null;
   message_sid: string | null;
@@ -114,7 +119,7 @@ interface PageRow {
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 const ESCALATION_COLUMNS = 'call_sid, started_at, people, facts, status, acked_at, acked_by, acked_via, gave_up_at';
-const PAGE_COLUMNS = 'call_sid, step, person_id, person_name, to_number, status, claimed_at, sent_at, message_sid, error, answer, answered_at, answer_sid';
+const PAGE_COLUMNS = 'call_sid, step, person_id, person_name, to_number, status, claimed_by, claimed_at, sent_at, message_sid, error, answer, answered_at, answer_sid';
 
 function toPage(r: PageRow): Page {
   return {
@@ -123,6 +128,7 @@ function toPage(r: PageRow): Page {
     personName: r.person_name,
     to: r.to_number,
     status: r.status,
+    claimedBy: r.claimed_by,
     claimedAt: r.claimed_at.toISOString(),
     sentAt: iso(r.sent_at),
     messageSid: r.message_sid,
@@ -167,6 +173,12 @@ export class SqlPagingStore extends PagingStore {
     );
   }
 
+  async updateFacts(callSid: string, facts: EmergencyFacts): Promise<boolean> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query('UPDATE on_call_escalations SET facts = $2::jsonb WHERE call_sid = $1 RETURNING call_sid', [callSid, JSON.stringify(facts)]);
+    return rows.length > 0;
+  }
+
   async get(callSid: string): Promise<Escalation | null> {
     return (await this.forCalls([callSid])).get(callSid) ?? null;
   }
@@ -182,14 +194,14 @@ export class SqlPagingStore extends PagingStore {
     return new Map(escalations.map((e) => [e.call_sid, toEscalation(e, pages)]));
   }
 
-  async claim(callSid: string, step: number, person: OnCallPerson, at: string): Promise<boolean> {
+  async claim(callSid: string, step: number, person: OnCallPerson, claimant: string, at: string): Promise<boolean> {
     await this.migrations.ensureMigrated();
     const rows = await this.sql.query(
-      `INSERT INTO on_call_pages (call_sid, step, person_id, person_name, to_number, status, claimed_at)
-       VALUES ($1, $2, $3, $4, $5, 'sending', $6::timestamptz)
+      `INSERT INTO on_call_pages (call_sid, step, person_id, person_name, to_number, status, claimed_by, claimed_at)
+       VALUES ($1, $2, $3, $4, $5, 'sending', $6, $7::timestamptz)
        ON CONFLICT (call_sid, step) DO NOTHING
        RETURNING step`,
-      [callSid, step, person.id, person.name, person.mobile, at],
+      [callSid, step, person.id, person.name, person.mobile, claimant, at],
     );
     return rows.length > 0;
   }

@@ -119,19 +119,22 @@ describe.each(sqlTestBackends())('on-call storage on $name', (backend) => {
         pages: [],
       });
       expect(await paging.get(newCallSid())).toBeNull();
+      expect(await paging.updateFacts(callSid, { ...FACTS, problem: 'Burst pipe, now flooding' })).toBe(true);
+      expect((await paging.get(callSid))!.facts.problem).toBe('Burst pipe, now flooding');
+      expect(await paging.updateFacts(newCallSid(), FACTS)).toBe(false);
     });
 
     it('lets one claim a step, records it sent or failed, and reads pages in step order', async () => {
       const callSid = await begun();
-      expect(await paging.claim(callSid, 0, alice, '2026-12-02T07:00:01.000Z')).toBe(true);
-      expect(await paging.claim(callSid, 0, alice, '2026-12-02T07:00:02.000Z')).toBe(false);
+      expect(await paging.claim(callSid, 0, alice, 'job-1', '2026-12-02T07:00:01.000Z')).toBe(true);
+      expect(await paging.claim(callSid, 0, alice, 'job-1', '2026-12-02T07:00:02.000Z')).toBe(false);
       await paging.sent(callSid, 0, 'SM' + '0'.repeat(32), '2026-12-02T07:00:01.500Z');
-      expect(await paging.claim(callSid, 1, bob, '2026-12-02T07:05:02.000Z')).toBe(true);
+      expect(await paging.claim(callSid, 1, bob, 'job-1', '2026-12-02T07:05:02.000Z')).toBe(true);
       await paging.failed(callSid, 1, 'HTTP 400 (code 21211): invalid To');
       const e = (await paging.get(callSid))!;
       expect(e.pages).toEqual([
-        { step: 0, personId: 'alice', personName: 'Alice Jones', to: alice.mobile, status: 'sent', claimedAt: '2026-12-02T07:00:01.000Z', sentAt: '2026-12-02T07:00:01.500Z', messageSid: 'SM' + '0'.repeat(32), error: null, answer: null, answeredAt: null, answerSid: null },
-        { step: 1, personId: 'bob', personName: 'Bob Smith', to: bob.mobile, status: 'failed', claimedAt: '2026-12-02T07:05:02.000Z', sentAt: null, messageSid: null, error: 'HTTP 400 (code 21211): invalid To', answer: null, answeredAt: null, answerSid: null },
+        { step: 0, personId: 'alice', personName: 'Alice Jones', to: alice.mobile, status: 'sent', claimedBy: 'job-1', claimedAt: '2026-12-02T07:00:01.000Z', sentAt: '2026-12-02T07:00:01.500Z', messageSid: 'SM' + '0'.repeat(32), error: null, answer: null, answeredAt: null, answerSid: null },
+        { step: 1, personId: 'bob', personName: 'Bob Smith', to: bob.mobile, status: 'failed', claimedBy: 'job-1', claimedAt: '2026-12-02T07:05:02.000Z', sentAt: null, messageSid: null, error: 'HTTP 400 (code 21211): invalid To', answer: null, answeredAt: null, answerSid: null },
       ]);
       expect(await paging.wasPaged(alice.mobile)).toBe(true);
       expect(await paging.wasPaged('+15559999999')).toBe(false);
@@ -142,12 +145,12 @@ describe.each(sqlTestBackends())('on-call storage on $name', (backend) => {
       const alice = { id: 'alice', name: 'Alice Jones', mobile: '+15551239001' };
       const bob = { id: 'bob', name: 'Bob Smith', mobile: '+15551239002' };
       const older = await begun([alice]);
-      await paging.claim(older, 0, alice, '2026-12-02T07:00:01.000Z');
+      await paging.claim(older, 0, alice, 'job-1', '2026-12-02T07:00:01.000Z');
       await paging.sent(older, 0, 'SMolder', '2026-12-02T07:00:01.000Z');
       const newer = await begun([bob, alice]);
-      await paging.claim(newer, 0, bob, '2026-12-02T08:00:00.000Z');
+      await paging.claim(newer, 0, bob, 'job-1', '2026-12-02T08:00:00.000Z');
       await paging.sent(newer, 0, 'SMnewer0', '2026-12-02T08:00:00.000Z');
-      await paging.claim(newer, 1, alice, '2026-12-02T08:05:00.000Z');
+      await paging.claim(newer, 1, alice, 'job-1', '2026-12-02T08:05:00.000Z');
       await paging.sent(newer, 1, 'SMnewer1', '2026-12-02T08:05:00.000Z');
 
       const taken = await paging.answer(alice.mobile, 'accepted', '2026-12-02T08:06:00.000Z', 'SMreply1');
@@ -166,7 +169,7 @@ describe.each(sqlTestBackends())('on-call storage on $name', (backend) => {
 
     it('takes a NO as an answer that leaves the emergency paging', async () => {
       const callSid = await begun([bob, owner]);
-      await paging.claim(callSid, 0, bob, '2026-12-02T09:00:00.000Z');
+      await paging.claim(callSid, 0, bob, 'job-1', '2026-12-02T09:00:00.000Z');
       await paging.sent(callSid, 0, 'SMno', '2026-12-02T09:00:00.000Z');
       expect(await paging.answer(bob.mobile, 'declined', '2026-12-02T09:01:00.000Z', 'SMnoreply')).toMatchObject({ callSid, step: 0, wasPaging: true });
       expect(await paging.get(callSid)).toMatchObject({ status: 'paging', pages: [{ answer: 'declined' }] });
