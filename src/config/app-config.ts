@@ -321,7 +321,7 @@ function readDefaultRota(env: EnvironmentVariables): AppConfig['onCall']['defaul
   try {
     return { json: readFileSync(path, 'utf8'), source: `ON_CALL_ROTA_FILE (${path})` };
   } catch (err) {
-    throw new Error(`Invalid configuration:\n  ON_CALL_ROTA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(`Invalid configuration:\n  ON_CALL_ROTA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
 }
 

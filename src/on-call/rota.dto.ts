@@ -33,7 +33,7 @@ const ID_MESSAGE = 'must be 1-40 lower-case letters, digits, _ or -, starting wi
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/;
 
 const lowerCase = ({ value }: { value: unknown }): unknown =>
-  Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v)) : value;
+  Array.isArray(value) ? (value as unknown[]).map((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v)) : value;
 
 export class PersonBody {
   @IsString() @Matches(ROTA_ID, { message: `id ${ID_MESSAGE}` })
@@ -213,7 +213,7 @@ export function parseRotaJson(text: string, source: string, defaultTimeZone: str
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`Invalid configuration:\n  ${source}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`Invalid configuration:\n  ${source}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new Error(`Invalid configuration:\n  ${source}: must be a JSON object {timezone?, people, windows, overrides?}`);

@@ -129,7 +129,8 @@ export function saveJobRequestTool(crm: CrmService, region: string, emergencies?
 /** What the pages say of the job. */
 function factsOf(job: JobRequest, ctx: ToolCallContext): EmergencyFacts {
   const { callerName, callbackNumber, callbackNumberUnverified, serviceAddress, problem } = job;
-  return { business: ctx.profile.companyName, callerName, callbackNumber, callbackNumberUnverified, serviceAddress, problem, callerNumber: ctx.from };
+  const known = Object.entries({ callerName, callbackNumber, callbackNumberUnverified, serviceAddress, problem }).filter(([, v]) => v !== undefined);
+  return { business: ctx.profile.companyName, ...Object.fromEntries(known), callerNumber: ctx.from };
 }
 
 /**
