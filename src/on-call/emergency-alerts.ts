@@ -97,15 +97,15 @@ export class EmergencyAlerts implements OnApplicationBootstrap, BeforeApplicatio
    */
   async raise(callSid: string, facts: EmergencyFacts): Promise<EmergencyAlert> {
     const log = this.log.child({ callSid });
-    const unavailable = this.sms.unavailableReason;
-    if (unavailable) {
-      log.error({ why: unavailable }, 'emergency raised, but nobody can be paged: set up paging');
-      return { alerted: false, reason: 'paging_unavailable' };
-    }
     const onCall = await this.rotas.onCallNow(this.options.rotaReadMs);
     if (onCall.people.length === 0) {
       log.warn({ stale: onCall.stale }, 'emergency raised with nobody on call: nobody paged');
       return { alerted: false, reason: 'nobody_on_call' };
+    }
+    const unavailable = this.sms.unavailableReason;
+    if (unavailable) {
+      log.error({ why: unavailable, people: onCall.people.map((p) => p.id) }, 'emergency raised, but nobody can be paged: set up paging');
+      return { alerted: false, reason: 'paging_unavailable' };
     }
     const first = onCall.people[0];
     log.info({ people: onCall.people.map((p) => p.id), from: onCall.from, stale: onCall.stale }, 'emergency raised: paging the on-call rota');
