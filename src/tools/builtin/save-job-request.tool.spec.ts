@@ -172,6 +172,15 @@ describe('save_job_request', () => {
     expect(emergencies.updated).toEqual([expect.objectContaining({ serviceAddress: '12 Elm Street', callbackNumber: '+14155552671', problem: 'Burst pipe, water everywhere' })]);
   });
 
+  it('raises an emergency once when two saves come at the same time', async () => {
+    const emergencies = new RecordingEmergencies();
+    const { save } = call(true, emergencies);
+    const [a, b] = await Promise.all([save({ problem: 'Flooding', urgency: 'emergency' }), save({ caller_name: 'Dana', urgency: 'emergency' })]);
+    expect(emergencies.raised).toHaveLength(1);
+    expect([a, b].filter((r) => 'tellCaller' in r)).toHaveLength(1);
+    expect(emergencies.updated).toHaveLength(1);
+  });
+
   it('tells the model when nobody could be alerted, and does not raise it again', async () => {
     const emergencies = new RecordingEmergencies();
     emergencies.answer = { alerted: false, reason: 'nobody_on_call' };

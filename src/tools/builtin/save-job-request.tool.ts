@@ -57,6 +57,8 @@ type CallbackOutcome =
  * Metadata lags new area codes, and a number with a mis-heard digit beats no number.
  */
 export function saveJobRequestTool(crm: CrmService, region: string, emergencies?: Pick<EmergencyAlerts, 'raise' | 'update'>): ToolDefinition {
+  // Emergencies being raised, by call: a second save while the first is raising waits for it instead of raising again.
+  const raising = new Map<string, Promise<EmergencyAlert>>();
   return {
     name: 'save_job_request',
     description:
@@ -111,7 +113,7 @@ export function saveJobRequestTool(crm: CrmService, region: string, emergencies?
       }
 
       const result: Record<string, unknown> = { saved: changed, jobRequest: job, stillMissing: FIELDS.filter((f) => job[f] === undefined) };
-      if (changed && job.urgency === 'emergency' && emergencies) Object.assign(result, await alertOnCall(emergencies, job, ctx));
+      if (changed && job.urgency === 'emergency' && emergencies) Object.assign(result, await alertOnCall(emergencies, raising, job, ctx));
       if (callback.kind === 'reask') {
         result.callbackNumberSaved = false;
         result.askAgain =
@@ -137,14 +139,26 @@ function factsOf(job: JobRequest, ctx: ToolCallContext): EmergencyFacts {
  * The first save as an emergency raises it with the on-call rota (paging starts in the background)
  * and tells the model what to say, honestly; later saves only bring the pages' facts up to date.
  */
-async function alertOnCall(emergencies: Pick<EmergencyAlerts, 'raise' | 'update'>, job: JobRequest, ctx: ToolCallContext): Promise<Record<string, unknown>> {
-  const raised = ctx.getDetail(ON_CALL_DETAIL) as EmergencyAlert | undefined;
+async function alertOnCall(
+  emergencies: Pick<EmergencyAlerts, 'raise' | 'update'>,
+  raising: Map<string, Promise<EmergencyAlert>>,
+  job: JobRequest,
+  ctx: ToolCallContext,
+): Promise<Record<string, unknown>> {
+  const raised = (ctx.getDetail(ON_CALL_DETAIL) as EmergencyAlert | undefined) ?? (await raising.get(ctx.callSid));
   if (raised) {
     if (raised.alerted) emergencies.update(ctx.callSid, factsOf(job, ctx));
     return {};
   }
-  const alert = await emergencies.raise(ctx.callSid, factsOf(job, ctx));
-  ctx.setDetail(ON_CALL_DETAIL, alert);
+  const pending = emergencies
+    .raise(ctx.callSid, factsOf(job, ctx))
+    .then((alert) => {
+      ctx.setDetail(ON_CALL_DETAIL, alert);
+      return alert;
+    })
+    .finally(() => raising.delete(ctx.callSid));
+  raising.set(ctx.callSid, pending);
+  const alert = await pending;
   if (alert.alerted) {
     return {
       onCall: alert,
