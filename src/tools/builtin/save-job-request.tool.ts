@@ -145,7 +145,9 @@ async function alertOnCall(
   job: JobRequest,
   ctx: ToolCallContext,
 ): Promise<Record<string, unknown>> {
-  const raised = (ctx.getDetail(ON_CALL_DETAIL) as EmergencyAlert | undefined) ?? (await raising.get(ctx.callSid));
+  // Nothing awaited before `raising` is set, unless something is in it: a save alongside must find it.
+  const inFlight = raising.get(ctx.callSid);
+  const raised = (ctx.getDetail(ON_CALL_DETAIL) as EmergencyAlert | undefined) ?? (inFlight && (await inFlight));
   if (raised) {
     if (raised.alerted) emergencies.update(ctx.callSid, factsOf(job, ctx));
     return {};
