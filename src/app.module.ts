@@ -10,6 +10,7 @@ import { FleetModule } from './fleet/fleet.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OnCallModule } from './on-call/on-call.module';
 import { OutboundModule } from './outbound/outbound.module';
 import { ProfileModule } from './profile/profile.module';
 import { RealtimeModule } from './realtime/realtime.module';
@@ -36,6 +37,7 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     CallControlModule,
     OutboundModule,
     WebhooksModule,
+    OnCallModule,
     PhoneLineModule,
     HealthModule,
   ],

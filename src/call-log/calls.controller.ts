@@ -4,6 +4,7 @@ import { RecordingService } from '../recording/recording.service';
 import { SessionStore, type CallSession } from '../session/session-store';
 import { CALL_SID } from '../twilio/twilio-protocol';
 import { ApiTokenGuard } from './api-token.guard';
+import { CallDetailSources } from './call-detail-sources';
 import { CallLogRepository, type CallRecord } from './call-record';
 import { ListCallsQuery } from './list-calls.query';
 import { sendRecording } from './send-recording';
@@ -20,6 +21,7 @@ export class CallsController {
     private readonly calls: CallLogRepository,
     private readonly recordings: RecordingService,
     private readonly sessions: SessionStore,
+    private readonly detailSources: CallDetailSources,
   ) {}
 
   /** The calls live now across the fleet, newest first, each with the instance that holds it. Before :callSid. */
@@ -47,12 +49,14 @@ export class CallsController {
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });
-    return { items, page: q.page, pageSize: q.pageSize, total };
+    return { items: await this.detailSources.join(items), page: q.page, pageSize: q.pageSize, total };
   }
 
+  /** The record, with the details other features keep apart (emergency pages) joined in. */
   @Get(':callSid')
   async get(@Param('callSid') callSid: string): Promise<CallRecord> {
-    return this.find(callSid);
+    const [record] = await this.detailSources.join([await this.find(callSid)]);
+    return record;
   }
 
   /** The stereo WAV (caller left, agent right); Range requests are served by Express's sendFile. */

@@ -174,6 +174,19 @@ export class AppConfig {
   /** When outbound calls may be dialled and retried (src/calling-rules). */
   readonly callingRules: { readonly window: CallingWindowConfig; readonly retry: RetryConfig };
   readonly prices: TokenPrices;
+  /** Emergency paging (src/on-call). */
+  readonly onCall: {
+    /** The default rota's JSON and where it came from (ON_CALL_ROTA, or the file of ON_CALL_ROTA_FILE); undefined: none. */
+    readonly defaultRota: { readonly json: string; readonly source: string } | undefined;
+    /** The zone of a rota that names none: DEFAULT_TIMEZONE. */
+    readonly defaultTimeZone: string;
+    /** A page unanswered this long moves on to the next person. */
+    readonly ackTimeoutMs: number;
+    /** Promised to the caller: a call back within this many minutes. */
+    readonly callbackMinutes: number;
+    /** SMS_FROM_NUMBER: where pages come from; unset, nobody is paged. */
+    readonly smsFrom: string | undefined;
+  };
   readonly security: {
     /** False: TWILIO_VALIDATE_SIGNATURE=false. Signatures are checked only with an auth token as well. */
     readonly validateTwilioSignature: boolean;
@@ -317,6 +330,13 @@ export class AppConfig {
       audioCachedInput: env.PRICE_AUDIO_CACHED_INPUT_PER_MTOK,
       audioOutput: env.PRICE_AUDIO_OUTPUT_PER_MTOK,
     };
+    this.onCall = {
+      defaultRota: readDefaultRota(env),
+      defaultTimeZone: env.DEFAULT_TIMEZONE,
+      ackTimeoutMs: env.ON_CALL_ACK_MINUTES * 60_000,
+      callbackMinutes: env.ON_CALL_CALLBACK_MINUTES,
+      smsFrom: env.SMS_FROM_NUMBER,
+    };
     this.security = {
       validateTwilioSignature: env.TWILIO_VALIDATE_SIGNATURE,
       streamTokenSecret: env.STREAM_TOKEN_SECRET,
@@ -328,6 +348,18 @@ export class AppConfig {
         apiAuthFailuresPerMinute: env.RATE_LIMIT_API_AUTH_FAILURES_PER_MINUTE,
       },
     };
+  }
+}
+
+/** ON_CALL_ROTA as given, or ON_CALL_ROTA_FILE's content (an unreadable file stops boot, naming it). */
+function readDefaultRota(env: EnvironmentVariables): AppConfig['onCall']['defaultRota'] {
+  if (env.ON_CALL_ROTA !== undefined) return { json: env.ON_CALL_ROTA, source: 'ON_CALL_ROTA' };
+  if (env.ON_CALL_ROTA_FILE === undefined) return undefined;
+  const path = resolve(env.ON_CALL_ROTA_FILE);
+  try {
+    return { json: readFileSync(path, 'utf8'), source: `ON_CALL_ROTA_FILE (${path})` };
+  } catch (err) {
+    throw new Error(`Invalid configuration:\n  ON_CALL_ROTA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
 }
 

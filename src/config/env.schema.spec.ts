@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppConfig } from './app-config';
 import { validateEnvironment } from './env.schema';
 
@@ -174,5 +177,28 @@ describe('AppConfig', () => {
     );
     expect(config.operator.instructions).toBe('You answer for Acme.');
     expect(config.operator.greeting).toBe('Hi, Acme here.');
+  });
+
+  it('reads the on-call settings: the default rota from ON_CALL_ROTA or the file of ON_CALL_ROTA_FILE, not both', () => {
+    expect(new AppConfig(validateEnvironment({})).onCall).toEqual({
+      defaultRota: undefined,
+      defaultTimeZone: 'America/New_York',
+      ackTimeoutMs: 5 * 60_000,
+      callbackMinutes: 15,
+      smsFrom: undefined,
+    });
+    const inline = new AppConfig(validateEnvironment({ ON_CALL_ROTA: '{"people":[]}', ON_CALL_ACK_MINUTES: '3', ON_CALL_CALLBACK_MINUTES: '30', SMS_FROM_NUMBER: '+15557650000' }));
+    expect(inline.onCall).toMatchObject({ defaultRota: { json: '{"people":[]}', source: 'ON_CALL_ROTA' }, ackTimeoutMs: 180_000, callbackMinutes: 30, smsFrom: '+15557650000' });
+
+    const dir = mkdtempSync(join(tmpdir(), 'rota-'));
+    try {
+      writeFileSync(join(dir, 'rota.json'), '{"windows":[]}');
+      expect(new AppConfig(validateEnvironment({ ON_CALL_ROTA_FILE: join(dir, 'rota.json') })).onCall.defaultRota).toEqual({ json: '{"windows":[]}', source: `ON_CALL_ROTA_FILE (${join(dir, 'rota.json')})` });
+      expect(() => new AppConfig(validateEnvironment({ ON_CALL_ROTA_FILE: join(dir, 'missing.json') }))).toThrow(`ON_CALL_ROTA_FILE: cannot read ${join(dir, 'missing.json')} (ENOENT)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(() => validateEnvironment({ ON_CALL_ROTA: '{}', ON_CALL_ROTA_FILE: 'rota.json' })).toThrow('ON_CALL_ROTA and ON_CALL_ROTA_FILE are both set');
+    expect(() => validateEnvironment({ SMS_FROM_NUMBER: '555-1234', ON_CALL_ACK_MINUTES: '0' })).toThrow(/ON_CALL_ACK_MINUTES must not be less than 1[\s\S]*SMS_FROM_NUMBER must be an E\.164 number/);
   });
 });

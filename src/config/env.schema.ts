@@ -369,6 +369,29 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(1) @Max(24 * 3600)
   WEBHOOK_RETRY_MAX_SECONDS = 3600;
 
+  // On call: who is paged by SMS when a caller has an emergency (src/on-call).
+
+  /** The default rota, as JSON; checked in full at boot by the on-call module. The API's copy in the database wins once saved. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(100_000)
+  ON_CALL_ROTA?: string;
+
+  /** The default rota in a JSON file, instead of ON_CALL_ROTA. */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(1_000)
+  ON_CALL_ROTA_FILE?: string;
+
+  /** How long a page waits for its person's YES before the next person on the list is paged. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(120)
+  ON_CALL_ACK_MINUTES = 5;
+
+  /** What the caller of an emergency is told: the on-call plumber will call back within this many minutes. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(24 * 60)
+  ON_CALL_CALLBACK_MINUTES = 15;
+
+  /** The Twilio number (E.164) text messages are sent from (pages); unset, nobody is paged. */
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(E164, { message: 'SMS_FROM_NUMBER must be an E.164 number such as +15551234567' })
+  SMS_FROM_NUMBER?: string;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 
@@ -431,6 +454,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   }
   if (env.WEBHOOK_RETRY_BASE_SECONDS > env.WEBHOOK_RETRY_MAX_SECONDS) {
     problems.push(`WEBHOOK_RETRY_BASE_SECONDS (${env.WEBHOOK_RETRY_BASE_SECONDS}) must not exceed WEBHOOK_RETRY_MAX_SECONDS (${env.WEBHOOK_RETRY_MAX_SECONDS})`);
+  }
+  if (env.ON_CALL_ROTA !== undefined && env.ON_CALL_ROTA_FILE !== undefined) {
+    problems.push('ON_CALL_ROTA and ON_CALL_ROTA_FILE are both set: give the default rota one way only');
   }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);

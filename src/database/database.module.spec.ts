@@ -97,6 +97,7 @@ describe('DatabaseModule', () => {
         '4 outbound requests, attempts and the do-not-call list',
         '5 outbound attempts awaiting their end',
         '6 webhook outbox: events and their deliveries',
+        '7 on-call rota and emergency pages',
       ],
     });
 

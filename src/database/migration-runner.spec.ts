@@ -37,6 +37,12 @@ describe.each(sqlTestBackends())('runMigrations on $name', (backend) => {
     expect(await tables(db.client)).toEqual([
       'calls',
       'do_not_call',
+      'on_call_escalations',
+      'on_call_overrides',
+      'on_call_pages',
+      'on_call_people',
+      'on_call_rota',
+      'on_call_windows',
       'outbound_attempts',
       'outbound_requests',
       'schema_migrations',
@@ -157,6 +163,7 @@ describe('MigrationRunner', () => {
   });
   beforeEach(async () => {
     await db.client.query('DROP TABLE IF EXISTS calls, schema_migrations, outbound_attempts, outbound_requests, do_not_call, webhook_deliveries, webhook_events');
+    await db.client.query('DROP TABLE IF EXISTS on_call_pages, on_call_escalations, on_call_overrides, on_call_windows, on_call_people, on_call_rota');
     flaky = new FlakyClient(db.client);
     scheduler = new ManualScheduler();
     logs = new LogCapture();

@@ -147,4 +147,73 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_deliveries_status_idx ON webhook_deliveries (status, created_at DESC);
     `,
   },
+  {
+    version: 7,
+    name: 'on-call rota and emergency pages',
+    sql: `
+      -- The rota as edited through the API; while it has no row, the ON_CALL_ROTA(_FILE) default applies.
+      CREATE TABLE on_call_rota (
+        id         integer PRIMARY KEY CHECK (id = 1),
+        timezone   text NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE TABLE on_call_people (
+        id       text PRIMARY KEY,
+        position integer NOT NULL,
+        name     text NOT NULL,
+        mobile   text NOT NULL
+      );
+      -- A weekly window: with days, start and end are HH:MM; without, "ddd HH:MM". people: ids in escalation order.
+      CREATE TABLE on_call_windows (
+        position integer PRIMARY KEY,
+        days     jsonb,
+        starts   text NOT NULL,
+        ends     text NOT NULL,
+        people   jsonb NOT NULL
+      );
+      CREATE TABLE on_call_overrides (
+        id         text PRIMARY KEY,
+        starts_at  timestamptz NOT NULL,
+        ends_at    timestamptz NOT NULL CHECK (ends_at > starts_at),
+        people     jsonb NOT NULL,
+        note       text,
+        created_at timestamptz NOT NULL
+      );
+
+      -- One per emergency call: whom it pages, in order (the rota when it was raised), and how it ended.
+      CREATE TABLE on_call_escalations (
+        call_sid   text PRIMARY KEY,
+        started_at timestamptz NOT NULL,
+        people     jsonb NOT NULL,
+        -- What the pages say: caller name, callback number, address, problem, caller ID.
+        facts      jsonb NOT NULL,
+        status     text NOT NULL CHECK (status IN ('paging', 'acknowledged', 'unacknowledged')),
+        acked_at   timestamptz,
+        acked_by   text,
+        acked_via  text,
+        gave_up_at timestamptz
+      );
+      -- Step k pages people[k]; the key is what keeps a page from being sent twice.
+      CREATE TABLE on_call_pages (
+        call_sid    text NOT NULL REFERENCES on_call_escalations (call_sid) ON DELETE CASCADE,
+        step        integer NOT NULL CHECK (step >= 0),
+        person_id   text NOT NULL,
+        person_name text NOT NULL,
+        to_number   text NOT NULL,
+        status      text NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+        -- The job run that sends it: only a retry of that same job may send it again.
+        claimed_by  text NOT NULL,
+        claimed_at  timestamptz NOT NULL,
+        sent_at     timestamptz,
+        message_sid text,
+        error       text,
+        answer      text CHECK (answer IN ('accepted', 'declined')),
+        answered_at timestamptz,
+        answer_sid  text,
+        PRIMARY KEY (call_sid, step)
+      );
+      -- A reply is matched to the latest page sent to its number.
+      CREATE INDEX on_call_pages_to_number_idx ON on_call_pages (to_number, sent_at DESC);
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import PgBoss from 'pg-boss';
-import { SystemClock } from '../common/clock';
+import { Clock, SystemClock } from '../common/clock';
 import { SystemScheduler } from '../common/scheduler';
 import type { SqlClient } from '../database/sql-client';
 import { silentLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
@@ -123,6 +123,25 @@ describe.each(sqlTestBackends())('PgBossJobQueue on $name', (backend) => {
     const again = await queue.send('dial', { n: 1 }, { singletonKey: 'request-1' });
     await handled.until((seen) => seen.includes(again!));
     expect(next).toEqual(expect.any(String));
+  });
+
+  it('works a job sent after the clock jumped forward at once, not when the timer set before the jump fires', async () => {
+    // A clock pushed forward (as the e2e tests push theirs): the timer set for the later job's start,
+    // an hour of real time away, must not hold back a job due now.
+    let skipped = 0;
+    const jumpy = new (class extends Clock {
+      now = () => clock.now() + skipped;
+      epochMs = () => clock.epochMs() + skipped;
+    })();
+    const queue = new PgBossJobQueue(db.client, { schema, pollMs: 3_600_000, expireSeconds: 60, stopTimeoutMs: 2_000 }, { scheduler, clock: jumpy, logger: silentLogger });
+    queues.push(queue);
+    const handled = new Events<string>();
+    await queue.work<{ n: string }>('dial', async (job) => handled.push(job.data.n));
+    await queue.send('dial', { n: 'later' }, { startAfter: new Date(clock.epochMs() + 3_600_000) });
+    await pause(100); // the worker has looked, and set its timer for the later job
+    skipped = 2 * 3_600_000;
+    await queue.send('dial', { n: 'now' });
+    await handled.until((seen) => seen.includes('now'));
   });
 
   it('retries a failing handler as configured, then records the job failed', async () => {

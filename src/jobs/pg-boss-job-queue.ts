@@ -349,7 +349,12 @@ export class PgBossJobQueue extends JobQueue {
 
   private armTimer(at: number): void {
     if (this.stopping || this.runners.size === 0) return;
-    if (this.timer && this.timerAt <= at) return;
+    if (this.timer && this.timerAt <= at) {
+      // A timer the clock has passed without it firing is no guide (the clock jumped forward, as a
+      // test's may): the round is due now.
+      if (this.timerAt > this.clock.epochMs()) return;
+      at = this.clock.epochMs();
+    }
     this.timer?.cancel();
     this.timerAt = at;
     this.timer = this.scheduler.after(Math.max(0, at - this.clock.epochMs()), () => {

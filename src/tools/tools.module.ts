@@ -3,6 +3,7 @@ import { Clock } from '../common/clock';
 import { Scheduler } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { CrmModule } from '../crm/crm.module';
+import { OnCallModule } from '../on-call/on-call.module';
 import { OutboundModule } from '../outbound/outbound.module';
 import { TwilioModule } from '../twilio/twilio.module';
 import { BuiltinTools } from './builtin-tools';
@@ -10,7 +11,7 @@ import { McpToolSource } from './mcp/mcp-tool-source';
 import { ToolRegistry } from './tool-registry';
 
 @Module({
-  imports: [CrmModule, OutboundModule, TwilioModule],
+  imports: [CrmModule, OnCallModule, OutboundModule, TwilioModule],
   providers: [
     {
       provide: ToolRegistry,

@@ -80,6 +80,8 @@ describe.each(sqlTestBackends())('the webhook outbox on $name', (backend) => {
     expect(await outbox.claim([A], T0 + 1000, 10, LEASE)).toEqual([]); // held
     expect(await outbox.nextDue([A])).toBe(T0 + LEASE);
     // The worker died: after the lease it is attempted again, as attempt 2.
+    // Past the hold, the instance still attempting it does not take it again; any other does.
+    expect(await outbox.claim([A], T0 + LEASE, 10, LEASE, [claimed.id])).toEqual([]);
     const [again] = await outbox.claim([A], T0 + LEASE, 10, LEASE);
     expect(again).toMatchObject({ id: claimed.id, attempt: 2 });
     // The first attempt's late answer is not recorded over the second's.

@@ -66,14 +66,14 @@ export class SqlWebhookOutbox extends WebhookOutbox {
     return true;
   }
 
-  async claim(urls: readonly string[], now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claim(urls: readonly string[], now: number, limit: number, leaseMs: number, inFlight: readonly string[] = []): Promise<ClaimedDelivery[]> {
     if (urls.length === 0 || limit <= 0) return [];
     await this.migrations.ensureMigrated();
     const rows = await this.sql.query<{ id: string; event_id: string; url: string; attempts: number; body: string; event_created_at: Date }>(
       `WITH due AS (
          SELECT id FROM webhook_deliveries
           WHERE status = 'pending' AND url = ANY($1::text[]) AND next_attempt_at <= $2::timestamptz
-            AND (locked_until IS NULL OR locked_until <= $2::timestamptz)
+            AND (locked_until IS NULL OR locked_until <= $2::timestamptz) AND id <> ALL($5::text[])
           ORDER BY next_attempt_at, id
           LIMIT $3
           FOR UPDATE SKIP LOCKED
@@ -83,7 +83,7 @@ export class SqlWebhookOutbox extends WebhookOutbox {
          FROM due, webhook_events e
         WHERE d.id = due.id AND e.id = d.event_id
        RETURNING d.id, d.event_id, d.url, d.attempts, e.body, e.created_at AS event_created_at`,
-      [[...urls], iso(now), limit, iso(now + leaseMs)],
+      [[...urls], iso(now), limit, iso(now + leaseMs), [...inFlight]],
     );
     return rows
       .map((r) => ({ id: r.id, eventId: r.event_id, url: r.url, attempt: r.attempts, body: r.body, eventCreatedAt: r.event_created_at.getTime() }))

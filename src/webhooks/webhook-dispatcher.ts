@@ -154,7 +154,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     let next = now + this.pollMs;
     try {
       const free = this.options.concurrency - this.inFlight.size;
-      const claimed = free > 0 ? await this.outbox.claim(this.urls, now, free, this.leaseMs) : [];
+      // An attempt still in flight here is not taken again, even past its hold (a stalled event loop, a jumped clock).
+      const claimed = free > 0 ? await this.outbox.claim(this.urls, now, free, this.leaseMs, [...this.inFlight.keys()]) : [];
       for (const delivery of claimed) this.start(delivery);
       // With every slot busy, an attempt ending starts the next round.
       if (this.inFlight.size < this.options.concurrency) {

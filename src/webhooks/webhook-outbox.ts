@@ -75,9 +75,10 @@ export abstract class WebhookOutbox {
   /**
    * Takes up to `limit` pending deliveries to these URLs that are due at `now` and not held, counts
    * an attempt on each and holds them until `now + leaseMs`, on every instance at once
-   * (FOR UPDATE SKIP LOCKED): one attempt at a time per delivery.
+   * (FOR UPDATE SKIP LOCKED): one attempt at a time per delivery. `inFlight`: deliveries the
+   * caller is attempting now, never taken again by it, even once their hold has run out.
    */
-  abstract claim(urls: readonly string[], now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
+  abstract claim(urls: readonly string[], now: number, limit: number, leaseMs: number, inFlight?: readonly string[]): Promise<ClaimedDelivery[]>;
   /**
    * Records what attempt `attempt` came to, at `now`, and lets the delivery go. False when the
    * delivery has moved on (this attempt's lease ran out and another attempt was made meanwhile).

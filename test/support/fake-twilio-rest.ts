@@ -7,7 +7,9 @@
  *   400 and its problems recorded. A valid one gets 201 with a new call, `queued`;
  * - the call fetch, GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json: a call it created
  *   (or addCall() made), with the status the test set (setCallStatus()), shaped as Twilio's
- *   definition of FetchCall's answer has it (twilio-oai/fetch-call-check.ts); 404 for any other call.
+ *   definition of FetchCall's answer has it (twilio-oai/fetch-call-check.ts); 404 for any other call;
+ * - the message create, POST /2010-04-01/Accounts/{AccountSid}/Messages.json (see the Messages
+ *   block below).
  * It checks HTTP Basic auth, records every request and answers like Twilio, or with a scripted error.
  */
 import { randomBytes } from 'crypto';
@@ -65,6 +67,18 @@ interface ScriptedFailure {
 
 const CALL_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Calls\/(CA[0-9a-fA-F]{32})\.json$/;
 const CALLS_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Calls\.json$/;
+
+/** A message the fake took (Messages block). */
+export interface RecordedTwilioMessage {
+  readonly sid: string;
+  readonly to: string;
+  readonly from: string;
+  readonly body: string;
+  readonly statusCallback: string | null;
+  readonly at: Date;
+}
+
+const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Messages\.json$/;
 
 /** Twilio's error body shape; RestException reads message/code/more_info from it. */
 function errorBody(status: number, code: number, message: string): object {
@@ -212,6 +226,7 @@ export class FakeTwilioRest {
       res.setHeader('WWW-Authenticate', 'Basic realm="Twilio API"');
       return send(401, errorBody(401, 20003, 'Authenticate'));
     }
+    if (request.method === 'POST' && MESSAGES_PATH.test(request.path)) return this.respondToMessage(request, send);
     if (request.definitionProblems !== null && request.accountSid === this.options.accountSid) return this.respondToCreate(request, send);
     const notFound = () => send(404, errorBody(404, 20404, `The requested resource ${request.path} was not found`));
     if (!request.callSid || request.accountSid !== this.options.accountSid) return notFound();
@@ -302,6 +317,63 @@ export class FakeTwilioRest {
       },
     };
   }
+
+  // --- Messages (SMS): POST /2010-04-01/Accounts/{AccountSid}/Messages.json ---------------------
+
+  /** Messages created, in order, each with the SID it was given. */
+  readonly messages: RecordedTwilioMessage[] = [];
+  private readonly messageFailures: ScriptedFailure[] = [];
+
+  /** The next message create is answered with this Twilio error instead (queued, one each); a 5xx reads as Twilio unreachable. */
+  failNextMessage(status: number, code: number, message: string): void {
+    this.messageFailures.push({ status, code, message });
+  }
+
+  /** The first message created (from the start) matching `predicate`, now or when it arrives. */
+  waitForMessage(predicate: (message: RecordedTwilioMessage) => boolean = () => true, timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<RecordedTwilioMessage> {
+    return this.waiters.until(
+      'a matching Twilio message',
+      () => this.messages.find(predicate),
+      () => summarize(this.messages.map((m) => `to ${m.to}: ${m.body.slice(0, 40)}`)),
+      timeoutMs,
+    );
+  }
+
+  /** 201 with a queued message resource (SID SM…), as Twilio answers; To, From and Body are required. */
+  private respondToMessage(request: RecordedTwilioRequest, send: (status: number, body: object) => void): void {
+    const accountSid = MESSAGES_PATH.exec(request.path)![1];
+    if (accountSid !== this.options.accountSid) return send(404, errorBody(404, 20404, `The requested resource ${request.path} was not found`));
+    const { To: to, From: from, Body: body, StatusCallback: statusCallback } = request.form;
+    if (!to || !body || (!from && !request.form.MessagingServiceSid)) return send(400, errorBody(400, 21604, "A 'To', 'From' and 'Body' are required"));
+    const failure = this.messageFailures.shift();
+    if (failure) return send(failure.status, errorBody(failure.status, failure.code, failure.message));
+    const sid = `SM${randomBytes(16).toString('hex')}`;
+    this.messages.push({ sid, to, from, body, statusCallback: statusCallback ?? null, at: request.at });
+    const now = request.at.toUTCString().replace('GMT', '+0000');
+    send(201, {
+      sid,
+      account_sid: accountSid,
+      to,
+      from,
+      body,
+      status: 'queued',
+      direction: 'outbound-api',
+      num_segments: '1',
+      num_media: '0',
+      price: null,
+      price_unit: 'USD',
+      error_code: null,
+      error_message: null,
+      messaging_service_sid: null,
+      api_version: '2010-04-01',
+      date_created: now,
+      date_updated: now,
+      date_sent: null,
+      uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,
+      subresource_uris: { media: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}/Media.json` },
+    });
+  }
+
 }
 
 /** Twilio's date format: RFC 2822 in UTC, `Wed, 02 Dec 2026 15:00:00 +0000`. */

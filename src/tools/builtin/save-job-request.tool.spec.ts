@@ -1,7 +1,9 @@
 import { CrmService, type JobRequest } from '../../crm/crm.port';
 import { testProfile } from '../../../test/support/profiles';
 import type { ToolCallContext } from '../tool';
-import { CALLBACK_NUMBER_REASKED, normalisePhone, saveJobRequestTool, unverifiedPhone } from './save-job-request.tool';
+import type { EmergencyAlert } from '../../on-call/emergency-alerts';
+import type { EmergencyFacts } from '../../on-call/page-message';
+import { CALLBACK_NUMBER_REASKED, normalisePhone, ON_CALL_DETAIL, saveJobRequestTool, unverifiedPhone } from './save-job-request.tool';
 
 const CALLER = '+15551230000';
 // Possible but not valid in the US: area code 222 is not assigned (a new one, or a mis-heard digit).
@@ -16,8 +18,22 @@ class RecordingCrm extends CrmService {
   callEnded(): void {}
 }
 
+/** The on-call side as the tool sees it: what was raised and updated, answering as scripted. */
+class RecordingEmergencies {
+  readonly raised: Array<{ callSid: string; facts: EmergencyFacts }> = [];
+  readonly updated: EmergencyFacts[] = [];
+  answer: EmergencyAlert = { alerted: true, person: { id: 'alice', name: 'Alice' }, callbackWithinMinutes: 15 };
+  async raise(callSid: string, facts: EmergencyFacts): Promise<EmergencyAlert> {
+    this.raised.push({ callSid, facts });
+    return this.answer;
+  }
+  update(_callSid: string, facts: EmergencyFacts): void {
+    this.updated.push(facts);
+  }
+}
+
 /** One call: its details persist across the tool calls made with it. */
-function call(crmOn = true) {
+function call(crmOn = true, emergencies?: RecordingEmergencies) {
   const details = new Map<string, unknown>();
   const ctx: ToolCallContext = {
     callSid: 'CA0123456789abcdef0123456789abcdef',
@@ -30,7 +46,7 @@ function call(crmOn = true) {
     getDetail: (key) => details.get(key),
   };
   const crm = new RecordingCrm();
-  const tool = saveJobRequestTool(crm, 'US');
+  const tool = saveJobRequestTool(crm, 'US', emergencies);
   const save = (args: Record<string, unknown>) => tool.handler(args, ctx) as Promise<Record<string, any>>;
   return { ctx, details, crm, save };
 }
@@ -130,6 +146,50 @@ describe('save_job_request', () => {
     expect(await save({ problem: 'Dripping tap', callback_number: '415 555 1234' })).toMatchObject({ saved: true });
     expect(details.get('jobRequest')).toEqual({ problem: 'Dripping tap', callbackNumber: '+14155551234' });
     expect(crm.jobs).toEqual([]);
+  });
+
+  it('raises an emergency with the on-call rota once, and tells the model what to say honestly', async () => {
+    const emergencies = new RecordingEmergencies();
+    const { details, save } = call(true, emergencies);
+    const routine = await save({ problem: 'Dripping tap', urgency: 'routine' });
+    expect(routine).not.toHaveProperty('onCall');
+    expect(emergencies.raised).toEqual([]);
+
+    const result = await save({ caller_name: 'Dana Smith', problem: 'Burst pipe, water everywhere', urgency: 'emergency' });
+    expect(result).toMatchObject({
+      onCall: { alerted: true, person: { name: 'Alice' }, callbackWithinMinutes: 15 },
+      tellCaller: expect.stringContaining("I've alerted our on-call plumber, Alice, who will call you back within 15 minutes."),
+    });
+    expect(emergencies.raised).toEqual([
+      { callSid: 'CA0123456789abcdef0123456789abcdef', facts: { business: 'Acme Plumbing', callerName: 'Dana Smith', problem: 'Burst pipe, water everywhere', callerNumber: CALLER } },
+    ]);
+    expect(details.get(ON_CALL_DETAIL)).toEqual(emergencies.answer);
+
+    // Later saves only bring the pages' facts up to date; the model is not told again.
+    const later = await save({ service_address: '12 Elm Street', callback_number: '(415) 555-2671' });
+    expect(later).not.toHaveProperty('tellCaller');
+    expect(emergencies.raised).toHaveLength(1);
+    expect(emergencies.updated).toEqual([expect.objectContaining({ serviceAddress: '12 Elm Street', callbackNumber: '+14155552671', problem: 'Burst pipe, water everywhere' })]);
+  });
+
+  it('raises an emergency once when two saves come at the same time', async () => {
+    const emergencies = new RecordingEmergencies();
+    const { save } = call(true, emergencies);
+    const [a, b] = await Promise.all([save({ problem: 'Flooding', urgency: 'emergency' }), save({ caller_name: 'Dana', urgency: 'emergency' })]);
+    expect(emergencies.raised).toHaveLength(1);
+    expect([a, b].filter((r) => 'tellCaller' in r)).toHaveLength(1);
+    expect(emergencies.updated).toHaveLength(1);
+  });
+
+  it('tells the model when nobody could be alerted, and does not raise it again', async () => {
+    const emergencies = new RecordingEmergencies();
+    emergencies.answer = { alerted: false, reason: 'nobody_on_call' };
+    const { save } = call(true, emergencies);
+    const result = await save({ problem: 'Sewage coming up', urgency: 'emergency' });
+    expect(result).toMatchObject({ onCall: { alerted: false, reason: 'nobody_on_call' }, tellCaller: expect.stringContaining('no on-call plumber has been paged') });
+    await save({ caller_name: 'Lee' });
+    expect(emergencies.raised).toHaveLength(1);
+    expect(emergencies.updated).toEqual([]);
   });
 
   it('describes the re-ask in its schema', () => {

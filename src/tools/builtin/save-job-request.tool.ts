@@ -1,11 +1,16 @@
 import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { CrmService, JobRequest } from '../../crm/crm.port';
-import type { ToolDefinition } from '../tool';
+import type { EmergencyAlert, EmergencyAlerts } from '../../on-call/emergency-alerts';
+import type { EmergencyFacts } from '../../on-call/page-message';
+import type { ToolCallContext, ToolDefinition } from '../tool';
 
 const FIELDS = ['callerName', 'callbackNumber', 'serviceAddress', 'problem', 'urgency', 'preferredTime'] as const;
 
 /** Call detail: the model has been told to ask for the callback number again, and no valid one has come since. */
 export const CALLBACK_NUMBER_REASKED = 'callbackNumberReasked';
+
+/** Call detail: the emergency was raised with the on-call rota, and what the caller was told of it (EmergencyAlert). */
+export const ON_CALL_DETAIL = 'onCall';
 
 /** Only the digits, a leading + kept: "2 2 2, 5 5 5…" as a transcript may write it. */
 function digitsOf(raw: string): string {
@@ -51,13 +56,16 @@ type CallbackOutcome =
  * does not validate on the next try is saved as heard, flagged unverified, for a person to check.
  * Metadata lags new area codes, and a number with a mis-heard digit beats no number.
  */
-export function saveJobRequestTool(crm: CrmService, region: string): ToolDefinition {
+export function saveJobRequestTool(crm: CrmService, region: string, emergencies?: Pick<EmergencyAlerts, 'raise' | 'update'>): ToolDefinition {
+  // Emergencies being raised, by call: a second save while the first is raising waits for it instead of raising again.
+  const raising = new Map<string, Promise<EmergencyAlert>>();
   return {
     name: 'save_job_request',
     description:
       "Save the caller's job request as soon as you have any of its details, and again whenever a detail is added or corrected. " +
       'Only pass the fields you know; earlier values are kept. If the result asks you to repeat the callback number, ask the caller ' +
-      'for it again, digit by digit, and call this tool with what they say; that second number is saved even if it cannot be verified.',
+      'for it again, digit by digit, and call this tool with what they say; that second number is saved even if it cannot be verified. ' +
+      'Saved with urgency emergency, the on-call plumber is paged at once; the result says what to tell the caller (tellCaller).',
     parameters: {
       type: 'object',
       additionalProperties: false,
@@ -105,6 +113,7 @@ export function saveJobRequestTool(crm: CrmService, region: string): ToolDefinit
       }
 
       const result: Record<string, unknown> = { saved: changed, jobRequest: job, stillMissing: FIELDS.filter((f) => job[f] === undefined) };
+      if (changed && job.urgency === 'emergency' && emergencies) Object.assign(result, await alertOnCall(emergencies, raising, job, ctx));
       if (callback.kind === 'reask') {
         result.callbackNumberSaved = false;
         result.askAgain =
@@ -116,6 +125,55 @@ export function saveJobRequestTool(crm: CrmService, region: string): ToolDefinit
       }
       return result;
     },
+  };
+}
+
+/** What the pages say of the job. */
+function factsOf(job: JobRequest, ctx: ToolCallContext): EmergencyFacts {
+  const { callerName, callbackNumber, callbackNumberUnverified, serviceAddress, problem } = job;
+  const known = Object.entries({ callerName, callbackNumber, callbackNumberUnverified, serviceAddress, problem }).filter(([, v]) => v !== undefined);
+  return { business: ctx.profile.companyName, ...Object.fromEntries(known), callerNumber: ctx.from };
+}
+
+/**
+ * The first save as an emergency raises it with the on-call rota (paging starts in the background)
+ * and tells the model what to say, honestly; later saves only bring the pages' facts up to date.
+ */
+async function alertOnCall(
+  emergencies: Pick<EmergencyAlerts, 'raise' | 'update'>,
+  raising: Map<string, Promise<EmergencyAlert>>,
+  job: JobRequest,
+  ctx: ToolCallContext,
+): Promise<Record<string, unknown>> {
+  // Nothing awaited before `raising` is set, unless something is in it: a save alongside must find it.
+  const inFlight = raising.get(ctx.callSid);
+  const raised = (ctx.getDetail(ON_CALL_DETAIL) as EmergencyAlert | undefined) ?? (inFlight && (await inFlight));
+  if (raised) {
+    if (raised.alerted) emergencies.update(ctx.callSid, factsOf(job, ctx));
+    return {};
+  }
+  const pending = emergencies
+    .raise(ctx.callSid, factsOf(job, ctx))
+    .then((alert) => {
+      ctx.setDetail(ON_CALL_DETAIL, alert);
+      return alert;
+    })
+    .finally(() => raising.delete(ctx.callSid));
+  raising.set(ctx.callSid, pending);
+  const alert = await pending;
+  if (alert.alerted) {
+    return {
+      onCall: alert,
+      tellCaller:
+        `Tell the caller, once: "I've alerted our on-call plumber, ${alert.person.name}, who will call you back within ${alert.callbackWithinMinutes} minutes." ` +
+        'Promise nothing more (no arrival time), and keep them on the safety step that applies.',
+    };
+  }
+  return {
+    onCall: alert,
+    tellCaller:
+      'Nobody could be alerted right now: no on-call plumber has been paged. Tell the caller honestly that their emergency is saved and ' +
+      'marked as an emergency so the team sees it first, that you cannot say when someone will call back, and to call 911 if anyone is in danger.',
   };
 }
 

@@ -1,0 +1,72 @@
+import { BadRequestException, Controller, Header, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
+import type { Request } from 'express';
+import type { Logger } from 'pino';
+import twilio from 'twilio';
+import { AppLogger } from '../logging/app-logger';
+import { OnCallReplies, type InboundSms } from '../on-call/on-call-replies';
+import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+const MESSAGE_SID = /^(SM|MM)[0-9a-fA-F]{32}$/;
+
+function field(req: Request, name: string): string {
+  const value = ((req.body ?? {}) as Record<string, unknown>)[name];
+  if (typeof value !== 'string') throw new BadRequestException(`${name} is required`);
+  return value;
+}
+
+/** The inbound message webhook's form, checked. */
+function readSms(req: Request): InboundSms {
+  const sms = { from: field(req, 'From'), to: field(req, 'To'), body: field(req, 'Body'), messageSid: field(req, 'MessageSid') };
+  if (!E164.test(sms.from)) throw new BadRequestException('From is not an E.164 number');
+  if (!MESSAGE_SID.test(sms.messageSid)) throw new BadRequestException('MessageSid is not a message SID');
+  if (sms.body.length > 1600) throw new BadRequestException('Body is too long');
+  return sms;
+}
+
+/** TwiML that texts `text` back, or says nothing. */
+function messagingResponse(text: string | null): string {
+  const response = new twilio.twiml.MessagingResponse();
+  if (text !== null) response.message(text);
+  return response.toString();
+}
+
+/**
+ * Twilio's "A message comes in" webhook for the service's numbers. Messages are routed by sender:
+ * on-call staff replying to a page (YES, NO) go to the on-call side; anything else is not handled
+ * yet, and is logged (without its text) and answered with an empty response. A feature that takes
+ * other messages (STOP, HELP from callers) adds its route here.
+ */
+@Controller('twilio')
+@UseGuards(TwilioSignatureGuard)
+export class InboundSmsController {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly onCall: OnCallReplies,
+    @Inject(AppLogger) logger: AppLogger,
+  ) {
+    this.log = logger.child({ component: 'inbound-sms' });
+  }
+
+  @Post('sms')
+  @HttpCode(200)
+  @Header('Content-Type', 'text/xml')
+  async sms(@Req() req: Request): Promise<string> {
+    const sms = readSms(req);
+    return messagingResponse(await this.route(sms));
+  }
+
+  /** The reply to text back, or null for none. */
+  private async route(sms: InboundSms): Promise<string | null> {
+    try {
+      if (await this.onCall.isStaff(sms.from)) return await this.onCall.reply(sms);
+    } catch (err) {
+      // The database is down: the answer cannot be kept. Better to ask again than to lose it silently.
+      this.log.error({ messageSid: sms.messageSid, err: err instanceof Error ? err.message : String(err) }, 'inbound SMS from staff not handled');
+      return 'Sorry, your answer could not be recorded. Please reply again in a minute.';
+    }
+    this.log.info({ messageSid: sms.messageSid, from: sms.from }, 'inbound SMS from someone not on call: ignored');
+    return null;
+  }
+}
