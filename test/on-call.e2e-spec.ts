@@ -233,7 +233,8 @@ describe('on call: emergency paging', () => {
 
     const stranger = await reply('+14155559999', 'YES');
     expect(stranger).toEqual({ status: 200, text: '<?xml version="1.0" encoding="UTF-8"?><Response/>' });
-    expect(t.logs.find('inbound SMS from someone not on call: ignored')).toBeDefined();
+    // Not staff: a caller's YES is an opt-in (Twilio's keyword), not an answer to a page.
+    expect(t.logs.find('number opted back in to texts')).toMatchObject({ keyword: 'YES', wasOptedOut: false });
   });
 
   describe('the rota API', () => {

@@ -187,6 +187,11 @@ export class AppConfig {
     /** SMS_FROM_NUMBER: where pages come from; unset, nobody is paged. */
     readonly smsFrom: string | undefined;
   };
+  /** Texts to callers (src/sms): the confirmation of a saved job request, STOP/HELP. */
+  readonly sms: {
+    /** SMS_CONFIRMATIONS: a confirmation text when a call ends with a saved job request. */
+    readonly confirmations: boolean;
+  };
   readonly security: {
     /** False: TWILIO_VALIDATE_SIGNATURE=false. Signatures are checked only with an auth token as well. */
     readonly validateTwilioSignature: boolean;
@@ -337,6 +342,7 @@ export class AppConfig {
       callbackMinutes: env.ON_CALL_CALLBACK_MINUTES,
       smsFrom: env.SMS_FROM_NUMBER,
     };
+    this.sms = { confirmations: env.SMS_CONFIRMATIONS };
     this.security = {
       validateTwilioSignature: env.TWILIO_VALIDATE_SIGNATURE,
       streamTokenSecret: env.STREAM_TOKEN_SECRET,

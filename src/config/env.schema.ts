@@ -392,6 +392,10 @@ export class EnvironmentVariables {
   @Matches(E164, { message: 'SMS_FROM_NUMBER must be an E.164 number such as +15551234567' })
   SMS_FROM_NUMBER?: string;
 
+  /** A text to the caller when a call ends with a saved job request (from SMS_FROM_NUMBER); false: none. */
+  @Transform(toBoolean) @IsBoolean()
+  SMS_CONFIRMATIONS = true;
+
   @Transform(toBoolean) @IsBoolean()
   HUBSPOT_ENABLED = false;
 

@@ -46,6 +46,8 @@ describe.each(sqlTestBackends())('runMigrations on $name', (backend) => {
       'outbound_attempts',
       'outbound_requests',
       'schema_migrations',
+      'sms_confirmations',
+      'sms_opt_outs',
       'webhook_deliveries',
       'webhook_events',
     ]);
@@ -164,6 +166,7 @@ describe('MigrationRunner', () => {
   beforeEach(async () => {
     await db.client.query('DROP TABLE IF EXISTS calls, schema_migrations, outbound_attempts, outbound_requests, do_not_call, webhook_deliveries, webhook_events');
     await db.client.query('DROP TABLE IF EXISTS on_call_pages, on_call_escalations, on_call_overrides, on_call_windows, on_call_people, on_call_rota');
+    await db.client.query('DROP TABLE IF EXISTS sms_confirmations, sms_opt_outs');
     flaky = new FlakyClient(db.client);
     scheduler = new ManualScheduler();
     logs = new LogCapture();

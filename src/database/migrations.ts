@@ -216,4 +216,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX on_call_pages_to_number_idx ON on_call_pages (to_number, sent_at DESC);
     `,
   },
+  {
+    version: 8,
+    name: 'SMS confirmations to callers and SMS opt-outs',
+    sql: `
+      -- Numbers that texted STOP (or that Twilio refused as opted out, error 21610): no texts to them.
+      CREATE TABLE sms_opt_outs (
+        number  text PRIMARY KEY,
+        at      timestamptz NOT NULL,
+        keyword text NOT NULL
+      );
+      -- One per call that ended with a saved job request: the confirmation text, written with the ended record.
+      CREATE TABLE sms_confirmations (
+        call_sid    text PRIMARY KEY,
+        reference   text NOT NULL,
+        to_number   text,
+        body        text,
+        status      text NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'skipped', 'failed')),
+        reason      text,
+        message_sid text,
+        attempts    integer NOT NULL DEFAULT 0,
+        created_at  timestamptz NOT NULL,
+        updated_at  timestamptz NOT NULL
+      );
+      CREATE INDEX sms_confirmations_pending_idx ON sms_confirmations (status, updated_at);
+    `,
+  },
 ];

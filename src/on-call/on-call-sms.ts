@@ -11,13 +11,15 @@ export class SmsError extends Error {
   constructor(
     message: string,
     readonly reason: 'rejected' | 'unreachable',
+    /** Twilio's error code when it answered with one (21610: the recipient replied STOP). */
+    readonly code?: number,
   ) {
     super(message);
     this.name = 'SmsError';
   }
 }
 
-/** Sends pages through Twilio Messaging (Messages.json create) from SMS_FROM_NUMBER. */
+/** Sends texts (pages, callers' confirmations) through Twilio Messaging (Messages.json create) from SMS_FROM_NUMBER. */
 @Injectable()
 export class OnCallSms {
   private readonly client: TwilioClient | null;
@@ -31,7 +33,7 @@ export class OnCallSms {
   /** Why no SMS can be sent with this configuration, or null when they can. */
   get unavailableReason(): string | null {
     const missing = [this.client ? null : 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN', this.from ? null : 'SMS_FROM_NUMBER'].filter((m): m is string => m !== null);
-    return missing.length ? `paging needs ${missing.join(' and ')}` : null;
+    return missing.length ? `texts need ${missing.join(' and ')}` : null;
   }
 
   /** The message's SID (SM…) once Twilio has taken it; rejects with SmsError. */
@@ -44,7 +46,7 @@ export class OnCallSms {
       // Only the derived fields: the raw error (an axios error) carries the Authorization header.
       const failure = describeTwilioFailure('Twilio did not take the SMS', error);
       const retryable = failure.status === undefined || failure.status >= 500 || failure.status === 429;
-      throw new SmsError(failure.message, retryable ? 'unreachable' : 'rejected');
+      throw new SmsError(failure.message, retryable ? 'unreachable' : 'rejected', failure.code);
     }
   }
 }

@@ -5,6 +5,7 @@ import twilio from 'twilio';
 import { AppLogger } from '../logging/app-logger';
 import { OnCallReplies, type InboundSms } from '../on-call/on-call-replies';
 import { TwilioSignatureGuard } from '../security/twilio-signature.guard';
+import { CallerReplies } from '../sms/caller-replies';
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 const MESSAGE_SID = /^(SM|MM)[0-9a-fA-F]{32}$/;
@@ -33,9 +34,9 @@ function messagingResponse(text: string | null): string {
 
 /**
  * Twilio's "A message comes in" webhook for the service's numbers. Messages are routed by sender:
- * on-call staff replying to a page (YES, NO) go to the on-call side; anything else is not handled
- * yet, and is logged (without its text) and answered with an empty response. A feature that takes
- * other messages (STOP, HELP from callers) adds its route here.
+ * on-call staff replying to a page (YES, NO) go to the on-call side first (their YES is an answer,
+ * not an opt-in); everyone else goes to CallerReplies: STOP and the other opt-out keywords, START,
+ * HELP. Anything else is logged (without its text) and answered with an empty response.
  */
 @Controller('twilio')
 @UseGuards(TwilioSignatureGuard)
@@ -44,6 +45,7 @@ export class InboundSmsController {
 
   constructor(
     private readonly onCall: OnCallReplies,
+    private readonly callers: CallerReplies,
     @Inject(AppLogger) logger: AppLogger,
   ) {
     this.log = logger.child({ component: 'inbound-sms' });
@@ -66,7 +68,12 @@ export class InboundSmsController {
       this.log.error({ messageSid: sms.messageSid, err: err instanceof Error ? err.message : String(err) }, 'inbound SMS from staff not handled');
       return 'Sorry, your answer could not be recorded. Please reply again in a minute.';
     }
-    this.log.info({ messageSid: sms.messageSid, from: sms.from }, 'inbound SMS from someone not on call: ignored');
-    return null;
+    try {
+      return await this.callers.reply(sms);
+    } catch (err) {
+      // An opt-out that cannot be kept must not look kept: Twilio retries nothing, so ask again.
+      this.log.error({ messageSid: sms.messageSid, err: err instanceof Error ? err.message : String(err) }, 'inbound SMS from a caller not handled');
+      return 'Sorry, your message could not be processed. Please send it again in a minute.';
+    }
   }
 }

@@ -5,6 +5,7 @@ import { OnCallModule } from '../on-call/on-call.module';
 import { OutboundModule } from '../outbound/outbound.module';
 import { SecurityModule } from '../security/security.module';
 import { SessionModule } from '../session/session.module';
+import { SmsModule } from '../sms/sms.module';
 import { TwilioModule } from '../twilio/twilio.module';
 import { InboundSmsController } from './inbound-sms.controller';
 import { MediaStreamGateway } from './media-stream.gateway';
@@ -13,7 +14,7 @@ import { VoiceController } from './voice.controller';
 
 /** Where Twilio reaches the service: the voice webhook, the media stream endpoint, the callbacks of outbound calls, and inbound SMS. */
 @Module({
-  imports: [CallModule, CallLogModule, OnCallModule, OutboundModule, SecurityModule, SessionModule, TwilioModule],
+  imports: [CallModule, CallLogModule, OnCallModule, OutboundModule, SecurityModule, SessionModule, SmsModule, TwilioModule],
   controllers: [VoiceController, OutboundCallbacksController, InboundSmsController],
   providers: [MediaStreamGateway],
 })
