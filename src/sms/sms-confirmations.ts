@@ -35,7 +35,7 @@ export function textableNumber(raw: string | undefined, region: string): string 
 
 function jobRequestOf(record: CallRecord): JobRequest | null {
   const job = record.details.jobRequest;
-  return job && typeof job === 'object' ? (job) : null;
+  return job && typeof job === 'object' ? job : null;
 }
 
 /** Where a confirmation for this call goes: the callback number given, else the caller's own number. */
