@@ -98,6 +98,7 @@ describe('DatabaseModule', () => {
         '5 outbound attempts awaiting their end',
         '6 webhook outbox: events and their deliveries',
         '7 on-call rota and emergency pages',
+        '8 SMS confirmations to callers and SMS opt-outs',
       ],
     });
 
