@@ -37,7 +37,7 @@ function record(over: Partial<CallRecord> = {}, job: Record<string, unknown> | n
 
 /** The outbox in memory, as the SQL store behaves. */
 class MemoryStore {
-  readonly rows = new Map<string, NewConfirmation & { status: string; attempts: number; messageSid: string | null }>();
+  readonly rows = new Map<string, Omit<NewConfirmation, 'status'> & { status: string; attempts: number; messageSid: string | null }>();
   add(_tx: SqlExecutor, c: NewConfirmation): Promise<void> {
     if (!this.rows.has(c.callSid)) this.rows.set(c.callSid, { ...c, attempts: 0, messageSid: null });
     return Promise.resolve();
@@ -53,7 +53,7 @@ class MemoryStore {
   }
   settle(callSid: string, status: string, _at: string, fields: { reason?: string | null; messageSid?: string | null } = {}): Promise<void> {
     const row = this.rows.get(callSid)!;
-    this.rows.set(callSid, { ...row, status, reason: fields.reason ?? null, messageSid: fields.messageSid ?? null } as never);
+    this.rows.set(callSid, { ...row, status, reason: fields.reason ?? null, messageSid: fields.messageSid ?? null });
     return Promise.resolve();
   }
   forCalls(): Promise<Map<string, unknown>> {
