@@ -8,7 +8,7 @@ export type ConfirmationStatus = 'pending' | 'sending' | 'sent' | 'skipped' | 'f
 export interface ConfirmationDetail {
   readonly reference: string;
   readonly status: ConfirmationStatus;
-  /** Why it was skipped or failed: `opted-out`, `no-mobile-number`, `sms-not-configured`, or Twilio's error. */
+  /** Why it was skipped or failed: `opted-out`, `no-mobile-number`, `sms-not-configured`, `too-late`, or Twilio's error. */
   readonly reason: string | null;
   readonly messageSid: string | null;
   readonly attempts: number;

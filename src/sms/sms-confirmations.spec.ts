@@ -158,6 +158,13 @@ describe('SmsConfirmations', () => {
     expect(store.rows.get(CALL_SID)).toMatchObject({ status: 'skipped', reason: 'sms-not-configured' });
   });
 
+  it('skips a record written over a day after its call ended (a late spool replay)', async () => {
+    const c = make();
+    await end(c, record({ endedAt: '2025-12-30T00:00:00.000Z' }));
+    expect(sent).toEqual([]);
+    expect(store.rows.get(CALL_SID)).toMatchObject({ status: 'skipped', reason: 'too-late' });
+  });
+
   it('checks the opt-out list right before sending', async () => {
     const c = make();
     optedOut.set('+14155552671', 'STOP');

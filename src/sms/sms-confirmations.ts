@@ -22,6 +22,9 @@ export const CONFIRMATION_ATTEMPTS = 3;
 /** How often pending confirmations are looked for (left by a restart, an outage, an unreachable Twilio). */
 export const SWEEP_MS = 30_000;
 
+/** A record written this long after its call ended (a spool file replayed late) gets no text: it would come out of the blue. */
+export const MAX_CONFIRMATION_DELAY_MS = 24 * 60 * 60 * 1000;
+
 const MOBILE_TYPES = new Set(['MOBILE', 'FIXED_LINE_OR_MOBILE']);
 
 /** The number as E.164 when it is valid and may take texts (mobile, or a region that does not tell), else null. */
@@ -104,6 +107,8 @@ export class SmsConfirmations implements EndedCallHook, OnModuleInit, OnApplicat
     const at = new Date(this.clock.epochMs()).toISOString();
     const reference = confirmationReference(record.callSid);
     const base = { callSid: record.callSid, reference, at };
+    const endedAt = record.endedAt === null ? NaN : Date.parse(record.endedAt);
+    if (endedAt < this.clock.epochMs() - MAX_CONFIRMATION_DELAY_MS) return { ...base, to: null, body: null, status: 'skipped', reason: 'too-late' };
     const unavailable = this.sms.unavailableReason;
     if (unavailable) return { ...base, to: null, body: null, status: 'skipped', reason: 'sms-not-configured' };
     const to = confirmationNumber(record, job, this.region);
