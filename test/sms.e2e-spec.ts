@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import twilio from 'twilio';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
 import { confirmationReference } from '../src/sms/confirmation-message';
 import { SmsConfirmations } from '../src/sms/sms-confirmations';
 import { FakeTwilioRest } from './support/fake-twilio-rest';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
-import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
+import { freshDataDir, startApp, TEST_API_KEY, type TestApp } from './support/test-app';
 import { TwilioCaller } from './support/twilio-caller';
 
 const ACCOUNT_SID = 'AC' + 'f'.repeat(32);
@@ -201,5 +202,69 @@ describe('SMS confirmations switched off', () => {
     expect(record.details.jobRequest).toBeDefined();
     expect(record.details).not.toHaveProperty('smsConfirmation');
     expect(rest.messages).toEqual([]);
+  });
+});
+
+describe('SMS confirmations across a restart', () => {
+  let rest: FakeTwilioRest;
+  let mock: MockRealtimeServer;
+  let dataDir: string;
+  let t: TestApp | undefined;
+
+  const boot = () =>
+    startApp({
+      OPENAI_API_KEY: TEST_API_KEY,
+      OPENAI_REALTIME_URL: mock.url,
+      TWILIO_API_BASE_URL: rest.baseUrl,
+      API_TOKEN,
+      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      PUBLIC_BASE_URL,
+      SMS_FROM_NUMBER: SMS_FROM,
+      DATA_DIR: dataDir,
+    });
+
+  beforeAll(async () => {
+    rest = await FakeTwilioRest.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    mock = await MockRealtimeServer.start();
+    dataDir = await freshDataDir();
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await mock?.close();
+    await rest?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a confirmation Twilio could not take before a restart is sent once by the next boot', async () => {
+    t = await boot();
+    rest.failNextMessage(503, 20503, 'Service unavailable');
+    const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_BASE_URL.replace(/^https/, 'wss')}/twilio/stream`, {});
+    const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: { from: '+14155550120', to: SMS_FROM, direction: 'inbound' }, headers: { 'x-twilio-signature': signature } });
+    caller.sendConnected();
+    caller.sendStart();
+    const rt = await mock.nextConnection();
+    await rt.waitFor('response.create');
+    rt.responseCreated('resp_r');
+    rt.send({ type: 'response.function_call_arguments.done', response_id: 'resp_r', item_id: 'item_r', output_index: 0, call_id: 'cr', name: 'save_job_request', arguments: JSON.stringify(JOB) });
+    rt.responseDone('resp_r');
+    await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === 'cr');
+    caller.sendStop();
+    await rt.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid });
+    await t.app.get(CallLogWriter).drained();
+    await t.app.get(SmsConfirmations).idle();
+    await t.logs.waitFor('SMS confirmation not sent: Twilio unreachable; tried again later', { callSid: caller.callSid });
+    expect(rest.messages).toEqual([]);
+    await t.close();
+
+    t = await boot();
+    const sms = await rest.waitForMessage((m) => m.to === DANA);
+    await t.app.get(SmsConfirmations).idle();
+    expect(sms.body).toContain(`Ref ${confirmationReference(caller.callSid)}.`);
+    const record = (await (await fetch(`${t.httpUrl}/api/calls/${caller.callSid}`, { headers: auth })).json()) as Record<string, any>;
+    expect(record.details.smsConfirmation).toMatchObject({ status: 'sent', messageSid: sms.sid, attempts: 2 });
+    expect(rest.messages).toHaveLength(1);
   });
 });
