@@ -17,6 +17,8 @@ import { RecordingService } from '../recording/recording.service';
 import { parseWavHeader, WAV_HEADER_BYTES } from '../recording/wav';
 import type { AutomaticCallbacks, EndedInboundCall } from '../outbound/automatic-callbacks';
 import { InMemorySessionStore } from '../session/session-store';
+import { CallSummaries } from '../summary/call-summaries';
+import { CallSummarizer, DisabledCallSummarizer } from '../summary/call-summarizer';
 import { MemoryRepository } from '../../test/support/call-harness';
 import { LogCapture } from '../../test/support/log-capture';
 import { testProfile } from '../../test/support/profiles';
@@ -65,7 +67,7 @@ describe('CallRecords', () => {
   });
 
   /** The records of one call, opened as CallFactory does, kept in in-memory services and temp files. */
-  function openCall(env: Record<string, string> = {}, profile: CallProfile = testProfile()) {
+  function openCall(env: Record<string, string> = {}, profile: CallProfile = testProfile(), summarizer: CallSummarizer = new DisabledCallSummarizer()) {
     const config = new AppConfig(
       validateEnvironment({
         LOG_LEVEL: 'info',
@@ -87,7 +89,8 @@ describe('CallRecords', () => {
     const crm = new RecordingCrm();
     const endedCalls: EndedInboundCall[] = [];
     const callbacks = { callEnded: (c: EndedInboundCall) => void endedCalls.push(c) } as AutomaticCallbacks;
-    const factory = new CallRecordsFactory(new CallLog(writer, config, clock, scheduler), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock, callbacks);
+    const summaries = new CallSummaries(summarizer, config, clock, scheduler, logger, new CallMetrics());
+    const factory = new CallRecordsFactory(new CallLog(writer, config, clock, scheduler), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock, callbacks, summaries);
     const records = factory.open(PARTIES, profile, logger.child({ callSid: CALL_SID }));
     return {
       records,
@@ -100,6 +103,7 @@ describe('CallRecords', () => {
       repository,
       writer,
       scheduler,
+      summaries,
       /** The call's entry in the call log, once the paced write of what happened so far has landed. */
       entry: async (): Promise<CallRecord> => {
         scheduler.advance(LIVE_RECORD_INTERVAL_MS);
