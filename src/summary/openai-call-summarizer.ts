@@ -84,7 +84,13 @@ function failureOf(err: unknown): SummaryFailed {
   if (err instanceof APIUserAbortError) return new SummaryFailed('timeout', { aborted: 'yes' });
   if (err instanceof APIConnectionError) return new SummaryFailed('error', { httpStatus: null, cause: 'no answer' });
   if (err instanceof APIError) {
-    return new SummaryFailed('error', { httpStatus: err.status ?? null, code: err.code ?? null, type: err.type ?? null });
+    const status: unknown = err.status;
+    return new SummaryFailed('error', { httpStatus: typeof status === 'number' ? status : null, code: codeOf(err.code), type: codeOf(err.type) });
   }
   return new SummaryFailed('error', { error: err instanceof Error ? err.name : typeof err });
+}
+
+/** An API error code or type as logged: an identifier, or nothing (never free text). */
+function codeOf(value: string | null | undefined): string | null {
+  return typeof value === 'string' && /^[a-z][a-z0-9_.-]{0,63}$/i.test(value) ? value : null;
 }
