@@ -7,7 +7,7 @@
  * webhook are complete all the same, with the one-line summary.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
 import type { CallRecord } from '../src/call-log/call-record';
@@ -18,7 +18,7 @@ import { CallMetrics } from '../src/metrics/call-metrics';
 import { FakeOpenAiApi } from './support/fake-openai-api';
 import { metricValue } from './support/metric-value';
 import { MockRealtimeServer } from './support/mock-realtime-server';
-import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
+import { freshDataDir, startApp, TEST_API_KEY, type TestApp } from './support/test-app';
 import { TwilioCaller } from './support/twilio-caller';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -189,6 +189,37 @@ describe('call summaries by a text model', () => {
     await t.app.get(WebhookDispatcher).settled();
     expect(receiver.accepted.get(eventId)).toBe(1);
     expect((await getCall(t, callSid)).details.summary).toMatchObject({ status: 'failed', reason: 'timeout' });
+  });
+});
+
+describe('call summaries at shutdown', () => {
+  it('gives up a summary still being made, attaches that to the record before the database closes, and the next boot sends the event', async () => {
+    const dataDir = await freshDataDir();
+    // A model slower than the shutdown's wait for it (5 s), within its own deadline.
+    const first = await boot({ DATA_DIR: dataDir, SUMMARY_TIMEOUT_MS: '60000' });
+    let second: TestApp | undefined;
+    try {
+      first.fake.reply({ kind: 'hold' });
+      const callSid = await talkingCall(first.t, first.mock);
+      await first.fake.waitForHeld();
+      // Webhooks go nowhere yet: the receiver is down while the first instance runs.
+      await first.receiver.down();
+      await first.t.close();
+      await first.t.logs.waitFor('call summary not made; the one-line summary stands in', { callSid, reason: 'shutdown' });
+
+      await first.receiver.up();
+      second = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: first.mock.url, API_TOKEN, DATA_DIR: dataDir, WEBHOOK_URLS: first.receiver.url(), WEBHOOK_SECRET, SUMMARY_ENABLED: 'true' });
+      // Released when the failure was attached: sent at once, not at the end of the hold.
+      const [sent] = await first.receiver.waitForRequests(1, (r) => r.headers['webhook-id'] === callEndedEventId(callSid));
+      expect(sent.event.data).toMatchObject({ callSid, summary: 'Call twilio_stop; no job request captured.' });
+      expect((await getCall(second, callSid)).details.summary).toMatchObject({ status: 'failed', reason: 'shutdown' });
+    } finally {
+      await second?.close();
+      await first.receiver.close();
+      await first.mock.close();
+      await first.fake.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
