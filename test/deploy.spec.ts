@@ -24,6 +24,7 @@ import { HealthController } from '../src/health/health.controller';
 import { CallMetrics } from '../src/metrics/call-metrics';
 import { MetricsController } from '../src/metrics/metrics.controller';
 import { VoiceController } from '../src/phone-line/voice.controller';
+import { SUMMARY_SHUTDOWN_WAIT_MS } from '../src/summary/call-summaries';
 import { STREAM_PATH } from '../src/twilio/twiml.builder';
 
 /**
@@ -151,8 +152,8 @@ const DEFAULTS = validateEnvironment({});
 
 /**
  * What shutdown may take after the drain: each call still going says goodbye (GOODBYE_MAX_MS) and
- * is hung up (HANGUP_MAX_MS), then call records are flushed (5 s) and recordings closed. The README
- * tells operators the same margin.
+ * is hung up (HANGUP_MAX_MS), the summaries still being made get SUMMARY_SHUTDOWN_WAIT_MS, then
+ * call records are flushed (5 s) and recordings closed. The README tells operators the same margin.
  */
 const AFTER_DRAIN_SECONDS = 30;
 
@@ -253,7 +254,7 @@ describe('deploy/kubernetes', () => {
   it('lets a pod drain its calls: the grace period covers the preStop pause, the drain and what follows it', () => {
     const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
     expect(preStop).toBeGreaterThan(0);
-    expect(GOODBYE_MAX_MS + HANGUP_MAX_MS).toBeLessThan(AFTER_DRAIN_SECONDS * 1000);
+    expect(GOODBYE_MAX_MS + HANGUP_MAX_MS + SUMMARY_SHUTDOWN_WAIT_MS).toBeLessThan(AFTER_DRAIN_SECONDS * 1000);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(preStop + env.DRAIN_TIMEOUT_SECONDS + AFTER_DRAIN_SECONDS);
     // New pods are ready before old ones start draining.
     expect(deployment.spec!.strategy?.rollingUpdate?.maxUnavailable).toBe(0);

@@ -109,6 +109,17 @@ export class CallJournal {
     return this.details[key];
   }
 
+  /**
+   * A fact that comes after the call ended (its written summary): kept in the details, and the
+   * whole record handed to the writer again, at once (an ended record is no longer paced). Before
+   * the end, as setDetail.
+   */
+  amend(key: string, value: unknown): void {
+    this.details[key] = value;
+    if (this.ended.status === 'in-progress') this.checkpoint();
+    else this.write();
+  }
+
   /** Appends to a list kept in the details (e.g. every tool call), bounded. */
   appendDetail(key: string, value: unknown): void {
     const list = Array.isArray(this.details[key]) ? (this.details[key] as unknown[]) : [];

@@ -17,9 +17,12 @@ import { RecordingService } from '../recording/recording.service';
 import { parseWavHeader, WAV_HEADER_BYTES } from '../recording/wav';
 import type { AutomaticCallbacks, EndedInboundCall } from '../outbound/automatic-callbacks';
 import { InMemorySessionStore } from '../session/session-store';
+import { CallSummaries } from '../summary/call-summaries';
+import { CallSummarizer, DisabledCallSummarizer, type SummaryRequest } from '../summary/call-summarizer';
 import { MemoryRepository } from '../../test/support/call-harness';
 import { LogCapture } from '../../test/support/log-capture';
 import { testProfile } from '../../test/support/profiles';
+import { deferred } from '../../test/support/wait';
 import { CallRecordsFactory, type CallParties, type CallRecords } from './call-records';
 
 /** A 20 ms frame of mu-law. */
@@ -65,7 +68,7 @@ describe('CallRecords', () => {
   });
 
   /** The records of one call, opened as CallFactory does, kept in in-memory services and temp files. */
-  function openCall(env: Record<string, string> = {}, profile: CallProfile = testProfile()) {
+  function openCall(env: Record<string, string> = {}, profile: CallProfile = testProfile(), summarizer: CallSummarizer = new DisabledCallSummarizer()) {
     const config = new AppConfig(
       validateEnvironment({
         LOG_LEVEL: 'info',
@@ -87,7 +90,8 @@ describe('CallRecords', () => {
     const crm = new RecordingCrm();
     const endedCalls: EndedInboundCall[] = [];
     const callbacks = { callEnded: (c: EndedInboundCall) => void endedCalls.push(c) } as AutomaticCallbacks;
-    const factory = new CallRecordsFactory(new CallLog(writer, config, clock, scheduler), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock, callbacks);
+    const summaries = new CallSummaries(summarizer, config, clock, scheduler, logger, new CallMetrics());
+    const factory = new CallRecordsFactory(new CallLog(writer, config, clock, scheduler), recordings, new RecordingLinks(config, clock, logger), sessions, crm, clock, callbacks, summaries);
     const records = factory.open(PARTIES, profile, logger.child({ callSid: CALL_SID }));
     return {
       records,
@@ -100,6 +104,7 @@ describe('CallRecords', () => {
       repository,
       writer,
       scheduler,
+      summaries,
       /** The call's entry in the call log, once the paced write of what happened so far has landed. */
       entry: async (): Promise<CallRecord> => {
         scheduler.advance(LIVE_RECORD_INTERVAL_MS);
@@ -390,6 +395,73 @@ describe('CallRecords', () => {
       expect(records.agentAudioSent).toBeNull();
       records.finish({ status: 'completed', endReason: 'twilio_stop', details: {} });
       expect((await entry()).recording).toBeNull();
+    });
+
+    describe('the written summary', () => {
+      /** A model that answers when the test says. */
+      class HeldSummarizer extends CallSummarizer {
+        readonly model = 'gpt-4.1-mini';
+        readonly requests: SummaryRequest[] = [];
+        readonly answer = deferred<string>();
+        summarize(request: SummaryRequest): Promise<string> {
+          this.requests.push(request);
+          return this.answer.promise;
+        }
+      }
+
+      it('is asked for at the end, from the transcript, the job request and how the call ended, and attached to the written record', async () => {
+        const model = new HeldSummarizer();
+        const { records, writer, repository, summaries } = openCall({ OPENAI_API_KEY: 'sk-test-0123456789abcdef' }, testProfile({ companyName: 'Acme Plumbing' }), model);
+        const saves: CallRecord[] = [];
+        const save = repository.save.bind(repository);
+        repository.save = async (record) => {
+          saves.push(record);
+          await save(record);
+        };
+        records.callerSpeechStarted('caller-1', 100);
+        records.callerTranscript('caller-1', 'My sink is leaking.');
+        records.agentAudio('agent-1', 8_000);
+        records.agentTranscriptDone('agent-1', 'I can send someone today.');
+        records.setDetail('jobRequest', BURST_PIPE);
+        records.finish({ status: 'completed', endReason: 'hangup', details: {} });
+        await writer.drained();
+
+        // The ended record is written at once, without waiting for the model.
+        expect(saves.at(-1)).toMatchObject({ status: 'completed', endReason: 'hangup' });
+        expect(saves.at(-1)!.details.summary).toBeUndefined();
+        expect(model.requests).toEqual([
+          {
+            direction: 'inbound',
+            companyName: 'Acme Plumbing',
+            transcript: [expect.objectContaining({ speaker: 'agent', text: 'I can send someone today.' }), expect.objectContaining({ speaker: 'caller', text: 'My sink is leaking.' })],
+            jobRequest: BURST_PIPE,
+            status: 'completed',
+            endReason: 'hangup',
+          },
+        ]);
+        const written = saves.length;
+
+        model.answer.resolve('Dana called. Her sink leaks. Someone comes today.');
+        await new Promise((resolve) => setImmediate(resolve));
+        await writer.drained();
+        expect(saves).toHaveLength(written + 1);
+        expect(saves.at(-1)).toMatchObject({
+          status: 'completed',
+          endReason: 'hangup',
+          details: { jobRequest: BURST_PIPE, summary: { status: 'ready', text: 'Dana called. Her sink leaks. Someone comes today.', model: 'gpt-4.1-mini' } },
+        });
+        expect(repository.rows.get(CALL_SID)?.details.summary).toMatchObject({ status: 'ready' });
+        expect(await summaries.summaryOf(repository.rows.get(CALL_SID)!)).toEqual({ text: 'Dana called. Her sink leaks. Someone comes today.', source: 'model' });
+      });
+
+      it('is not asked for when summaries are off', async () => {
+        const { records, writer, repository } = openCall();
+        records.callerTranscript('caller-1', 'My sink is leaking.');
+        records.finish({ status: 'completed', endReason: 'twilio_stop', details: {} });
+        await writer.drained();
+        expect(repository.rows.get(CALL_SID)).toMatchObject({ status: 'completed' });
+        expect(repository.rows.get(CALL_SID)!.details.summary).toBeUndefined();
+      });
     });
 
     describe("the CRM's hand-off", () => {

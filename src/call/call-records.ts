@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { CallLog, type CallJournal } from '../call-log/call-log.service';
+import { oneLineSummary } from '../call-log/call-summary';
 import { Clock } from '../common/clock';
 import { BYTES_PER_MS } from '../common/mulaw';
 import { CrmService, type CallSummaryForCrm, type JobRequest } from '../crm/crm.port';
@@ -8,6 +9,7 @@ import { AutomaticCallbacks } from '../outbound/automatic-callbacks';
 import type { CallProfile } from '../profile/call-profile';
 import type { RealtimeUsage } from '../realtime/realtime-protocol';
 import type { CallRecorder } from '../recording/call-recorder';
+import { CallSummaries } from '../summary/call-summaries';
 import { RecordingLinks } from '../recording/recording-links';
 import { RecordingService } from '../recording/recording.service';
 import { SessionStore, SharedStateUnavailable, type CallDirection } from '../session/session-store';
@@ -65,6 +67,7 @@ export class CallRecords {
       readonly crm: CrmService;
       readonly links: RecordingLinks;
       readonly callbacks: Pick<AutomaticCallbacks, 'callEnded'>;
+      readonly summaries: Pick<CallSummaries, 'summarize'>;
       readonly clock: Clock;
       readonly log: Logger;
     },
@@ -154,12 +157,27 @@ export class CallRecords {
     return buildConversationSummary(this.journal.turns(), this.journal.getDetail('jobRequest') as JobRequest | undefined);
   }
 
-  /** Closes every record of the call: recording finished, entry written, session removed, CRM told. */
+  /** Closes every record of the call: recording finished, entry written, summary asked for, session removed, CRM told. */
   finish(ending: CallEnding): void {
     const endedAt = this.deps.clock.epochMs();
     const durationMs = this.timeline.now();
     this.recorder?.finish(durationMs).catch((err: unknown) => this.deps.log.error({ err }, 'recording not finished'));
     for (const [key, value] of Object.entries(ending.details)) this.journal.setDetail(key, value);
+    const jobRequest = this.journal.getDetail('jobRequest') as JobRequest | undefined;
+    // Asked for before the ended record is written, so that its webhook event waits for the summary;
+    // made in the background and attached to the record, which is written again.
+    this.deps.summaries.summarize(
+      this.parties.callSid,
+      {
+        direction: this.parties.direction,
+        companyName: this.profile.companyName,
+        transcript: this.journal.turns(),
+        jobRequest,
+        status: ending.status,
+        endReason: ending.endReason,
+      },
+      (summary) => this.journal.amend('summary', summary),
+    );
     this.journal.finish(ending.status, ending.endReason, new Date(endedAt).toISOString(), durationMs);
     this.finished = true;
     this.deps.sessions.remove(this.parties.callSid).catch(this.sessionWriteFailed('remove'));
@@ -196,9 +214,8 @@ export class CallRecords {
       endReason: ending.endReason,
       transcript: record.transcript,
       jobRequest,
-      summary: jobRequest?.problem
-        ? `${jobRequest.urgency ?? 'unspecified'} job: ${jobRequest.problem}`
-        : `Call ${ending.endReason}; no job request captured.`,
+      // At the end of the call, before the model's summary: the CRM gets the one-line one.
+      summary: oneLineSummary(record),
       recordingUrl: record.recording ? this.deps.links.urlFor(record.callSid) : undefined,
     };
   }
@@ -215,11 +232,12 @@ export class CallRecordsFactory {
     private readonly crm: CrmService,
     private readonly clock: Clock,
     private readonly callbacks: AutomaticCallbacks,
+    private readonly summaries: CallSummaries,
   ) {}
 
   open(parties: CallParties, profile: CallProfile, log: Logger): CallRecords {
     const recorder = this.recordings.start(parties.callSid);
     const journal = this.callLog.open({ ...parties, profile: profile.id }, recorder?.fileName ?? null);
-    return new CallRecords(parties, profile, journal, recorder, { sessions: this.sessions, crm: this.crm, links: this.links, callbacks: this.callbacks, clock: this.clock, log });
+    return new CallRecords(parties, profile, journal, recorder, { sessions: this.sessions, crm: this.crm, links: this.links, callbacks: this.callbacks, summaries: this.summaries, clock: this.clock, log });
   }
 }

@@ -19,6 +19,8 @@ export interface TokenPrices {
 }
 
 const PROMPT_FILE = 'plumbing_operator_system_prompt.txt';
+/** The text model's instructions for a call's written summary (src/summary). */
+const SUMMARY_PROMPT_FILE = 'call_summary_prompt.txt';
 
 /** Twilio may ring an outbound call up to 5 s beyond its Timeout. */
 const TWILIO_RING_BUFFER_SECONDS = 5;
@@ -40,6 +42,20 @@ function findPromptsDir(from: string): string {
   const file = findUp(from, join('prompts', PROMPT_FILE));
   if (!file) throw new Error(`prompts/${PROMPT_FILE} not found above ${from}`);
   return dirname(file);
+}
+
+/**
+ * OpenAI's HTTP API beside its Realtime endpoint: the same host, ws → http and wss → https, the
+ * path without its last `/realtime` (wss://api.openai.com/v1/realtime → https://api.openai.com/v1).
+ * So one setting points both at a proxy or, in tests, at a fake.
+ */
+export function openAiHttpBase(realtimeUrl: string): string {
+  const url = new URL(realtimeUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.search = '';
+  url.hash = '';
+  url.pathname = url.pathname.replace(/\/+$/, '').replace(/\/realtime$/, '');
+  return url.toString().replace(/\/+$/, '');
 }
 
 export function fillCompanyName(template: string, company: string): string {
@@ -71,6 +87,19 @@ export class AppConfig {
     /** The Realtime API ends a session at this age; calls move to a fresh session before it. */
     readonly sessionMaxMs: number;
     readonly vad: { threshold: number; prefixPaddingMs: number; silenceDurationMs: number };
+  };
+
+  /** Each call's written summary (src/summary): three sentences by a text model, after the call. */
+  readonly summary: {
+    /** SUMMARY_ENABLED, and an OpenAI key to call the model with. */
+    readonly enabled: boolean;
+    readonly model: string;
+    /** From the call's end: the model's answer, and the call.ended webhook's wait for it. */
+    readonly timeoutMs: number;
+    /** OpenAI's HTTP API, derived from OPENAI_REALTIME_URL (openAiHttpBase). */
+    readonly baseUrl: string;
+    /** prompts/call_summary_prompt.txt. */
+    readonly instructions: string;
   };
 
   /** The business the agent speaks for: read only by the profile resolver (src/profile). */
@@ -229,6 +258,13 @@ export class AppConfig {
         prefixPaddingMs: env.VAD_PREFIX_PADDING_MS,
         silenceDurationMs: env.VAD_SILENCE_DURATION_MS,
       },
+    };
+    this.summary = {
+      enabled: env.SUMMARY_ENABLED && env.OPENAI_API_KEY !== undefined,
+      model: env.SUMMARY_MODEL,
+      timeoutMs: env.SUMMARY_TIMEOUT_MS,
+      baseUrl: openAiHttpBase(env.OPENAI_REALTIME_URL),
+      instructions: readFileSync(join(promptsDir, SUMMARY_PROMPT_FILE), 'utf8').trim(),
     };
     this.operator = {
       companyName: company,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppConfig } from './app-config';
+import { AppConfig, openAiHttpBase } from './app-config';
 import { validateEnvironment } from './env.schema';
 
 describe('validateEnvironment', () => {
@@ -156,6 +156,43 @@ describe('AppConfig', () => {
       retryBaseMs: 1000,
       retryMaxMs: 60_000,
     });
+  });
+
+  it('makes call summaries with gpt-4.1-mini when an OpenAI key is set, unless SUMMARY_ENABLED=false', () => {
+    const key = 'sk-test-0123456789abcdef';
+    expect(new AppConfig(validateEnvironment({ OPENAI_API_KEY: key })).summary).toEqual({
+      enabled: true,
+      model: 'gpt-4.1-mini',
+      timeoutMs: 20_000,
+      baseUrl: 'https://api.openai.com/v1',
+      instructions: expect.stringContaining('exactly three short sentences'),
+    });
+    expect(new AppConfig(validateEnvironment({})).summary.enabled).toBe(false);
+    expect(new AppConfig(validateEnvironment({ OPENAI_API_KEY: key, SUMMARY_ENABLED: 'false' })).summary.enabled).toBe(false);
+    expect(new AppConfig(validateEnvironment({ OPENAI_API_KEY: key, SUMMARY_MODEL: 'gpt-5.4-mini', SUMMARY_TIMEOUT_MS: '5000' })).summary).toMatchObject({
+      enabled: true,
+      model: 'gpt-5.4-mini',
+      timeoutMs: 5000,
+    });
+  });
+
+  it.each([
+    ['wss://api.openai.com/v1/realtime', 'https://api.openai.com/v1'],
+    ['ws://127.0.0.1:4010/v1/realtime?x=1', 'http://127.0.0.1:4010/v1'],
+    ['wss://proxy.example.com/openai/v1/realtime/', 'https://proxy.example.com/openai/v1'],
+    ['wss://proxy.example.com/realtime-gateway', 'https://proxy.example.com/realtime-gateway'],
+  ])('calls the text model at the HTTP base of OPENAI_REALTIME_URL %s: %s', (realtime, base) => {
+    expect(openAiHttpBase(realtime)).toBe(base);
+    expect(new AppConfig(validateEnvironment({ OPENAI_REALTIME_URL: realtime })).summary.baseUrl).toBe(base);
+  });
+
+  it.each([
+    [{ SUMMARY_ENABLED: 'perhaps' }, 'SUMMARY_ENABLED'],
+    [{ SUMMARY_MODEL: 'gpt 4.1 mini' }, 'SUMMARY_MODEL'],
+    [{ SUMMARY_TIMEOUT_MS: '999' }, 'SUMMARY_TIMEOUT_MS'],
+    [{ SUMMARY_TIMEOUT_MS: '120001' }, 'SUMMARY_TIMEOUT_MS'],
+  ])('rejects the summary setting %j naming %s', (env, variable) => {
+    expect(() => validateEnvironment(env)).toThrow(new RegExp(`^Invalid configuration:[\\s\\S]*\\b${variable}:`));
   });
 
   it('picks the beta shape for preview models and GA otherwise, unless told', () => {

@@ -80,6 +80,20 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(5) @Max(24 * 60)
   REALTIME_SESSION_MAX_MINUTES = 60;
 
+  // The written summary of each call (src/summary): three sentences by a text model after the call.
+
+  /** On (with OPENAI_API_KEY): each call with a transcript gets a summary from SUMMARY_MODEL after it ends. */
+  @Transform(toBoolean) @IsBoolean()
+  SUMMARY_ENABLED = true;
+
+  /** A text model of OpenAI's Responses API, reached at the HTTP(S) base of OPENAI_REALTIME_URL. */
+  @IsString() @Matches(/^[A-Za-z0-9._:-]{1,100}$/, { message: 'SUMMARY_MODEL must be a model name' })
+  SUMMARY_MODEL = 'gpt-4.1-mini';
+
+  /** How long the summary may take from the call's end; the call.ended webhook waits for it at most this long (plus 5 s). */
+  @Type(() => Number) @IsInt() @Min(1000) @Max(120_000)
+  SUMMARY_TIMEOUT_MS = 20_000;
+
   @Type(() => Number) @Min(0) @Max(1)
   VAD_THRESHOLD = 0.5;
 

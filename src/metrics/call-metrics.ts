@@ -22,6 +22,10 @@ export type WebSocketPeer = 'twilio' | 'realtime';
 const WEBHOOK_OUTCOMES = ['delivered', 'retried', 'failed'] as const;
 export type WebhookAttemptOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
+/** What a call's written summary came to: made, or why not (src/call-log/call-summary.ts). */
+const SUMMARY_OUTCOMES = ['ready', 'timeout', 'error', 'incomplete', 'refused', 'empty', 'shutdown'] as const;
+export type SummaryOutcome = (typeof SUMMARY_OUTCOMES)[number];
+
 /**
  * What a database failure was doing: `call_log_write` a write of a call record (each failed
  * attempt; it is retried), `call_log_spooled` a finished record the database still refused, put in
@@ -110,6 +114,12 @@ export class CallMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly summaries = new Counter({
+    name: 'call_operator_call_summaries_total',
+    help: "Calls' written summaries by the text model, by outcome: ready (made), or why none was (timeout, error, incomplete, refused, empty, shutdown)",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly realtimeErrors = new Counter({
     name: 'call_operator_realtime_errors_total',
     help: 'Error events from the Realtime API, by code',
@@ -124,6 +134,7 @@ export class CallMetrics {
     for (const child of [this.callerFrames, this.agentDeltas, this.twilioSendDrops, this.earlyAudioDrops]) child.inc(0);
     for (const operation of DATABASE_OPERATIONS) this.databaseFailures.inc({ operation }, 0);
     for (const outcome of WEBHOOK_OUTCOMES) this.webhookAttempts.inc({ outcome }, 0);
+    for (const outcome of SUMMARY_OUTCOMES) this.summaries.inc({ outcome }, 0);
   }
 
   callStarted(): void {
@@ -190,6 +201,10 @@ export class CallMetrics {
 
   webhookAttempt(outcome: WebhookAttemptOutcome): void {
     this.webhookAttempts.inc({ outcome });
+  }
+
+  callSummary(outcome: SummaryOutcome): void {
+    this.summaries.inc({ outcome });
   }
 
   /**

@@ -71,6 +71,24 @@ describe('the call.ended event', () => {
     expect(body.data).toMatchObject({ status: 'fallback', outcome: 'fallback', summary: 'Call missing_api_key; no job request captured.', jobRequest: null });
   });
 
+  it("carries the model's written summary once it is on the record, else the one-line summary", () => {
+    const summaryOf = (details: Record<string, unknown>) => JSON.parse(buildCallEndedEvent(callRecord({ details }), { recordingUrl: null, now: NOW }).body).data.summary;
+    const text = 'Dana Reyes called about a burst pipe at 12 Elm St. It is an emergency. A plumber calls her back tonight.';
+    expect(summaryOf({ jobRequest: JOB, summary: { status: 'ready', text, model: 'gpt-4.1-mini', at: '2026-03-01T10:01:09.000Z' } })).toBe(text);
+    expect(summaryOf({ jobRequest: JOB, summary: { status: 'failed', reason: 'timeout', model: 'gpt-4.1-mini', at: '2026-03-01T10:01:25.000Z' } })).toBe(
+      'emergency job: burst pipe under the kitchen sink',
+    );
+    expect(summaryOf({ summary: { status: 'ready', text: '  ' } })).toBe('Call twilio_stop; no job request captured.');
+    expect(summaryOf({ summary: 'not an object' })).toBe('Call twilio_stop; no job request captured.');
+    expect(summaryOf({ jobRequest: { problem: 'leak', urgency: 'whenever' } })).toBe('unspecified job: leak');
+  });
+
+  it('is due at once, or at its notBefore when the summary is awaited', () => {
+    expect(buildCallEndedEvent(callRecord(), { recordingUrl: null, now: NOW }).notBefore).toBeUndefined();
+    expect(buildCallEndedEvent(callRecord(), { recordingUrl: null, now: NOW, notBefore: NOW - 1 }).notBefore).toBeUndefined();
+    expect(buildCallEndedEvent(callRecord(), { recordingUrl: null, now: NOW, notBefore: NOW + 25_000 }).notBefore).toBe(NOW + 25_000);
+  });
+
   it('refuses a record still in progress', () => {
     expect(() => buildCallEndedEvent(callRecord({ status: 'in-progress' }), { recordingUrl: null, now: NOW })).toThrow(/in progress/);
   });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CallRecord } from '../call-log/call-record';
+import { callSummaryText } from '../call-log/call-summary';
 import type { JobRequest } from '../crm/crm.port';
 
 /** The one event type so far: a call has ended (or never reached the agent: the fallback). */
@@ -31,7 +32,11 @@ export interface CallEndedData {
   readonly durationMs: number | null;
   /** Estimated, in US dollars. */
   readonly costUsd: number;
-  /** One line: the job's urgency and problem, or how the call ended without one. */
+  /**
+   * The call's written summary: three short sentences by the text model (who called, what about,
+   * what happens next) when one was made (src/summary), else one line: the job's urgency and
+   * problem, or how the call ended without one.
+   */
   readonly summary: string;
   readonly jobRequest: JobRequest | null;
   /** The outbound request an outbound call was placed for. */
@@ -57,6 +62,11 @@ export interface NewWebhookEvent {
   readonly body: string;
   /** Epoch ms: when it was made. Retries stop a maximum age after this. */
   readonly createdAt: number;
+  /**
+   * Epoch ms: its first attempt is not made before this (held for the call's written summary, which
+   * WebhookOutbox.release brings in earlier). Unset: at once.
+   */
+  readonly notBefore?: number;
 }
 
 /**
@@ -76,7 +86,10 @@ export function callOutcome(record: Pick<CallRecord, 'status' | 'endReason' | 'd
 }
 
 /** The event for an ended record; `recordingUrl` is the signed link to its recording, if one can be made. */
-export function buildCallEndedEvent(record: CallRecord, options: { readonly recordingUrl: string | null; readonly now: number }): NewWebhookEvent {
+export function buildCallEndedEvent(
+  record: CallRecord,
+  options: { readonly recordingUrl: string | null; readonly now: number; readonly notBefore?: number },
+): NewWebhookEvent {
   if (record.status === 'in-progress') throw new Error('a call still in progress has not ended');
   const jobRequest = jobRequestOf(record.details);
   const outbound = record.details.outboundRequest;
@@ -93,9 +106,7 @@ export function buildCallEndedEvent(record: CallRecord, options: { readonly reco
     endedAt: record.endedAt,
     durationMs: record.durationMs,
     costUsd: record.costUsd,
-    summary: jobRequest?.problem
-      ? `${jobRequest.urgency ?? 'unspecified'} job: ${jobRequest.problem}`
-      : `Call ${record.endReason ?? record.status}; no job request captured.`,
+    summary: callSummaryText(record),
     jobRequest,
     outboundRequestId: typeof outbound === 'string' ? outbound : null,
     transcriptTurns: record.transcript.length,
@@ -106,7 +117,8 @@ export function buildCallEndedEvent(record: CallRecord, options: { readonly reco
     timestamp: record.endedAt ?? new Date(options.now).toISOString(),
     data,
   };
-  return { id: callEndedEventId(record.callSid), type: CALL_ENDED, callSid: record.callSid, body: JSON.stringify(payload), createdAt: options.now };
+  const event: NewWebhookEvent = { id: callEndedEventId(record.callSid), type: CALL_ENDED, callSid: record.callSid, body: JSON.stringify(payload), createdAt: options.now };
+  return options.notBefore !== undefined && options.notBefore > options.now ? { ...event, notBefore: options.notBefore } : event;
 }
 
 const JOB_TEXT_FIELDS = ['callerName', 'callbackNumber', 'serviceAddress', 'problem', 'preferredTime'] as const;

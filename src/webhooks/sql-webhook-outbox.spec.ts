@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { callRecord } from '../../test/support/call-records';
 import type { CallRecord } from '../call-log/call-record';
+import { summaryDetailOf } from '../call-log/call-summary';
 import { EndedCallHooks } from '../call-log/ended-call-hooks';
 import { SqlCallLogRepository } from '../call-log/sql-call-log.repository';
 import { ManualClock } from '../common/clock';
@@ -9,6 +10,7 @@ import type { AppConfig } from '../config/app-config';
 import { MigrationRunner } from '../database/migration-runner';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
 import type { RecordingLinks } from '../recording/recording-links';
+import type { CallSummaries } from '../summary/call-summaries';
 import { buildCallEndedEvent, callEndedEventId, type NewWebhookEvent } from './call-ended-event';
 import { CallEndedWebhooks } from './call-ended-webhooks';
 import { SqlWebhookOutbox } from './sql-webhook-outbox';
@@ -21,6 +23,7 @@ const B = 'https://b.example.com/in?token=t0k3n';
 const T0 = Date.UTC(2026, 11, 1, 12);
 const LEASE = 40_000;
 const sid = () => 'CA' + randomBytes(16).toString('hex');
+const iso = (ms: number) => new Date(ms).toISOString();
 const event = (at = T0, callSid = sid()): NewWebhookEvent => buildCallEndedEvent(callRecord({ callSid }), { recordingUrl: null, now: at });
 
 describe.each(sqlTestBackends())('the webhook outbox on $name', (backend) => {
@@ -145,6 +148,43 @@ describe.each(sqlTestBackends())('the webhook outbox on $name', (backend) => {
     expect(new Set([...ids, ...first.map((c) => c.id)]).size).toBe(6);
   });
 
+  it('holds an event until its notBefore, and release gives it its final body and makes it due at once', async () => {
+    const held = { ...event(), notBefore: T0 + 25_000 };
+    await add(held);
+    expect((await outbox.event(held.id))!.deliveries.map((d) => d.nextAttemptAt)).toEqual([iso(T0 + 25_000), iso(T0 + 25_000)]);
+    expect(await outbox.nextDue([A, B])).toBe(T0 + 25_000);
+    expect(await outbox.claim([A, B], T0 + 1000, 10, LEASE)).toEqual([]);
+
+    const final = { ...held, body: '{"type":"call.ended","data":{"summary":"Three sentences."}}' };
+    expect(await db.client.transaction((tx) => outbox.release(tx, final, T0 + 3000))).toBe(true);
+    const view = await outbox.event(held.id);
+    expect(view).toMatchObject({ payload: { data: { summary: 'Three sentences.' } }, createdAt: iso(T0) });
+    expect(view!.deliveries.map((d) => d.nextAttemptAt)).toEqual([iso(T0 + 3000), iso(T0 + 3000)]);
+    expect((await outbox.claim([A, B], T0 + 3000, 10, LEASE)).map((c) => c.body)).toEqual([final.body, final.body]);
+  });
+
+  it('never changes the body of an event tried already, nor one it does not know', async () => {
+    const held = { ...event(), notBefore: T0 + 25_000 };
+    await add(held);
+    // The hold ran out: one URL was tried with the body made first.
+    const [tried] = await outbox.claim([A], T0 + 25_000, 1, LEASE);
+    await outbox.settle(tried.id, 1, { status: 'pending', nextAttemptAt: T0 + 60_000, httpStatus: 500, error: 'HTTP 500' }, T0 + 25_001);
+    const late = { ...held, body: '{"late":true}' };
+    expect(await db.client.transaction((tx) => outbox.release(tx, late, T0 + 26_000))).toBe(false);
+    const view = await outbox.event(held.id);
+    expect(view!.payload).toEqual(JSON.parse(held.body));
+    // Neither delivery was moved: B still waits for its hold, A for its retry.
+    expect(view!.deliveries.map((d) => d.nextAttemptAt)).toEqual([iso(T0 + 60_000), iso(T0 + 25_000)]);
+    expect(await db.client.transaction((tx) => outbox.release(tx, event(), T0))).toBe(false);
+  });
+
+  it('release never delays a delivery already due', async () => {
+    const e = event();
+    await add(e, [A]);
+    expect(await db.client.transaction((tx) => outbox.release(tx, e, T0 + 10_000))).toBe(true);
+    expect(await outbox.nextDue([A])).toBe(T0);
+  });
+
   it('lists deliveries newest first, by status and by call, with the total', async () => {
     const older = event(T0);
     const newer = event(T0 + 1000);
@@ -171,6 +211,8 @@ describe.each(sqlTestBackends())('call.ended events written with the ended recor
   let hooks: EndedCallHooks;
   let woken: number;
   const clock = new ManualClock(0, T0);
+  /** Calls whose summary is being made, and until when their event waits. */
+  const holds = new Map<string, number>();
   const links = { urlFor: (callSid: string) => `https://op.example.com/recordings/${callSid}.wav?expires=1&signature=x` } as unknown as RecordingLinks;
 
   beforeAll(async () => {
@@ -181,12 +223,14 @@ describe.each(sqlTestBackends())('call.ended events written with the ended recor
     hooks = new EndedCallHooks();
     const dispatcher = { enabled: true, wake: () => void woken++ } as unknown as WebhookDispatcher;
     const config = { webhooks: { urls: [A, B] } } as unknown as AppConfig;
-    new CallEndedWebhooks(hooks, outbox, links, dispatcher, clock, config).onModuleInit();
+    const summaries = { holdUntil: (record: CallRecord) => (summaryDetailOf(record.details) ? null : (holds.get(record.callSid) ?? null)) } as CallSummaries;
+    new CallEndedWebhooks(hooks, outbox, links, dispatcher, clock, config, summaries).onModuleInit();
     repo = new SqlCallLogRepository(db.client, migrations, hooks);
   });
 
   beforeEach(async () => {
     woken = 0;
+    holds.clear();
     await db.client.query('DELETE FROM webhook_events; DELETE FROM calls');
   });
 
@@ -216,6 +260,48 @@ describe.each(sqlTestBackends())('call.ended events written with the ended recor
     expect(await deliveries()).toHaveLength(2);
     expect(woken).toBe(2);
     expect((await repo.get(callSid))?.status).toBe('completed');
+  });
+
+  it("holds the event of a call whose summary is being made, and sends it with the model's summary once attached", async () => {
+    const callSid = sid();
+    holds.set(callSid, T0 + 25_000);
+    const ended = callRecord({ callSid, endReason: 'twilio_stop', details: { jobRequest: { problem: 'leak', urgency: 'urgent' } } });
+    await repo.save(ended);
+    const id = callEndedEventId(callSid);
+    expect(await outbox.event(id)).toMatchObject({ payload: { data: { summary: 'urgent job: leak' } } });
+    expect((await deliveries()).map((d) => d.nextAttemptAt)).toEqual([iso(T0 + 25_000), iso(T0 + 25_000)]);
+
+    clock.advance(4_000);
+    const summary = { status: 'ready', text: 'Dana called. A leak. A plumber calls back.', model: 'gpt-4.1-mini', at: iso(T0 + 4_000) };
+    const summarised = { ...ended, details: { ...ended.details, summary } };
+    await repo.save(summarised);
+    await repo.save(summarised); // repeated: still one event
+    const view = await outbox.event(id);
+    expect(view).toMatchObject({ payload: { data: { summary: 'Dana called. A leak. A plumber calls back.', outcome: 'job_request' } } });
+    expect(view!.deliveries.map((d) => [d.nextAttemptAt, d.attempts])).toEqual([[iso(T0 + 4_000), 0], [iso(T0 + 4_000), 0]]);
+    expect(await deliveries()).toHaveLength(2);
+    expect(await repo.get(callSid)).toMatchObject({ details: { summary } });
+  });
+
+  it('releases a held event with the one-line summary when the summary failed', async () => {
+    const callSid = sid();
+    holds.set(callSid, T0 + 25_000);
+    const ended = callRecord({ callSid, endReason: 'twilio_stop', details: {} });
+    await repo.save(ended);
+    await repo.save({ ...ended, details: { summary: { status: 'failed', reason: 'timeout', model: 'gpt-4.1-mini', at: iso(T0) } } });
+    const view = await outbox.event(callEndedEventId(callSid));
+    expect(view).toMatchObject({ payload: { data: { summary: 'Call twilio_stop; no job request captured.' } } });
+    expect(view!.deliveries.map((d) => d.nextAttemptAt)).toEqual([iso(clock.epochMs()), iso(clock.epochMs())]);
+  });
+
+  it('sends at once, with the summary, a record whose summary came before its first write', async () => {
+    const callSid = sid();
+    holds.set(callSid, T0 + 25_000);
+    const summary = { status: 'ready', text: 'A caller rang. About a drip. Nothing more is needed.', model: 'gpt-4.1-mini', at: iso(T0) };
+    await repo.save(callRecord({ callSid, details: { summary } }));
+    const view = await outbox.event(callEndedEventId(callSid));
+    expect(view).toMatchObject({ payload: { data: { summary: summary.text } } });
+    expect(view!.deliveries.map((d) => d.nextAttemptAt)).toEqual([iso(clock.epochMs()), iso(clock.epochMs())]);
   });
 
   it('makes one for a call sent to the fallback', async () => {

@@ -59,10 +59,28 @@ export class SqlWebhookOutbox extends WebhookOutbox {
     for (const url of urls) {
       await tx.query(
         `INSERT INTO webhook_deliveries (id, event_id, url, status, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, 'pending', $4::timestamptz, $4::timestamptz) ON CONFLICT (event_id, url) DO NOTHING`,
-        [newDeliveryId(), event.id, url, iso(event.createdAt)],
+         VALUES ($1, $2, $3, 'pending', $4::timestamptz, $5::timestamptz) ON CONFLICT (event_id, url) DO NOTHING`,
+        [newDeliveryId(), event.id, url, iso(Math.max(event.notBefore ?? event.createdAt, event.createdAt)), iso(event.createdAt)],
       );
     }
+    return true;
+  }
+
+  async release(tx: SqlExecutor, event: NewWebhookEvent, now: number): Promise<boolean> {
+    // The deliveries are locked first: a claim (FOR UPDATE SKIP LOCKED) taken meanwhile either
+    // committed before, and its attempt is counted here, or waits for this transaction to end.
+    const deliveries = await tx.query<{ attempts: number }>(
+      'SELECT attempts FROM webhook_deliveries WHERE event_id = $1 ORDER BY id FOR UPDATE',
+      [event.id],
+    );
+    if (deliveries.some((d) => d.attempts > 0)) return false;
+    const updated = await tx.query('UPDATE webhook_events SET body = $2 WHERE id = $1 RETURNING id', [event.id, event.body]);
+    if (updated.length === 0) return false;
+    await tx.query(
+      `UPDATE webhook_deliveries SET next_attempt_at = LEAST(next_attempt_at, $2::timestamptz), updated_at = now()
+        WHERE event_id = $1 AND status = 'pending' AND attempts = 0`,
+      [event.id, iso(now)],
+    );
     return true;
   }
 

@@ -68,10 +68,17 @@ export interface DeliveryListQuery {
  */
 export abstract class WebhookOutbox {
   /**
-   * Adds the event, and a pending delivery of it to each URL, due at once, in the caller's
-   * transaction. An event already there (same id) is left as it is. True when it was new.
+   * Adds the event, and a pending delivery of it to each URL, due at once (or at its `notBefore`),
+   * in the caller's transaction. An event already there (same id) is left as it is. True when it was new.
    */
   abstract add(tx: SqlExecutor, event: NewWebhookEvent, urls: readonly string[]): Promise<boolean>;
+  /**
+   * In the caller's transaction: gives an event that no attempt has been made at yet its final body
+   * (`event.body`, with the same id) and makes its held deliveries due at `now`. An event already
+   * tried at any URL keeps the body it was sent with: receivers see one body per event id. True
+   * when the event was updated; false when it is unknown or was tried already.
+   */
+  abstract release(tx: SqlExecutor, event: NewWebhookEvent, now: number): Promise<boolean>;
   /**
    * Takes up to `limit` pending deliveries to these URLs that are due at `now` and not held, counts
    * an attempt on each and holds them until `now + leaseMs`, on every instance at once

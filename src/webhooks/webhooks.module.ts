@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RecordingModule } from '../recording/recording.module';
 import { SecurityModule } from '../security/security.module';
+import { SummaryModule } from '../summary/summary.module';
 import { CallEndedWebhooks } from './call-ended-webhooks';
 import { SqlWebhookOutbox } from './sql-webhook-outbox';
 import { WebhookDispatcher } from './webhook-dispatcher';
@@ -15,7 +16,7 @@ import { WebhooksController } from './webhooks.controller';
  * /api/webhooks. Without WEBHOOK_URLS nothing is written or sent; the API still answers.
  */
 @Module({
-  imports: [RecordingModule, SecurityModule],
+  imports: [RecordingModule, SecurityModule, SummaryModule],
   controllers: [WebhooksController],
   providers: [{ provide: WebhookOutbox, useClass: SqlWebhookOutbox }, WebhookSender, WebhookDispatcher, CallEndedWebhooks],
 })

@@ -20,6 +20,8 @@ import { RecordingService } from '../../src/recording/recording.service';
 import type { AutomaticCallbacks, EndedInboundCall } from '../../src/outbound/automatic-callbacks';
 import type { StreamTokens } from '../../src/security/stream-tokens';
 import { InMemorySessionStore } from '../../src/session/session-store';
+import { CallSummaries } from '../../src/summary/call-summaries';
+import { DisabledCallSummarizer } from '../../src/summary/call-summarizer';
 import { ToolRegistry } from '../../src/tools/tool-registry';
 import { TwilioRestCallControl, type TwilioCallControl } from '../../src/twilio/twilio-call-control';
 import { FakeSocket } from './fake-socket';
@@ -120,6 +122,7 @@ export function callHarness(env: Record<string, string> = {}, options: { control
     new NoopCrmService(),
     clock,
     { callEnded: (call: EndedInboundCall) => void endedCalls.push(call) } as AutomaticCallbacks,
+    new CallSummaries(new DisabledCallSummarizer(), config, clock, scheduler, logger, metrics),
   );
   const factory = new CallFactory(
     config,

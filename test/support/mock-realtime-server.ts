@@ -4,7 +4,7 @@
  * connect and (by default) session.updated in reply to session.update.
  */
 import { wsBytes } from '../../src/common/ws-text';
-import { createServer, IncomingHttpHeaders, IncomingMessage, Server } from 'http';
+import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'http';
 import { AddressInfo, Socket } from 'net';
 import WebSocket, { RawData, WebSocketServer } from 'ws';
 import { summarize, Waiters, withTimeout, DEFAULT_TIMEOUT_MS } from './wait';
@@ -107,19 +107,31 @@ export class MockRealtimeServer {
     http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
+  /** Plain HTTP requests (not upgrades) go here when set: see serveHttp. */
+  private httpHandler: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+
   static async start(opts: MockRealtimeOptions = {}): Promise<MockRealtimeServer> {
-    const http = createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
+    let server: MockRealtimeServer | undefined;
+    const http = createServer((req, res) => (server?.httpHandler ? server.httpHandler(req, res) : res.writeHead(426).end('WebSocket only')));
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(0, '127.0.0.1', () => resolve());
     });
     const { port } = http.address() as AddressInfo;
-    return new MockRealtimeServer(http, `ws://127.0.0.1:${port}${PATH}`, {
+    return (server = new MockRealtimeServer(http, `ws://127.0.0.1:${port}${PATH}`, {
       shape: opts.shape ?? 'ga',
       autoSessionUpdated: opts.autoSessionUpdated ?? true,
       acceptConnections: opts.acceptConnections ?? true,
       sendSessionCreated: opts.sendSessionCreated ?? true,
-    });
+    }));
+  }
+
+  /**
+   * Answers plain HTTP requests with `handler`: OpenAI's HTTP API beside the Realtime endpoint, as
+   * the app derives it from OPENAI_REALTIME_URL (a FakeOpenAiApi's `handle`). Without one: 426.
+   */
+  serveHttp(handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+    this.httpHandler = handler;
   }
 
   /** The next connection not yet returned by this method; already-open ones count. */
