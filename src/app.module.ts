@@ -17,6 +17,7 @@ import { RealtimeModule } from './realtime/realtime.module';
 import { SecurityModule } from './security/security.module';
 import { SessionModule } from './session/session.module';
 import { PhoneLineModule } from './phone-line/phone-line.module';
+import { WarmTransferModule } from './warm-transfer/warm-transfer.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({
@@ -38,6 +39,7 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     OutboundModule,
     WebhooksModule,
     OnCallModule,
+    WarmTransferModule,
     PhoneLineModule,
     HealthModule,
   ],

@@ -99,7 +99,12 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
       from: records.parties.from,
       to: records.parties.to,
       profile,
-      call: { agentFinishedSpeaking: () => this.agentFinishedSpeaking(), markOutcome: (outcome) => this.markOutcome(outcome) },
+      call: {
+        agentFinishedSpeaking: () => this.agentFinishedSpeaking(),
+        markOutcome: (outcome) => this.markOutcome(outcome),
+        instruct: (text) => this.instruct(text),
+        whenEnded: () => this.whenEnded(),
+      },
       setDetail: (key, value) => records.setDetail(key, value),
       getDetail: (key) => records.getDetail(key),
     };
@@ -496,6 +501,15 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   private markOutcome(outcome: 'hangup' | 'transferred' | null): void {
     this.outcome = outcome;
     this.apply(this.sequencer.setLeaving(outcome !== null));
+  }
+
+  /** A tool's instruction to the agent, said at the next right moment like an operator's message. */
+  private instruct(text: string): boolean {
+    if (this.ended || this.departing) return false;
+    const steps = this.sequencer.operatorMessage({ text, mode: 'instruction' });
+    if (steps === null) return false;
+    this.apply(steps);
+    return true;
   }
 
   private onAgentState(from: AgentState, to: AgentState, cause: StateCause): void {

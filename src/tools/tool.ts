@@ -6,6 +6,13 @@ export interface LiveCallControl {
   agentFinishedSpeaking(): Promise<void>;
   /** The call is leaving the agent on purpose (hung up, transferred); null takes that back. */
   markOutcome(outcome: 'hangup' | 'transferred' | null): void;
+  /**
+   * Asks the agent to speak to an instruction at the next right moment (as an operator's message
+   * is); false when it cannot take one now (saying goodbye, leaving, messages waiting).
+   */
+  instruct(text: string): boolean;
+  /** Resolves once the call has ended (caller hung up, transferred, failed). */
+  whenEnded(): Promise<void>;
 }
 
 export interface ToolCallContext {
