@@ -14,6 +14,8 @@ import { conferenceTwiml, goodbyeTwiml, transferUrl, WARM_TRANSFER_PATHS, whispe
 
 /** How long the rota may take to read before the copy read last is used: a caller is waiting. */
 const ROTA_READ_MS = 1_500;
+/** How often a pending transfer's deadline is checked against the clock (one timer per transfer, not per frame). */
+export const DEADLINE_CHECK_MS = 1_000;
 
 /** What the call record keeps of a warm transfer (`details.warmTransfer`). */
 export interface WarmTransferRecord {
@@ -37,6 +39,8 @@ interface Transfer {
   readonly record: WarmTransferRecord;
   readonly save: () => void;
   legSid: string | null;
+  /** Clock time (Clock.now) at which the transfer times out. */
+  deadline: number;
   timer: ScheduledTask | null;
 }
 
@@ -105,12 +109,16 @@ export class WarmTransfers {
       record,
       save,
       legSid: null,
+      deadline: this.clock.now() + this.config.onCall.warmTransferTimeoutMs,
       timer: null,
     };
     save();
     this.transfers.set(id, transfer);
     const timeoutMs = this.config.onCall.warmTransferTimeoutMs;
-    transfer.timer = this.scheduler.after(timeoutMs, () => this.handle(transfer, { type: 'timeout' }));
+    // Checked against the clock, so the deadline follows the injected Clock.
+    transfer.timer = this.scheduler.every(DEADLINE_CHECK_MS, () => {
+      if (this.clock.now() >= transfer.deadline) this.handle(transfer, { type: 'timeout' });
+    });
     try {
       transfer.legSid = await this.legs.dial({
         to: person.mobile,
@@ -179,8 +187,7 @@ export class WarmTransfers {
       transfer.timer = null;
       this.transfers.delete(transfer.id);
     } else if (effects.restartTimer) {
-      transfer.timer?.cancel();
-      transfer.timer = this.scheduler.after(this.config.onCall.warmTransferTimeoutMs, () => this.handle(transfer, { type: 'timeout' }));
+      transfer.deadline = this.clock.now() + this.config.onCall.warmTransferTimeoutMs;
     }
     this.log.info({ callSid: transfer.callSid, transfer: transfer.id, from: before, to: effects.status, event: event.type }, 'warm transfer');
     if (effects.status !== 'caller-gone') transfer.save();
