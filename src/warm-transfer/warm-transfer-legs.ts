@@ -63,7 +63,7 @@ export class TwilioWarmTransferLegs extends WarmTransferLegs {
       return await run(this.client);
     } catch (error) {
       // Only the derived message: the raw error carries the Authorization header.
-      throw new Error(describeTwilioFailure(`Twilio: cannot ${action}`, error).message);
+      throw new Error(describeTwilioFailure(`Twilio: cannot ${action}`, error).message, { cause: error });
     }
   }
 }
