@@ -7,7 +7,7 @@ import type { PagingStore } from '../on-call/paging-store';
 import type { OnCallPerson } from '../on-call/rota';
 import { testToolContext } from '../../test/support/tool-context';
 import type { ToolCallContext } from '../tools/tool';
-import type { DialLeg, WarmTransferLegs } from './warm-transfer-legs';
+import type { DialLeg } from './warm-transfer-legs';
 import { DEADLINE_CHECK_MS, WarmTransfers } from './warm-transfers';
 
 const BASE = 'https://calls.example.com';
