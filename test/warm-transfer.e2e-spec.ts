@@ -76,6 +76,7 @@ describe('warm transfer to the on-call person', () => {
     await rt.waitFor('response.create');
     rt.responseCreated(`resp_${id}_said`);
     rt.responseDone(`resp_${id}_said`);
+    await t.logs.waitFor('response done', { responseId: `resp_${id}_said` });
     return JSON.parse(created.item.output as string);
   }
 
@@ -177,11 +178,17 @@ describe('warm transfer to the on-call person', () => {
     const { create } = await dialled(alice, since);
     const legSid = create.callSid!;
 
-    t.clock.skip(TIMEOUT_SECONDS * 1000);
+    const heardSince = rt.received.length;
+    // The caller waits in silence: past SILENCE_PROMPT_SECONDS (15 s), nobody asks whether they are still there.
+    t.clock.skip(20_000);
+    caller.sendMedia(Buffer.alloc(160, 0xff));
+    t.clock.skip(TIMEOUT_SECONDS * 1000 - 20_000);
+    caller.sendMedia(Buffer.alloc(160, 0xff));
     const cancel = await rest.waitForRequest((r) => r.callSid === legSid && r.form.Status !== undefined, 5000);
     expect(cancel.form.Status).toBe('canceled');
     const ask = await rt.waitFor('response.create', (e) => typeof e.response?.instructions === 'string' && e.response.instructions.includes('call them back'));
     expect(ask.response.instructions).toContain('nobody could answer right now');
+    expect(rt.received.slice(heardSince).filter((e) => e.type === 'response.create')).toEqual([ask]);
     // The caller never left the agent.
     expect(rest.requests.some((r) => r.callSid === caller.callSid)).toBe(false);
 

@@ -103,6 +103,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
         agentFinishedSpeaking: () => this.agentFinishedSpeaking(),
         markOutcome: (outcome) => this.markOutcome(outcome),
         instruct: (text) => this.instruct(text),
+        hold: (on) => this.silence.hold(on, this.parts.clock.now()),
         whenEnded: () => this.whenEnded(),
       },
       setDetail: (key, value) => records.setDetail(key, value),

@@ -11,6 +11,8 @@ export interface LiveCallControl {
    * is); false when it cannot take one now (saying goodbye, leaving, messages waiting).
    */
   instruct(text: string): boolean;
+  /** The caller is on hold (waiting for a warm transfer): their silence is expected, the agent does not prompt them. */
+  hold(on: boolean): void;
   /** Resolves once the call has ended (caller hung up, transferred, failed). */
   whenEnded(): Promise<void>;
 }

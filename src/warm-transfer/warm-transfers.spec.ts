@@ -47,6 +47,7 @@ function setup(people: OnCallPerson[] = [alice]) {
   const details: Record<string, any> = {};
   const said: string[] = [];
   const outcomes: Array<string | null> = [];
+  const holds: boolean[] = [];
   let endCall!: () => void;
   const ended = new Promise<void>((resolve) => (endCall = resolve));
   const ctx: ToolCallContext = testToolContext({
@@ -55,10 +56,11 @@ function setup(people: OnCallPerson[] = [alice]) {
       agentFinishedSpeaking: async () => undefined,
       markOutcome: (o) => outcomes.push(o),
       instruct: (text) => (said.push(text), true),
+      hold: (on) => holds.push(on),
       whenEnded: () => ended,
     },
   });
-  return { clock, scheduler, legs, acks, transfers, ctx, details, said, outcomes, endCall };
+  return { clock, scheduler, legs, acks, transfers, ctx, details, said, outcomes, holds, endCall };
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
@@ -80,6 +82,8 @@ describe('WarmTransfers', () => {
     });
     expect(s.details.warmTransfer).toMatchObject({ to: 'Alice Jones', personId: 'alice', status: 'dialing', startedAt: '2026-01-15T07:00:00.000Z' });
     expect(s.transfers.pending).toBe(1);
+    // The caller is on hold: the agent does not prompt their silence.
+    expect(s.holds).toEqual([true]);
   });
 
   it('whispers, bridges on 1 and acknowledges the page', async () => {
@@ -109,6 +113,7 @@ describe('WarmTransfers', () => {
     s.transfers.whisperAnswered(id);
     expect(s.transfers.keyPressed(id, '2')).toContain('<Say>Okay. The caller will be offered a call back. Goodbye.</Say><Hangup/>');
     expect(s.said).toEqual([expect.stringContaining('ask when would be a good time for Alice Jones to call them back')]);
+    expect(s.holds).toEqual([true, false]);
     expect(s.details.warmTransfer).toMatchObject({ status: 'declined' });
     expect(s.legs.ended).toEqual([]);
     expect(s.outcomes).toEqual([]);

@@ -139,6 +139,7 @@ export class WarmTransfers {
       return { connecting: false, instruction: `${person.name} could not be reached right now. Tell the caller so, and take a callback time instead.` };
     }
     this.log.info({ callSid: ctx.callSid, transfer: id, person: person.id, legSid: transfer.legSid }, 'warm transfer: dialling the on-call person');
+    ctx.call.hold(true);
     void ctx.call.whenEnded().then(() => this.handle(transfer, { type: 'caller_gone' }));
     return {
       connecting: true,
@@ -221,6 +222,7 @@ export class WarmTransfers {
   }
 
   private backToAgent(transfer: Transfer): void {
+    transfer.call.hold(false);
     const name = transfer.person.name;
     const asked = transfer.call.instruct(
       `${name} could not answer right now. Tell the caller that nobody could answer right now, apologise briefly, ` +
