@@ -178,6 +178,12 @@ describe('warm transfer to the on-call person', () => {
     const { create } = await dialled(alice, since);
     const legSid = create.callSid!;
 
+    // On hold, the caller hears the hold chime: 2 s chunks, each followed by its mark.
+    const held = await caller.waitFor('mark', (f) => typeof f.mark?.name === 'string' && f.mark.name.startsWith('hold-'));
+    const chime = caller.received[caller.received.indexOf(held) - 1];
+    expect(chime.event).toBe('media');
+    expect(Buffer.from(chime.media.payload as string, 'base64')).toHaveLength(16_000);
+    const framesBefore = caller.received.length;
     const heardSince = rt.received.length;
     // The caller waits in silence: past SILENCE_PROMPT_SECONDS (15 s), nobody asks whether they are still there.
     t.clock.skip(20_000);
@@ -189,6 +195,8 @@ describe('warm transfer to the on-call person', () => {
     const ask = await rt.waitFor('response.create', (e) => typeof e.response?.instructions === 'string' && e.response.instructions.includes('call them back'));
     expect(ask.response.instructions).toContain('nobody could answer right now');
     expect(rt.received.slice(heardSince).filter((e) => e.type === 'response.create')).toEqual([ask]);
+    // The hold audio is cleared before the agent speaks again.
+    expect(caller.received.slice(framesBefore).some((f) => f.event === 'clear')).toBe(true);
     // The caller never left the agent.
     expect(rest.requests.some((r) => r.callSid === caller.callSid)).toBe(false);
 
