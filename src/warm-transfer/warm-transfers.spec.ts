@@ -35,12 +35,12 @@ class FakeLegs {
   }
 }
 
-function setup(people: OnCallPerson[] = [alice]) {
+function setup(people: OnCallPerson[] = [alice], escalation: unknown = null) {
   const clock = new ManualClock(0, Date.UTC(2026, 0, 15, 7));
   const scheduler = new ManualScheduler(clock);
   const legs = new FakeLegs();
   const acks: unknown[][] = [];
-  const paging = { acknowledge: async (...args: unknown[]) => (acks.push(args), true) } as unknown as PagingStore;
+  const paging = { acknowledge: async (...args: unknown[]) => (acks.push(args), true), get: async () => escalation } as unknown as PagingStore;
   const rotas = { onCallNow: async () => ({ people, from: 'windows', stale: false }) } as unknown as OnCallRotas;
   const config = { calls: { publicBaseUrl: BASE }, onCall: { warmTransferTimeoutMs: TIMEOUT_MS } } as unknown as AppConfig;
   const transfers = new WarmTransfers(legs, rotas, paging, clock, scheduler, config, silentAppLogger);
@@ -192,5 +192,16 @@ describe('WarmTransfers', () => {
     await twice.transfers.start(twice.ctx, 'x');
     expect(await twice.transfers.start(twice.ctx, 'x')).toMatchObject({ connecting: false });
     expect(twice.legs.dials).toHaveLength(1);
+  });
+
+  it('dials the person already paged for this call\'s emergency, the latest page not declined', async () => {
+    const page = (step: number, personId: string, answer: string | null) => ({ step, personId, personName: personId.toUpperCase(), to: `+1555123000${step}`, status: 'sent', answer });
+    const s = setup([alice], { pages: [page(0, 'bob', 'declined'), page(1, 'carol', null)] });
+    expect(await s.transfers.start(s.ctx, 'x')).toMatchObject({ connecting: true, onCall: 'CAROL' });
+    expect(s.legs.dials[0].to).toBe('+15551230001');
+    expect(s.details.warmTransfer).toMatchObject({ personId: 'carol' });
+
+    const allDeclined = setup([alice], { pages: [page(0, 'bob', 'declined')] });
+    expect(await allDeclined.transfers.start(allDeclined.ctx, 'x')).toMatchObject({ onCall: 'Alice Jones' });
   });
 });

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Clock } from '../common/clock';
+import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { OnCallRotas } from '../on-call/on-call-rotas';
-import { PagingStore } from '../on-call/paging-store';
+import { PagingStore, type Escalation } from '../on-call/paging-store';
 import type { LiveCallControl, ToolCallContext } from '../tools/tool';
 import { WarmTransferLegs } from './warm-transfer-legs';
 import { WarmTransferState, type WarmTransferEvent, type WarmTransferStatus } from './warm-transfer-state';
@@ -91,8 +92,7 @@ export class WarmTransfers {
     if ([...this.transfers.values()].some((t) => t.callSid === ctx.callSid)) {
       return { connecting: false, instruction: 'The caller is already being connected; wait.' };
     }
-    const { people } = await this.rotas.onCallNow(ROTA_READ_MS);
-    const person = people[0];
+    const person = await this.whoToDial(ctx.callSid);
     if (person === undefined) {
       return { connecting: false, instruction: 'Nobody is on call right now. Tell the caller so, and take a callback time instead.' };
     }
@@ -148,6 +148,24 @@ export class WarmTransfers {
         `Tell the caller, in one short sentence, that you are connecting them to ${person.name} now and to stay on the line. ` +
         `Then say nothing more: if ${person.name} cannot take the call you will be told, and you will take a callback time instead.`,
     };
+  }
+
+  /**
+   * The person already paged for this call's emergency (the latest page sent and not declined), else
+   * the first person on call now. The paging record is read within ROTA_READ_MS, or left aside.
+   */
+  private async whoToDial(callSid: string): Promise<{ readonly id: string; readonly name: string; readonly mobile: string } | undefined> {
+    const escalation = raceTimeout(
+      this.paging.get(callSid).catch((err: unknown) => {
+        this.log.warn({ callSid, err: err instanceof Error ? err.message : String(err) }, 'warm transfer: paging record not read; using the rota');
+        return null;
+      }),
+      ROTA_READ_MS,
+      this.scheduler,
+    );
+    const [paged, now] = await Promise.all([escalation, this.rotas.onCallNow(ROTA_READ_MS)]);
+    const page = paged === TIMED_OUT || paged === null ? undefined : latestPage(paged);
+    return page ? { id: page.personId, name: page.personName, mobile: page.to } : now.people[0];
   }
 
   /** The on-call person answered: the whisper TwiML, or a goodbye when the transfer is over. */
@@ -238,4 +256,9 @@ export class WarmTransfers {
   private nowIso(): string {
     return new Date(this.clock.epochMs()).toISOString();
   }
+}
+
+/** The latest page of an escalation that went out and was not turned down. */
+function latestPage(escalation: Escalation): Escalation['pages'][number] | undefined {
+  return [...escalation.pages].reverse().find((p) => p.status === 'sent' && p.answer !== 'declined');
 }
