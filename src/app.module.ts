@@ -18,6 +18,7 @@ import { SecurityModule } from './security/security.module';
 import { SessionModule } from './session/session.module';
 import { PhoneLineModule } from './phone-line/phone-line.module';
 import { SmsModule } from './sms/sms.module';
+import { WarmTransferModule } from './warm-transfer/warm-transfer.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({
@@ -40,6 +41,7 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     WebhooksModule,
     OnCallModule,
     SmsModule,
+    WarmTransferModule,
     PhoneLineModule,
     HealthModule,
   ],

@@ -29,6 +29,7 @@ import { NORMAL_END, recordedEndReason, type Departure, type EndReason, type Out
 import type { CallRecords } from './call-records';
 import type { CallRegistry, LiveConnection } from './call-registry';
 import type { AgentState, InterruptionStateMachine, StateCause } from './interruption-state-machine';
+import { HoldAudio, holdChunk, type HoldStep } from './hold-audio';
 import { ResponseSequencer, type ResponseKind, type SequencerStep } from './response-sequencer';
 import { ResponseTiming } from './response-timing';
 import { SessionRollover } from './session-rollover';
@@ -76,6 +77,7 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   private readonly rollover: SessionRollover;
   private readonly tools: ToolCalls;
   private readonly timing: ResponseTiming;
+  private readonly holdAudio = new HoldAudio();
   private ended = false;
   private outcome: Outcome | null = null;
   private callerSpeaking = false;
@@ -99,7 +101,13 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
       from: records.parties.from,
       to: records.parties.to,
       profile,
-      call: { agentFinishedSpeaking: () => this.agentFinishedSpeaking(), markOutcome: (outcome) => this.markOutcome(outcome) },
+      call: {
+        agentFinishedSpeaking: () => this.agentFinishedSpeaking(),
+        markOutcome: (outcome) => this.markOutcome(outcome),
+        instruct: (text) => this.instruct(text),
+        hold: (on) => this.hold(on),
+        whenEnded: () => this.whenEnded(),
+      },
       setDetail: (key, value) => records.setDetail(key, value),
       getDetail: (key) => records.getDetail(key),
     };
@@ -180,7 +188,9 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   }
 
   onMark(name: string): void {
-    if (!this.ended) this.parts.machine.markEchoed(name);
+    if (this.ended) return;
+    if (this.holdAudio.playing) this.applyHold(this.holdAudio.markEchoed(name));
+    this.parts.machine.markEchoed(name);
   }
 
   onDtmf(): void {
@@ -498,16 +508,47 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
     this.apply(this.sequencer.setLeaving(outcome !== null));
   }
 
+  /** A tool's instruction to the agent, said at the next right moment like an operator's message. */
+  private instruct(text: string): boolean {
+    if (this.ended || this.departing) return false;
+    const steps = this.sequencer.operatorMessage({ text, mode: 'instruction' });
+    if (steps === null) return false;
+    this.apply(steps);
+    return true;
+  }
+
+  /** The caller is on hold (a warm transfer rings): silence is not prompted, hold audio plays while the agent is quiet. */
+  private hold(on: boolean): void {
+    if (this.ended) return;
+    this.silence.hold(on, this.parts.clock.now());
+    this.applyHold(this.holdAudio.hold(on));
+  }
+
+  private applyHold(step: HoldStep): void {
+    if (step === null || this.ended) return;
+    const { stream } = this.parts;
+    if (step.do === 'clear') stream.clear();
+    else {
+      const chunk = holdChunk();
+      stream.sendHoldAudio(chunk.base64, chunk.bytes, step.mark);
+    }
+  }
+
   private onAgentState(from: AgentState, to: AgentState, cause: StateCause): void {
     const { log, records, clock } = this.parts;
     log.info({ from, to, cause }, 'agent state');
     if (to === 'listening') this.silence.agentQuiet(clock.now());
-    else if (from === 'listening') this.silence.agentBusy();
+    else if (from === 'listening') {
+      this.silence.agentBusy();
+      // Before any of the agent's audio is sent: the hold audio queued at Twilio gives way.
+      this.applyHold(this.holdAudio.agentBusy());
+    }
     if (to === 'ended') return;
     records.agentState(to);
     if (to === 'listening') {
       this.resolveSpeechWaiters();
       this.apply(this.sequencer.agentQuiet());
+      this.applyHold(this.holdAudio.agentWentQuiet());
     }
   }
 

@@ -66,4 +66,15 @@ describe('SilenceMonitor', () => {
     m.callerStopped(0);
     expect(m.check(1_000_000)).toBeNull();
   });
+
+  it('counts no silence while the caller is on hold, and starts again from the end of the hold', () => {
+    const m = new SilenceMonitor(15_000, 0);
+    m.hold(true, 1_000);
+    expect(m.check(60_000)).toBeNull();
+    m.agentQuiet(61_000);
+    expect(m.check(120_000)).toBeNull();
+    m.hold(false, 130_000);
+    expect(m.check(144_999)).toBeNull();
+    expect(m.check(145_000)).toBe('ask');
+  });
 });

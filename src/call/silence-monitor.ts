@@ -13,6 +13,7 @@ export class SilenceMonitor {
   private callerTalking = false;
   private asked = false;
   private done = false;
+  private holding = false;
 
   /** Counting starts at `now` (the call has begun and nobody has spoken yet). `limitMs` 0 disables. */
   constructor(
@@ -32,6 +33,13 @@ export class SilenceMonitor {
   agentQuiet(now: number): void {
     this.agentTalking = false;
     this.resume(now);
+  }
+
+  /** The caller is on hold (a warm transfer is ringing): silence is expected and not counted; off, counting starts again at `now`. */
+  hold(on: boolean, now: number): void {
+    this.holding = on;
+    if (on) this.quietSince = null;
+    else this.resume(now);
   }
 
   callerStarted(): void {
@@ -59,6 +67,6 @@ export class SilenceMonitor {
   }
 
   private resume(now: number): void {
-    if (this.limitMs > 0 && !this.done && !this.agentTalking && !this.callerTalking) this.quietSince = now;
+    if (this.limitMs > 0 && !this.done && !this.holding && !this.agentTalking && !this.callerTalking) this.quietSince = now;
   }
 }

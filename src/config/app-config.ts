@@ -213,6 +213,8 @@ export class AppConfig {
     readonly ackTimeoutMs: number;
     /** Promised to the caller: a call back within this many minutes. */
     readonly callbackMinutes: number;
+    /** WARM_TRANSFER_TIMEOUT_SECONDS: a warm transfer not taken within this long goes back to the agent. */
+    readonly warmTransferTimeoutMs: number;
     /** SMS_FROM_NUMBER: where pages come from; unset, nobody is paged. */
     readonly smsFrom: string | undefined;
   };
@@ -376,6 +378,7 @@ export class AppConfig {
       defaultTimeZone: env.DEFAULT_TIMEZONE,
       ackTimeoutMs: env.ON_CALL_ACK_MINUTES * 60_000,
       callbackMinutes: env.ON_CALL_CALLBACK_MINUTES,
+      warmTransferTimeoutMs: env.WARM_TRANSFER_TIMEOUT_SECONDS * 1000,
       smsFrom: env.SMS_FROM_NUMBER,
     };
     this.sms = { confirmations: env.SMS_CONFIRMATIONS };

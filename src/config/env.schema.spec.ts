@@ -222,8 +222,11 @@ describe('AppConfig', () => {
       defaultTimeZone: 'America/New_York',
       ackTimeoutMs: 5 * 60_000,
       callbackMinutes: 15,
+      warmTransferTimeoutMs: 30_000,
       smsFrom: undefined,
     });
+    expect(new AppConfig(validateEnvironment({ WARM_TRANSFER_TIMEOUT_SECONDS: '45' })).onCall.warmTransferTimeoutMs).toBe(45_000);
+    expect(() => validateEnvironment({ WARM_TRANSFER_TIMEOUT_SECONDS: '5' })).toThrow('WARM_TRANSFER_TIMEOUT_SECONDS');
     const inline = new AppConfig(validateEnvironment({ ON_CALL_ROTA: '{"people":[]}', ON_CALL_ACK_MINUTES: '3', ON_CALL_CALLBACK_MINUTES: '30', SMS_FROM_NUMBER: '+15557650000' }));
     expect(inline.onCall).toMatchObject({ defaultRota: { json: '{"people":[]}', source: 'ON_CALL_ROTA' }, ackTimeoutMs: 180_000, callbackMinutes: 30, smsFrom: '+15557650000' });
 

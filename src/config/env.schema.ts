@@ -401,6 +401,10 @@ export class EnvironmentVariables {
   @Type(() => Number) @IsInt() @Min(1) @Max(24 * 60)
   ON_CALL_CALLBACK_MINUTES = 15;
 
+  /** Warm transfer: how long the on-call person's phone may ring (and the whisper wait for their answer) before the caller is back with the agent. */
+  @Type(() => Number) @IsInt() @Min(10) @Max(120)
+  WARM_TRANSFER_TIMEOUT_SECONDS = 30;
+
   /** The Twilio number (E.164) text messages are sent from (pages); unset, nobody is paged. */
   @Transform(emptyToUndefined) @IsOptional()
   @Matches(E164, { message: 'SMS_FROM_NUMBER must be an E.164 number such as +15551234567' })

@@ -31,7 +31,7 @@ import { RotaStore, SqlRotaStore } from './rota-store';
     { provide: RotaStore, useClass: SqlRotaStore },
     { provide: PagingStore, useClass: SqlPagingStore },
   ],
-  exports: [EmergencyAlerts, OnCallReplies, PagingStore, OnCallSms],
+  exports: [EmergencyAlerts, OnCallReplies, OnCallRotas, PagingStore, OnCallSms],
 })
 export class OnCallModule implements OnModuleInit {
   constructor(

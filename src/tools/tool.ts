@@ -6,6 +6,15 @@ export interface LiveCallControl {
   agentFinishedSpeaking(): Promise<void>;
   /** The call is leaving the agent on purpose (hung up, transferred); null takes that back. */
   markOutcome(outcome: 'hangup' | 'transferred' | null): void;
+  /**
+   * Asks the agent to speak to an instruction at the next right moment (as an operator's message
+   * is); false when it cannot take one now (saying goodbye, leaving, messages waiting).
+   */
+  instruct(text: string): boolean;
+  /** The caller is on hold (waiting for a warm transfer): their silence is expected, the agent does not prompt them. */
+  hold(on: boolean): void;
+  /** Resolves once the call has ended (caller hung up, transferred, failed). */
+  whenEnded(): Promise<void>;
 }
 
 export interface ToolCallContext {

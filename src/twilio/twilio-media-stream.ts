@@ -174,6 +174,22 @@ export class TwilioMediaStream {
     return true;
   }
 
+  /**
+   * Sends hold audio and its mark, in one write; no ledger entry (it is not the agent's). Skipped
+   * (false) while the socket is backed up: hold audio is never worth queueing.
+   */
+  sendHoldAudio(base64: string, bytes: number, mark: string): boolean {
+    if (!this.isOpen || bytes === 0 || this.socket.bufferedAmount > this.options.sendBufferMaxBytes) return false;
+    this.transport?.cork();
+    try {
+      this.socket.send(this.out.media(base64));
+      this.socket.send(this.out.mark(mark));
+    } finally {
+      this.transport?.uncork();
+    }
+    return true;
+  }
+
   /** The item being sent must never be heard again (the caller spoke, or its session is gone). */
   forgetAgentItem(): void {
     this.itemId = null;

@@ -9,7 +9,7 @@ export function testToolContext(over: Partial<ToolCallContext> = {}): ToolCallCo
     from: '+15551230000',
     to: '+15557650000',
     profile: testProfile(),
-    call: { agentFinishedSpeaking: async () => undefined, markOutcome: () => undefined },
+    call: { agentFinishedSpeaking: async () => undefined, markOutcome: () => undefined, instruct: () => true, hold: () => undefined, whenEnded: () => new Promise(() => undefined) },
     setDetail: () => undefined,
     getDetail: () => undefined,
     ...over,

@@ -32,7 +32,7 @@ describe('add_to_do_not_call', () => {
     from: '+15557650000',
     to: '+12025550199',
     profile: outbound,
-    call: { agentFinishedSpeaking: () => Promise.resolve(), markOutcome: () => undefined },
+    call: { agentFinishedSpeaking: () => Promise.resolve(), markOutcome: () => undefined, instruct: () => true, hold: () => undefined, whenEnded: () => new Promise(() => undefined) },
     setDetail: (key, value) => void details.set(key, value),
     getDetail: (key) => details.get(key),
     ...over,

@@ -41,7 +41,7 @@ function call(crmOn = true, emergencies?: RecordingEmergencies) {
     from: CALLER,
     to: '+15557650000',
     profile: testProfile({ crm: crmOn }),
-    call: { agentFinishedSpeaking: () => Promise.resolve(), markOutcome: () => undefined },
+    call: { agentFinishedSpeaking: () => Promise.resolve(), markOutcome: () => undefined, instruct: () => true, hold: () => undefined, whenEnded: () => new Promise(() => undefined) },
     setDetail: (key, value) => void details.set(key, value),
     getDetail: (key) => details.get(key),
   };
