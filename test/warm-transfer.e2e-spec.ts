@@ -166,7 +166,7 @@ describe('warm transfer to the on-call person', () => {
       endedAt: expect.any(String),
     });
     // The answered transfer acknowledged the emergency's page.
-    for (let i = 0; i < 50 && (await record(caller.callSid)).details.paging?.status !== 'acknowledged'; i++) await new Promise((r) => setImmediate(r));
+    await t.logs.waitFor('warm transfer: the emergency page is acknowledged', { callSid: caller.callSid });
     expect((await record(caller.callSid)).details.paging).toMatchObject({ status: 'acknowledged', ackedBy: 'alice', ackedVia: 'transfer' });
   });
 

@@ -93,8 +93,11 @@ describe('TwilioDialer', () => {
     const dials = ['+15550000001', '+15550000002', '+15550000003'].map((to, i) => d.dial({ to, requestId: `r${i}`, attempt: 1 }));
     await fake.waitForRequest();
     expect(fake.createdCalls.map((r) => r.form.To)).toEqual(['+15550000001']);
+    // Due tasks run inside advance(): at 499 ms the second dial is still waiting its turn.
+    const waiting = scheduler.pending;
+    expect(waiting).toBeGreaterThan(0);
     scheduler.advance(499);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(scheduler.pending).toBe(waiting);
     expect(fake.createdCalls).toHaveLength(1);
     scheduler.advance(1);
     await fake.waitForRequest((r) => r.form.To === '+15550000002');

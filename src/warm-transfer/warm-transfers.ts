@@ -223,9 +223,10 @@ export class WarmTransfers {
     transfer.call.markOutcome('transferred');
     this.legs.redirect(transfer.callSid, conferenceTwiml(transfer.id)).then(
       () => {
-        this.paging
-          .acknowledge(transfer.callSid, 'transfer', this.nowIso(), transfer.person.id)
-          .catch((err: unknown) => this.warn(transfer, 'the page could not be acknowledged', err));
+        this.paging.acknowledge(transfer.callSid, 'transfer', this.nowIso(), transfer.person.id).then(
+          (taken) => taken && this.log.info({ callSid: transfer.callSid, transfer: transfer.id }, 'warm transfer: the emergency page is acknowledged'),
+          (err: unknown) => this.warn(transfer, 'the page could not be acknowledged', err),
+        );
       },
       (err: unknown) => {
         this.warn(transfer, 'the caller could not be bridged', err);
