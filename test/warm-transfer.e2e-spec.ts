@@ -208,6 +208,30 @@ describe('warm transfer to the on-call person', () => {
     expect((await record(caller.callSid)).endReason).not.toBe('transferred');
   });
 
+  it('hands the caller back to the agent when the on-call person declines (presses 2), and ends their leg', async () => {
+    const { caller, rt } = await startCall();
+    const since = rest.requests.length;
+    await callTool(rt, 'connect_to_on_call', { summary: SUMMARY });
+    const { create, id } = await dialled(alice, since);
+    const legSid = create.callSid!;
+    expect((await webhook(create.form.Url, { AccountSid: ACCOUNT_SID, CallSid: legSid, CallStatus: 'in-progress' })).status).toBe(200);
+
+    const declined = await webhook(`${PUBLIC_BASE_URL}/twilio/warm-transfer/answer?transfer=${id}`, { AccountSid: ACCOUNT_SID, CallSid: legSid, Digits: '2' });
+    expect(declined.status).toBe(200);
+    expect(declined.text).not.toContain('<Conference');
+    expect(declined.text).toContain('<Hangup/>');
+    const ask = await rt.waitFor('response.create', (e) => typeof e.response?.instructions === 'string' && e.response.instructions.includes('call them back'));
+    expect(ask.response.instructions).toContain('nobody could answer right now');
+    // The caller stays with the agent.
+    expect(rest.requests.some((r) => r.callSid === caller.callSid)).toBe(false);
+
+    caller.sendStop();
+    await rt.waitForClose();
+    await t.logs.waitFor('call ended', { callSid: caller.callSid });
+    await t.app.get(CallLogWriter).drained();
+    expect((await record(caller.callSid)).details.warmTransfer).toMatchObject({ to: 'Alice Jones', status: 'declined', answeredAt: expect.any(String), endedAt: expect.any(String) });
+  });
+
   it('cancels the on-call leg when the caller hangs up on hold', async () => {
     const { caller, rt } = await startCall();
     const since = rest.requests.length;
