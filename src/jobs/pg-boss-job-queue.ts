@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
+import { CoalescingRunner } from '../common/coalescing-runner';
 import type { Clock } from '../common/clock';
 import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import type { ScheduledTask, Scheduler } from '../common/scheduler';
@@ -106,8 +107,10 @@ export class PgBossJobQueue extends JobQueue {
   private stopping?: Promise<void>;
   private timer?: ScheduledTask;
   private timerAt = Infinity;
-  private ticking?: Promise<void>;
-  private tickAgain = false;
+  private readonly rounds = new CoalescingRunner(
+    () => this.round(),
+    () => this.stopping !== undefined,
+  );
   /** Next full maintenance (expire, archive, drop); 0: at the first round. */
   private maintainAt = 0;
   /** Next release of expired leases alone, when a lease read from the database runs out. */
@@ -159,7 +162,7 @@ export class PgBossJobQueue extends JobQueue {
     this.stopping ??= (async () => {
       this.clearTimer();
       await this.starting?.catch(() => undefined);
-      await this.ticking;
+      await this.rounds.current;
       const running = [...this.runners.values()].flatMap((r) => [...r.inFlight.values()]);
       if (running.length > 0) {
         const outcome = await raceTimeout(Promise.allSettled(running.map((r) => r.done)), this.stopTimeoutMs, this.scheduler);
@@ -240,19 +243,7 @@ export class PgBossJobQueue extends JobQueue {
 
   /** One round at a time; a round asked for meanwhile runs right after. Never rejects. */
   private tick(): Promise<void> {
-    if (this.ticking) {
-      this.tickAgain = true;
-      return this.ticking;
-    }
-    this.ticking = (async () => {
-      do {
-        this.tickAgain = false;
-        await this.round();
-      } while (this.tickAgain && !this.stopping);
-    })().finally(() => {
-      this.ticking = undefined;
-    });
-    return this.ticking;
+    return this.rounds.run();
   }
 
   /** Releases expired leases when due, fills free slots, and sets the timer for the next round. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { CoalescingRunner } from '../common/coalescing-runner';
 import { Clock } from '../common/clock';
 import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
@@ -61,8 +62,10 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private readonly cancel = new AbortController();
   private timer: ScheduledTask | undefined;
   private timerAt = Infinity;
-  private ticking: Promise<void> | undefined;
-  private tickAgain = false;
+  private readonly rounds = new CoalescingRunner(
+    () => this.round(),
+    () => this.stopped,
+  );
   private started = false;
   private stopped = false;
 
@@ -113,7 +116,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
-    await this.ticking;
+    await this.rounds.current;
     if (this.inFlight.size === 0) return;
     const outcome = await raceTimeout(Promise.allSettled(this.inFlight.values()), Math.min(this.timeoutMs, this.options.shutdownWaitMs), this.scheduler);
     if (outcome !== TIMED_OUT) return;
@@ -124,25 +127,13 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   /** One round at a time; one asked for meanwhile runs right after. Never rejects. */
   tick(): Promise<void> {
-    if (this.ticking) {
-      this.tickAgain = true;
-      return this.ticking;
-    }
-    this.ticking = (async () => {
-      do {
-        this.tickAgain = false;
-        await this.round();
-      } while (this.tickAgain && !this.stopped);
-    })().finally(() => {
-      this.ticking = undefined;
-    });
-    return this.ticking;
+    return this.rounds.run();
   }
 
   /** Resolves once no round runs and no attempt is in flight (for tests). */
   async settled(): Promise<void> {
-    while (this.ticking || this.inFlight.size > 0) {
-      await this.ticking;
+    while (this.rounds.current || this.inFlight.size > 0) {
+      await this.rounds.current;
       await Promise.allSettled(this.inFlight.values());
     }
   }
