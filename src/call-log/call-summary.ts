@@ -35,6 +35,27 @@ export function modelSummaryOf(details: Readonly<Record<string, unknown>>): stri
   return detail?.status === 'ready' ? detail.text : null;
 }
 
+const sentences = new Intl.Segmenter('en', { granularity: 'sentence' });
+/** A break after a title (Mr. Smith) is no sentence end; other abbreviations (St.) often end one, and are left to ICU. */
+const TITLE_END = /(?:^|\s)(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.\s*$/;
+
+/**
+ * The "what" of a model summary (its second sentence: what the call was about, with the urgency),
+ * for texts too short for all three; null when the text is not at least two sentences.
+ */
+export function summaryWhat(text: string): string | null {
+  const joined: string[] = [];
+  let carry = '';
+  for (const { segment } of sentences.segment(text.replace(/\s+/g, ' ').trim())) {
+    carry += segment;
+    if (TITLE_END.test(carry)) continue;
+    joined.push(carry.trim());
+    carry = '';
+  }
+  if (carry.trim() !== '') joined.push(carry.trim());
+  return joined.length >= 2 && joined[1] !== '' ? joined[1] : null;
+}
+
 const URGENCIES: ReadonlySet<string> = new Set(['emergency', 'urgent', 'routine']);
 
 /** One line, made without a model: the job's urgency and problem, or how the call ended without one. */

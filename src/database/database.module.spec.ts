@@ -99,6 +99,7 @@ describe('DatabaseModule', () => {
         '6 webhook outbox: events and their deliveries',
         '7 on-call rota and emergency pages',
         '8 SMS confirmations to callers and SMS opt-outs',
+        '9 SMS confirmations wait for the call summary',
       ],
     });
 

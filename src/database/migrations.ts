@@ -242,4 +242,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sms_confirmations_pending_idx ON sms_confirmations (status, updated_at);
     `,
   },
+  {
+    version: 9,
+    name: 'SMS confirmations wait for the call summary',
+    sql: `
+      -- Held until then (the call's written summary is on its way), unless the summary comes first.
+      ALTER TABLE sms_confirmations ADD COLUMN not_before timestamptz;
+    `,
+  },
 ];

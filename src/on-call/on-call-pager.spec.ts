@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { LogCapture } from '../../test/support/log-capture';
+import type { CallLogRepository, CallRecord } from '../call-log/call-record';
 import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
 import type { AppConfig } from '../config/app-config';
@@ -71,6 +72,8 @@ describe.each(sqlTestBackends())('OnCallPager on $name', (backend) => {
   let sms: FakeSms;
   let logs: LogCapture;
   let pager: OnCallPager;
+  /** The call records the pager reads a summary from: by call SID, or a read that fails. */
+  let records: Map<string, CallRecord> | Error;
 
   beforeAll(async () => {
     db = await backend.open();
@@ -90,7 +93,11 @@ describe.each(sqlTestBackends())('OnCallPager on $name', (backend) => {
     sms = new FakeSms();
     logs = new LogCapture();
     const logger = pino({ level: 'debug' }, logs);
-    pager = new OnCallPager(store, queue, sms as unknown as OnCallSms, clock, new ManualScheduler(clock), config, { child: () => logger } as unknown as AppLogger);
+    records = new Map();
+    const repository = {
+      get: (callSid: string) => (records instanceof Error ? Promise.reject(records) : Promise.resolve(records.get(callSid))),
+    } as unknown as CallLogRepository;
+    pager = new OnCallPager(store, queue, sms as unknown as OnCallSms, clock, new ManualScheduler(clock), config, { child: () => logger } as unknown as AppLogger, repository);
   });
 
   async function emergency(people = [alice, bob, owner]): Promise<string> {
@@ -138,6 +145,26 @@ describe.each(sqlTestBackends())('OnCallPager on $name', (backend) => {
     // Late jobs change nothing.
     await pager.due({ ...queue.take(`${callSid}:3`), id: 'late' });
     expect(sms.sent).toHaveLength(3);
+  });
+
+  it("tells the problem in the call summary's words in a page sent once the call has its summary", async () => {
+    const callSid = await emergency();
+    await pager.due(queue.take(`${callSid}:0:now`));
+    expect(sms.sent[0].body).toContain('12 Elm Street. Burst pipe.');
+    const text = 'Dana Smith called from 12 Elm Street. A burst pipe under the sink is flooding the kitchen, an emergency. The on-call plumber will call back.';
+    (records as Map<string, CallRecord>).set(callSid, { callSid, details: { summary: { status: 'ready', text, model: 'm', at: 'x' } } } as unknown as CallRecord);
+    clock.advance(ACK_MS);
+    await pager.due(queue.take(`${callSid}:1`));
+    expect(sms.sent[1]).toEqual({
+      to: bob.mobile,
+      body: `EMERGENCY Acme Plumbing: Dana Smith, call back +14155552671. 12 Elm Street. A burst pipe under the sink is flooding the kitchen, an emergency. Reply YES to take it, NO to pass it on. https://calls.example.com/api/calls/${callSid}`,
+    });
+    // A record that cannot be read does not hold the page up: it goes with the facts.
+    records = new Error('database unreachable');
+    clock.advance(ACK_MS);
+    await pager.due(queue.take(`${callSid}:2`));
+    expect(sms.sent[2]).toMatchObject({ to: owner.mobile, body: expect.stringContaining('12 Elm Street. Burst pipe.') as string });
+    expect(logs.find('call record not read for its summary: the page goes with the facts')).toMatchObject({ callSid });
   });
 
   it('stops once the page is taken', async () => {

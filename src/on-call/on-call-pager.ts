@@ -1,5 +1,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { CallLogRepository } from '../call-log/call-record';
+import { modelSummaryOf } from '../call-log/call-summary';
 import { Clock } from '../common/clock';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
 import { AppConfig } from '../config/app-config';
@@ -62,6 +64,7 @@ export class OnCallPager implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly scheduler: Scheduler,
     config: AppConfig,
     logger: AppLogger,
+    private readonly records: CallLogRepository,
   ) {
     this.log = logger.child({ component: 'on-call' });
     this.ackTimeoutMs = config.onCall.ackTimeoutMs;
@@ -134,7 +137,7 @@ export class OnCallPager implements OnApplicationBootstrap, OnModuleDestroy {
     // A run that lost its lease must not text someone another worker may text too.
     if (job.signal.aborted) throw new Error('the job lease ran out before the page was sent');
     const link = this.linkBase ? `${this.linkBase}/api/calls/${callSid}` : undefined;
-    const body = pageMessage(escalation.facts.business ?? this.company, escalation.facts, link);
+    const body = pageMessage(escalation.facts.business ?? this.company, escalation.facts, link, await this.summaryOf(callSid, log));
     let messageSid: string;
     try {
       messageSid = await this.sms.send(person.mobile, body);
@@ -153,6 +156,17 @@ export class OnCallPager implements OnApplicationBootstrap, OnModuleDestroy {
     await this.store.sent(callSid, step, messageSid, iso(sentAt));
     log.info({ step, person: person.id, messageSid, of: escalation.people.length }, 'on-call page sent');
     await this.schedule(callSid, step + 1, sentAt + this.ackTimeoutMs);
+  }
+
+  /** The call's written summary when one is on its record (the call has ended); never in the way of the page. */
+  private async summaryOf(callSid: string, log: Logger): Promise<string | null> {
+    try {
+      const record = await this.records.get(callSid);
+      return record ? modelSummaryOf(record.details) : null;
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call record not read for its summary: the page goes with the facts');
+      return null;
+    }
   }
 
   /**

@@ -1,3 +1,5 @@
+import { summaryWhat } from '../call-log/call-summary';
+
 /** What a page says about the emergency: the job request as saved so far, and the caller ID. */
 export interface EmergencyFacts {
   /** The business the call was answered for; the default profile's company when not known. */
@@ -28,12 +30,13 @@ function cut(s: string, max: number): string {
 const MIN_FACTS_CHARS = 80;
 
 /**
- * The page SMS: whose emergency, where to call back, the address, the problem, how to answer, and a
- * link to the call. Within PAGE_MAX_CHARS: the problem is shortened first, then the address; a link
- * that would leave the facts less than MIN_FACTS_CHARS is left out (it is never cut: a cut link is
- * no link).
+ * The page SMS: whose emergency, where to call back, the address, the problem (in the words of the
+ * call's written summary once it is made: a page sent after the call), how to answer, and a link to
+ * the call. Within PAGE_MAX_CHARS: the problem is shortened first, then the address; a link that
+ * would leave the facts less than MIN_FACTS_CHARS is left out (it is never cut: a cut link is no
+ * link).
  */
-export function pageMessage(company: string, facts: EmergencyFacts, link: string | undefined): string {
+export function pageMessage(company: string, facts: EmergencyFacts, link: string | undefined, summary: string | null = null): string {
   const name = cut(squash(facts.callerName ?? '') || 'Caller (name not given)', 40);
   const callback = facts.callbackNumber ?? facts.callerNumber;
   const number = `call back ${callback}${facts.callbackNumberUnverified ? ' (unverified, caller ID ' + facts.callerNumber + ')' : ''}`;
@@ -41,9 +44,9 @@ export function pageMessage(company: string, facts: EmergencyFacts, link: string
   const tail = `Reply YES to take it, NO to pass it on.${link ? ` ${link}` : ''}`;
   // Around the address and problem: a space, '. ' and '. '.
   const room = PAGE_MAX_CHARS - head.length - tail.length - 5;
-  if (link && room < MIN_FACTS_CHARS) return pageMessage(company, facts, undefined);
+  if (link && room < MIN_FACTS_CHARS) return pageMessage(company, facts, undefined, summary);
   let address = clause(facts.serviceAddress) || 'Address not given yet';
-  let problem = clause(facts.problem) || 'Problem not described yet';
+  let problem = clause((summary && summaryWhat(summary)) ?? facts.problem) || 'Problem not described yet';
   if (address.length + problem.length > room) {
     // The problem gets what the address (up to half the room) leaves; the address what is left then.
     problem = cut(problem, room - Math.min(address.length, Math.floor(room / 2)));

@@ -31,6 +31,25 @@ describe('confirmation message', () => {
     );
   });
 
+  it("tells the problem in the summary's words once the summary is made, with the address taken", () => {
+    const job = { problem: 'pipe', serviceAddress: '12 Elm Street', urgency: 'emergency' as const };
+    const summary = 'Dana Reyes called from 12 Elm Street. A burst pipe under the kitchen sink is flooding the floor, an emergency. The on-call plumber will call back.';
+    expect(confirmationBody({ ...facts, job, summary })).toBe(
+      'Call Operator Pro Plumbing: we have your request for 12 Elm Street. A burst pipe under the kitchen sink is flooding the floor, an emergency. Ref R-ABC123. Our on-call plumber will call you back within 20 minutes. Reply STOP to opt out, HELP for help.',
+    );
+    // A summary that is not three sentences, or none, leaves the job's own words.
+    expect(confirmationBody({ ...facts, job, summary: 'Dana called.' })).toContain('(pipe, at 12 Elm Street).');
+    expect(confirmationBody({ ...facts, job, summary: null })).toContain('(pipe, at 12 Elm Street).');
+  });
+
+  it('fits 320 characters with a long summary too', () => {
+    const summary = `A caller rang. ${'Water everywhere '.repeat(40)}. Call back.`;
+    const body = confirmationBody({ ...facts, job: { serviceAddress: 'Flat 3, '.repeat(60), urgency: 'urgent' }, summary });
+    expect(body.length).toBeLessThanOrEqual(MAX_CONFIRMATION_LENGTH);
+    expect(body).toContain('Water everywhere');
+    expect(body.endsWith('Ref R-ABC123. We\'ll call you to confirm a time. Reply STOP to opt out, HELP for help.')).toBe(true);
+  });
+
   it('derives a short reference from the call SID', () => {
     expect(confirmationReference('CA0123456789abcdef0123456789abcdef')).toBe('R-ABCDEF');
   });

@@ -1,3 +1,4 @@
+import { summaryWhat } from '../call-log/call-summary';
 import type { JobRequest } from '../crm/crm.port';
 
 /** Twilio's standard opt-out keywords: a number that sends one of these gets no more texts. */
@@ -41,11 +42,14 @@ export interface ConfirmationFacts {
   readonly job: JobRequest;
   /** ON_CALL_CALLBACK_MINUTES: what an emergency caller is promised. */
   readonly callbackMinutes: number;
+  /** The call's written summary, once the text model has made it (its "what" sentence is used). */
+  readonly summary?: string | null;
 }
 
 /**
  * The confirmation text (the one template): business, what was taken (the problem and the address,
- * shortened to fit), the reference, what happens next, and how to opt out. At most 320 characters.
+ * shortened to fit; the summary's account of the problem once it is made), the reference, what
+ * happens next, and how to opt out. At most 320 characters.
  */
 export function confirmationBody(facts: ConfirmationFacts): string {
   const { business, reference, job } = facts;
@@ -56,15 +60,25 @@ export function confirmationBody(facts: ConfirmationFacts): string {
   const head = `${clip(business, 60)}: we have your request`;
   const tail = ` Ref ${reference}. ${next} ${OPT_OUT_LINE}`;
   const room = MAX_CONFIRMATION_LENGTH - head.length - tail.length - 2;
-  const parts = [job.problem, job.serviceAddress].filter((p): p is string => typeof p === 'string' && p.trim() !== '');
+  const summarised = facts.summary ? summaryWhat(facts.summary) : null;
+  const address = nonBlank(job.serviceAddress);
+  if (summarised && room > 40) {
+    const at = address ? ` for ${clip(address, Math.floor(room / 3))}` : '';
+    return `${head}${at}. ${clip(summarised, room - at.length - 1)}.${tail}`.slice(0, MAX_CONFIRMATION_LENGTH);
+  }
+  const parts = [nonBlank(job.problem), address].filter((p): p is string => p !== null);
   let what = '';
   if (parts.length > 0 && room > 10) {
     const problem = parts.length === 2 ? clip(parts[0], Math.max(10, Math.floor(room * 0.6))) : clip(parts[0], room - 3);
-    const address = parts.length === 2 ? clip(parts[1], Math.max(5, room - problem.length - 8)) : null;
-    what = address ? ` (${problem}, at ${address})` : ` (${problem})`;
+    const at = parts.length === 2 ? clip(parts[1], Math.max(5, room - problem.length - 8)) : null;
+    what = at ? ` (${problem}, at ${at})` : ` (${problem})`;
     if (what.length > room) what = ` (${clip(problem, room - 3)})`;
   }
   return `${head}${what}.${tail}`.slice(0, MAX_CONFIRMATION_LENGTH);
+}
+
+function nonBlank(text: string | undefined): string | null {
+  return typeof text === 'string' && text.trim() !== '' ? text : null;
 }
 
 /** The answer to HELP: who is texting, how to reach them, how to stop. */

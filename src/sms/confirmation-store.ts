@@ -24,6 +24,8 @@ export interface NewConfirmation {
   readonly status: 'pending' | 'skipped';
   readonly reason: string | null;
   readonly at: string;
+  /** ISO 8601: not sent before then (the call's summary is on its way); null: at once. */
+  readonly notBefore: string | null;
 }
 
 export interface ClaimedConfirmation {
@@ -56,19 +58,32 @@ export class SmsConfirmationStore {
     private readonly migrations: MigrationRunner,
   ) {}
 
-  /** Inside the ended record's transaction; a second write for the call keeps the first. */
-  async add(tx: SqlExecutor, c: NewConfirmation): Promise<void> {
-    await tx.query(
-      `INSERT INTO sms_confirmations (call_sid, reference, to_number, body, status, reason, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $7::timestamptz) ON CONFLICT (call_sid) DO NOTHING`,
-      [c.callSid, c.reference, c.to, c.body, c.status, c.reason, c.at],
+  /** Inside the ended record's transaction; a second write for the call keeps the first. False: there was one already. */
+  async add(tx: SqlExecutor, c: NewConfirmation): Promise<boolean> {
+    const rows = await tx.query(
+      `INSERT INTO sms_confirmations (call_sid, reference, to_number, body, status, reason, created_at, updated_at, not_before)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $7::timestamptz, $8::timestamptz) ON CONFLICT (call_sid) DO NOTHING RETURNING call_sid`,
+      [c.callSid, c.reference, c.to, c.body, c.status, c.reason, c.at, c.notBefore],
     );
+    return rows.length > 0;
   }
 
-  /** Oldest first. */
-  async pending(limit: number): Promise<string[]> {
+  /**
+   * The final text of a confirmation not yet taken for sending (the summary it waited for came, or
+   * failed), released at once. One already sending or sent keeps its text.
+   */
+  async release(tx: SqlExecutor, callSid: string, body: string): Promise<void> {
+    await tx.query(`UPDATE sms_confirmations SET body = $2, not_before = NULL WHERE call_sid = $1 AND status = 'pending'`, [callSid, body]);
+  }
+
+  /** Due at `now`, oldest first. */
+  async pending(limit: number, now: string): Promise<string[]> {
     await this.migrations.ensureMigrated();
-    const rows = await this.sql.query<{ call_sid: string }>(`SELECT call_sid FROM sms_confirmations WHERE status = 'pending' ORDER BY updated_at, call_sid LIMIT $1`, [limit]);
+    const rows = await this.sql.query<{ call_sid: string }>(
+      `SELECT call_sid FROM sms_confirmations WHERE status = 'pending' AND (not_before IS NULL OR not_before <= $2::timestamptz)
+       ORDER BY updated_at, call_sid LIMIT $1`,
+      [limit, now],
+    );
     return rows.map((r) => r.call_sid);
   }
 

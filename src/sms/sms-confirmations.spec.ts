@@ -1,5 +1,6 @@
 import { CallDetailSources } from '../call-log/call-detail-sources';
 import { EMPTY_USAGE, type CallRecord } from '../call-log/call-record';
+import { summaryDetailOf } from '../call-log/call-summary';
 import { EndedCallHooks } from '../call-log/ended-call-hooks';
 import { ManualClock } from '../common/clock';
 import { ManualScheduler } from '../common/scheduler';
@@ -7,6 +8,7 @@ import type { AppConfig } from '../config/app-config';
 import type { SqlExecutor } from '../database/sql-client';
 import { silentAppLogger } from '../database/sql-test-backends';
 import { SmsError, type OnCallSms } from '../on-call/on-call-sms';
+import type { CallSummaries } from '../summary/call-summaries';
 import type { ClaimedConfirmation, NewConfirmation, SmsConfirmationStore } from './confirmation-store';
 import { CONFIRMATION_ATTEMPTS, SmsConfirmations } from './sms-confirmations';
 import type { SmsOptOuts } from './sms-opt-outs';
@@ -38,12 +40,19 @@ function record(over: Partial<CallRecord> = {}, job: Record<string, unknown> | n
 /** The outbox in memory, as the SQL store behaves. */
 class MemoryStore {
   readonly rows = new Map<string, Omit<NewConfirmation, 'status'> & { status: string; attempts: number; messageSid: string | null }>();
-  add(_tx: SqlExecutor, c: NewConfirmation): Promise<void> {
-    if (!this.rows.has(c.callSid)) this.rows.set(c.callSid, { ...c, attempts: 0, messageSid: null });
+  add(_tx: SqlExecutor, c: NewConfirmation): Promise<boolean> {
+    if (this.rows.has(c.callSid)) return Promise.resolve(false);
+    this.rows.set(c.callSid, { ...c, attempts: 0, messageSid: null });
+    return Promise.resolve(true);
+  }
+  release(_tx: SqlExecutor, callSid: string, body: string): Promise<void> {
+    const row = this.rows.get(callSid);
+    if (row?.status === 'pending') this.rows.set(callSid, { ...row, body, notBefore: null });
     return Promise.resolve();
   }
-  pending(): Promise<string[]> {
-    return Promise.resolve([...this.rows.values()].filter((r) => r.status === 'pending').map((r) => r.callSid));
+  pending(_limit: number, now: string): Promise<string[]> {
+    const due = (r: { status: string; notBefore: string | null }) => r.status === 'pending' && (r.notBefore === null || r.notBefore <= now);
+    return Promise.resolve([...this.rows.values()].filter(due).map((r) => r.callSid));
   }
   claim(callSid: string): Promise<ClaimedConfirmation | null> {
     const row = this.rows.get(callSid);
@@ -69,6 +78,9 @@ describe('SmsConfirmations', () => {
   let unavailable: string | null;
   let hooks: EndedCallHooks;
   let scheduler: ManualScheduler;
+  let clock: ManualClock;
+  /** What CallSummaries.holdUntil answers: a summary being made holds the text until then. */
+  let holdUntil: number | null;
 
   function make(enabled = true): SmsConfirmations {
     const optOuts = {
@@ -92,8 +104,19 @@ describe('SmsConfirmations', () => {
       operator: { companyName: 'Pro Plumbing' },
       onCall: { callbackMinutes: 20 },
     } as unknown as AppConfig;
-    const clock = new ManualClock();
-    const c = new SmsConfirmations(hooks, new CallDetailSources(silentAppLogger), store as unknown as SmsConfirmationStore, optOuts, sms, clock, scheduler, config, silentAppLogger);
+    const summaries = { holdUntil: (r: CallRecord) => (summaryDetailOf(r.details) === null ? holdUntil : null) } as unknown as CallSummaries;
+    const c = new SmsConfirmations(
+      hooks,
+      new CallDetailSources(silentAppLogger),
+      store as unknown as SmsConfirmationStore,
+      optOuts,
+      sms,
+      clock,
+      scheduler,
+      config,
+      silentAppLogger,
+      summaries,
+    );
     c.onModuleInit();
     return c;
   }
@@ -112,6 +135,8 @@ describe('SmsConfirmations', () => {
     unavailable = null;
     hooks = new EndedCallHooks();
     scheduler = new ManualScheduler();
+    clock = new ManualClock();
+    holdUntil = null;
   });
 
   it('texts the callback number once, however often the ended record is written', async () => {
@@ -120,6 +145,28 @@ describe('SmsConfirmations', () => {
     await end(c, record());
     expect(sent).toEqual([{ to: '+14155552671', body: expect.stringContaining('Ref R-ABCDEF.') as string }]);
     expect(store.rows.get(CALL_SID)).toMatchObject({ status: 'sent', attempts: 1, reference: 'R-ABCDEF' });
+  });
+
+  it("waits for the call's summary and tells the problem in its words", async () => {
+    const c = make();
+    holdUntil = clock.epochMs() + 25_000;
+    await end(c, record({ endedAt: new Date(clock.epochMs()).toISOString() }));
+    expect(sent).toEqual([]);
+    const summary = { status: 'ready', text: 'Dana called. A tap drips in the kitchen. We will call back.', model: 'm', at: 'x' };
+    await end(c, record({ endedAt: new Date(clock.epochMs()).toISOString(), details: { jobRequest: record().details.jobRequest, summary } }));
+    expect(sent).toHaveLength(1);
+    expect(sent[0].body).toContain('for 12 Elm Street. A tap drips in the kitchen. Ref R-ABCDEF.');
+  });
+
+  it('sends the text with the facts at the end of the hold when no summary comes', async () => {
+    const c = make();
+    holdUntil = clock.epochMs() + 25_000;
+    await end(c, record({ endedAt: new Date(clock.epochMs()).toISOString() }));
+    expect(sent).toEqual([]);
+    clock.advance(25_000);
+    c.wake();
+    await c.idle();
+    expect(sent).toEqual([{ to: '+14155552671', body: expect.stringContaining('(Leaking tap, at 12 Elm Street).') as string }]);
   });
 
   it('is no hook when SMS_CONFIRMATIONS is off', async () => {

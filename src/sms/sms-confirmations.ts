@@ -3,6 +3,7 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/
 import type { Logger } from 'pino';
 import { CallDetailSources } from '../call-log/call-detail-sources';
 import type { CallRecord } from '../call-log/call-record';
+import { modelSummaryOf, summaryDetailOf } from '../call-log/call-summary';
 import { EndedCallHooks, type EndedCallHook } from '../call-log/ended-call-hooks';
 import { Clock } from '../common/clock';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
@@ -11,6 +12,7 @@ import type { JobRequest } from '../crm/crm.port';
 import type { SqlExecutor } from '../database/sql-client';
 import { AppLogger } from '../logging/app-logger';
 import { OnCallSms, SmsError } from '../on-call/on-call-sms';
+import { CallSummaries } from '../summary/call-summaries';
 import { confirmationBody, confirmationReference } from './confirmation-message';
 import { SmsConfirmationStore, type NewConfirmation } from './confirmation-store';
 import { SmsOptOuts } from './sms-opt-outs';
@@ -53,6 +55,12 @@ export function confirmationNumber(record: CallRecord, job: JobRequest, region: 
  * database outage or a restart loses nothing; it is sent from there right after the commit, or by
  * the sweep of whichever instance can send texts. A row is claimed before its text goes (at most
  * one text per call), and the opt-out list is checked right before each send.
+ *
+ * The text tells the problem in the call's written summary's words when there is one: while the
+ * summary is being made, the row is held (as the call.ended webhook is) until the summary's
+ * deadline; the record's next write, with the summary made or failed, gives the row its final text
+ * and releases it. A summary that never comes (the instance died) leaves the facts' text to go at
+ * the end of the hold.
  */
 @Injectable()
 export class SmsConfirmations implements EndedCallHook, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
@@ -76,6 +84,7 @@ export class SmsConfirmations implements EndedCallHook, OnModuleInit, OnApplicat
     private readonly scheduler: Scheduler,
     config: AppConfig,
     logger: AppLogger,
+    private readonly summaries: CallSummaries,
   ) {
     this.log = logger.child({ component: 'sms-confirmations' });
     this.enabled = config.sms.confirmations;
@@ -106,20 +115,24 @@ export class SmsConfirmations implements EndedCallHook, OnModuleInit, OnApplicat
     if (!job) return null;
     const at = new Date(this.clock.epochMs()).toISOString();
     const reference = confirmationReference(record.callSid);
-    const base = { callSid: record.callSid, reference, at };
+    const base = { callSid: record.callSid, reference, at, notBefore: null };
     const endedAt = record.endedAt === null ? NaN : Date.parse(record.endedAt);
     if (endedAt < this.clock.epochMs() - MAX_CONFIRMATION_DELAY_MS) return { ...base, to: null, body: null, status: 'skipped', reason: 'too-late' };
     const unavailable = this.sms.unavailableReason;
     if (unavailable) return { ...base, to: null, body: null, status: 'skipped', reason: 'sms-not-configured' };
     const to = confirmationNumber(record, job, this.region);
     if (!to) return { ...base, to: null, body: null, status: 'skipped', reason: 'no-mobile-number' };
-    const body = confirmationBody({ business: this.company, reference, job, callbackMinutes: this.callbackMinutes });
-    return { ...base, to, body, status: 'pending', reason: null };
+    const body = confirmationBody({ business: this.company, reference, job, callbackMinutes: this.callbackMinutes, summary: modelSummaryOf(record.details) });
+    const holdUntil = this.summaries.holdUntil(record);
+    return { ...base, to, body, status: 'pending', reason: null, notBefore: holdUntil === null ? null : new Date(holdUntil).toISOString() };
   }
 
   async written(tx: SqlExecutor, record: CallRecord): Promise<void> {
     const confirmation = this.confirmationFor(record);
-    if (confirmation) await this.store.add(tx, confirmation);
+    if (!confirmation) return;
+    const added = await this.store.add(tx, confirmation);
+    // Written before with its summary on the way: now that it is here (or failed), out it goes.
+    if (!added && confirmation.body !== null && summaryDetailOf(record.details) !== null) await this.store.release(tx, record.callSid, confirmation.body);
   }
 
   committed(record: CallRecord): void {
@@ -150,7 +163,7 @@ export class SmsConfirmations implements EndedCallHook, OnModuleInit, OnApplicat
   }
 
   private async drain(): Promise<void> {
-    for (const callSid of await this.store.pending(20)) {
+    for (const callSid of await this.store.pending(20, this.now())) {
       if (this.stopped) return;
       await this.sendOne(callSid);
     }

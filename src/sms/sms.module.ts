@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CallLogModule } from '../call-log/call-log.module';
 import { OnCallModule } from '../on-call/on-call.module';
 import { SecurityModule } from '../security/security.module';
+import { SummaryModule } from '../summary/summary.module';
 import { CallerReplies } from './caller-replies';
 import { SmsConfirmationStore } from './confirmation-store';
 import { SmsConfirmations } from './sms-confirmations';
@@ -15,7 +16,7 @@ import { SmsOptOuts, SqlSmsOptOuts } from './sms-opt-outs';
  * `details.smsConfirmation`.
  */
 @Module({
-  imports: [CallLogModule, OnCallModule, SecurityModule],
+  imports: [CallLogModule, OnCallModule, SecurityModule, SummaryModule],
   controllers: [SmsController],
   providers: [SmsConfirmationStore, SmsConfirmations, CallerReplies, { provide: SmsOptOuts, useClass: SqlSmsOptOuts }],
   exports: [CallerReplies, SmsOptOuts],

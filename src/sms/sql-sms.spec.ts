@@ -53,8 +53,8 @@ describe.each(sqlTestBackends())('SMS storage on $name', (backend) => {
 
     it('keeps the first row written for a call (a replayed record writes nothing new)', async () => {
       const callSid = newCallSid();
-      await db.client.transaction((tx) => store.add(tx, { callSid, reference: 'R-000001', to: '+14155552671', body: 'first', status: 'pending', reason: null, at }));
-      await db.client.transaction((tx) => store.add(tx, { callSid, reference: 'R-000001', to: '+14155559999', body: 'second', status: 'pending', reason: null, at }));
+      await db.client.transaction((tx) => store.add(tx, { callSid, reference: 'R-000001', to: '+14155552671', body: 'first', status: 'pending', reason: null, at, notBefore: null }));
+      await db.client.transaction((tx) => store.add(tx, { callSid, reference: 'R-000001', to: '+14155559999', body: 'second', status: 'pending', reason: null, at, notBefore: null }));
       expect(await store.claim(callSid, at)).toEqual({ callSid, to: '+14155552671', body: 'first', attempts: 1 });
     });
 
@@ -62,14 +62,14 @@ describe.each(sqlTestBackends())('SMS storage on $name', (backend) => {
       const callSid = newCallSid();
       const other = newCallSid();
       await db.client.transaction(async (tx) => {
-        await store.add(tx, { callSid, reference: 'R-000002', to: '+14155552671', body: 'hello', status: 'pending', reason: null, at });
-        await store.add(tx, { callSid: other, reference: 'R-000003', to: null, body: null, status: 'skipped', reason: 'no-mobile-number', at });
+        await store.add(tx, { callSid, reference: 'R-000002', to: '+14155552671', body: 'hello', status: 'pending', reason: null, at, notBefore: null });
+        await store.add(tx, { callSid: other, reference: 'R-000003', to: null, body: null, status: 'skipped', reason: 'no-mobile-number', at, notBefore: null });
       });
-      expect(await store.pending(100)).toContain(callSid);
-      expect(await store.pending(100)).not.toContain(other);
+      expect(await store.pending(100, at)).toContain(callSid);
+      expect(await store.pending(100, at)).not.toContain(other);
       const [a, b] = await Promise.all([store.claim(callSid, at), store.claim(callSid, at)]);
       expect([a, b].filter((c) => c !== null)).toHaveLength(1);
-      expect(await store.pending(100)).not.toContain(callSid);
+      expect(await store.pending(100, at)).not.toContain(callSid);
 
       await store.settle(callSid, 'pending', '2026-12-01T10:00:10.000Z');
       expect((await store.claim(callSid, at))?.attempts).toBe(2);
@@ -82,11 +82,33 @@ describe.each(sqlTestBackends())('SMS storage on $name', (backend) => {
       expect(details.has('CAnone')).toBe(false);
     });
 
+    it('holds a row until its not-before time, or until released with its final text', async () => {
+      const held = newCallSid();
+      const released = newCallSid();
+      const notBefore = '2026-12-01T10:00:25.000Z';
+      await db.client.transaction(async (tx) => {
+        expect(await store.add(tx, { callSid: held, reference: 'R-000005', to: '+14155552671', body: 'facts', status: 'pending', reason: null, at, notBefore })).toBe(true);
+        await store.add(tx, { callSid: released, reference: 'R-000006', to: '+14155552671', body: 'facts', status: 'pending', reason: null, at, notBefore });
+      });
+      expect(await store.pending(100, at)).not.toEqual(expect.arrayContaining([held]));
+      expect(await db.client.transaction((tx) => store.add(tx, { callSid: released, reference: 'R-000006', to: '+1', body: 'x', status: 'pending', reason: null, at, notBefore: null }))).toBe(false);
+      await db.client.transaction((tx) => store.release(tx, released, 'summarised'));
+      const due = await store.pending(100, at);
+      expect(due).toContain(released);
+      expect(due).not.toContain(held);
+      expect(await store.pending(100, notBefore)).toContain(held);
+      expect(await store.claim(released, at)).toMatchObject({ body: 'summarised' });
+      // Once taken for sending, a late release leaves the text it is sent with.
+      await db.client.transaction((tx) => store.release(tx, released, 'too late'));
+      await store.settle(released, 'pending', at);
+      expect(await store.claim(released, at)).toMatchObject({ body: 'summarised' });
+    });
+
     it('rolls the row back with the transaction that failed', async () => {
       const callSid = newCallSid();
       await expect(
         db.client.transaction(async (tx) => {
-          await store.add(tx, { callSid, reference: 'R-000004', to: '+14155552671', body: 'x', status: 'pending', reason: null, at });
+          await store.add(tx, { callSid, reference: 'R-000004', to: '+14155552671', body: 'x', status: 'pending', reason: null, at, notBefore: null });
           throw new Error('the record write failed');
         }),
       ).rejects.toThrow('the record write failed');
