@@ -214,6 +214,39 @@ describe('on call: emergency paging', () => {
     expect((await record(caller.callSid)).details.paging).toMatchObject({ status: 'acknowledged', ackedBy: 'bob', pages: [{ answer: 'declined' }, { answer: 'accepted' }] });
   });
 
+  it("pages the next person at once when Twilio reports a page undelivered, and keeps the reports on the record", async () => {
+    const { caller, rt } = await startCall(t, mock);
+    await saveJob(rt, EMERGENCY);
+    const page = await pageTo(caller.callSid, alice);
+    expect(page.statusCallback).toBe(`${PUBLIC_BASE_URL}/twilio/sms/status`);
+    const status = async (messageSid: string, MessageStatus: string, extra: Record<string, string> = {}, signed = true) => {
+      const params = { AccountSid: ACCOUNT_SID, MessageSid: messageSid, SmsSid: messageSid, MessageStatus, SmsStatus: MessageStatus, From: SMS_FROM, To: alice.mobile, ...extra };
+      const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, page.statusCallback!, params);
+      const res = await fetch(`${t.httpUrl}/twilio/sms/status`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signed ? { 'x-twilio-signature': signature } : {}) },
+        body: new URLSearchParams(params),
+      });
+      return res.status;
+    };
+    expect(await status(page.sid, 'undelivered', { ErrorCode: '30003' }, false)).toBe(403);
+    expect(await status(page.sid, 'sent')).toBe(204);
+    expect(await status('not-a-sid', 'delivered')).toBe(400);
+    expect(await status(page.sid, 'undelivered', { ErrorCode: '30003' })).toBe(204);
+    // No clock moved and no answer: the queue pages Bob now.
+    const next = await pageTo(caller.callSid, bob);
+    expect(await status(next.sid, 'delivered')).toBe(204);
+    await hangUp(caller, rt);
+    expect((await record(caller.callSid)).details.paging).toMatchObject({
+      status: 'paging',
+      pages: [
+        { personId: 'alice', status: 'failed', delivery: 'undelivered', deliveryError: 30003, error: 'not delivered: undelivered (Twilio error 30003)' },
+        { personId: 'bob', status: 'sent', delivery: 'delivered', deliveryError: null },
+      ],
+    });
+    expect((await reply(bob.mobile, 'YES')).text).toContain('Thanks Bob Smith, it is yours');
+  });
+
   it('pages nobody for a routine job, and ignores texts from numbers not on call', async () => {
     const routine = await startCall(t, mock, '+14155550123');
     const output = await saveJob(routine.rt, { caller_name: 'Lee Park', problem: 'Dripping tap', urgency: 'routine' });

@@ -100,6 +100,7 @@ describe('DatabaseModule', () => {
         '7 on-call rota and emergency pages',
         '8 SMS confirmations to callers and SMS opt-outs',
         '9 SMS confirmations wait for the call summary',
+        '10 on-call page delivery status',
       ],
     });
 

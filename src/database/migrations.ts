@@ -250,4 +250,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sms_confirmations ADD COLUMN not_before timestamptz;
     `,
   },
+  {
+    version: 10,
+    name: 'on-call page delivery status',
+    sql: `
+      -- What Twilio reported of a page's delivery (delivered, undelivered, failed), with its error code.
+      ALTER TABLE on_call_pages ADD COLUMN delivery text, ADD COLUMN delivery_error integer, ADD COLUMN delivery_at timestamptz;
+      CREATE INDEX on_call_pages_message_sid_idx ON on_call_pages (message_sid);
+      -- The sweep reads the emergencies still paging.
+      CREATE INDEX on_call_escalations_paging_idx ON on_call_escalations (started_at) WHERE status = 'paging';
+    `,
+  },
 ];

@@ -8,7 +8,7 @@ import { MigrationRunner } from '../database/migration-runner';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
 import { JobQueue, type Job, type JobHandler, type SendOptions } from '../jobs/job-queue';
 import type { AppLogger } from '../logging/app-logger';
-import { OnCallPager, PAGE_QUEUE, SEND_ATTEMPTS, type PageJob } from './on-call-pager';
+import { MAX_PAGING_AGE_MS, OnCallPager, PAGE_QUEUE, SEND_ATTEMPTS, STUCK_SENDING_MS, type PageJob } from './on-call-pager';
 import { SmsError, type OnCallSms } from './on-call-sms';
 import { SqlPagingStore } from './paging-store';
 
@@ -41,16 +41,21 @@ class RecordingQueue extends JobQueue {
   }
 }
 
+/** Message SIDs, unique in the file as Twilio's are: the tests share the tables. */
+let messages = 0;
+
 /** Twilio Messaging as the pager sees it: takes or refuses each SMS as scripted. */
 class FakeSms {
   readonly sent: Array<{ to: string; body: string }> = [];
+  readonly statusCallbacks: Array<string | undefined> = [];
   readonly failures: SmsError[] = [];
   unavailableReason: string | null = null;
-  async send(to: string, body: string): Promise<string> {
+  async send(to: string, body: string, statusCallback?: string): Promise<string> {
     const failure = this.failures.shift();
     if (failure) throw failure;
     this.sent.push({ to, body });
-    return `SM${String(this.sent.length).padStart(32, '0')}`;
+    this.statusCallbacks.push(statusCallback);
+    return `SM${String(++messages).padStart(32, '0')}`;
   }
 }
 
@@ -225,5 +230,73 @@ describe.each(sqlTestBackends())('OnCallPager on $name', (backend) => {
     aborted.abort();
     await expect(pager.due({ ...queue.take(`${callSid}:0:now`), signal: aborted.signal })).rejects.toThrow(/lease/);
     expect(sms.sent).toHaveLength(0);
+  });
+
+  describe('the sweep', () => {
+    it('queues a due step whose job was lost, once per step', async () => {
+      const callSid = await emergency();
+      await pager.due(queue.take(`${callSid}:0:now`));
+      // The job queued for the ack timeout is lost (failed past the queue's retries, say): nobody runs it.
+      await pager.sweep();
+      expect(queue.sent.filter((j) => j.data.callSid === callSid && j.key?.endsWith(':now'))).toHaveLength(1);
+      clock.advance(ACK_MS);
+      await pager.sweep();
+      await pager.sweep();
+      expect(queue.sent.filter((j) => j.key === `${callSid}:1:now`)).toHaveLength(1);
+      await pager.due(queue.take(`${callSid}:1:now`));
+      expect(sms.sent.map((s) => s.to)).toEqual([alice.mobile, bob.mobile]);
+      // Past the last person, the sweep queues the step that gives up.
+      clock.advance(2 * ACK_MS);
+      await pager.due(queue.take(`${callSid}:2`));
+      clock.advance(ACK_MS);
+      await pager.sweep();
+      await pager.due(queue.take(`${callSid}:3:now`));
+      expect(await store.get(callSid)).toMatchObject({ status: 'unacknowledged' });
+    });
+
+    it('fails a page left sending by a lost job, and pages the next person', async () => {
+      const callSid = await emergency();
+      sms.failures.push(new SmsError('Twilio did not take the SMS: connect ETIMEDOUT', 'unreachable'));
+      await expect(pager.due(queue.take(`${callSid}:0:now`))).rejects.toThrow();
+      clock.advance(STUCK_SENDING_MS - 1);
+      await pager.sweep();
+      expect(await store.get(callSid)).toMatchObject({ pages: [{ status: 'sending' }] });
+      clock.advance(1);
+      await pager.sweep();
+      expect(await store.get(callSid)).toMatchObject({ pages: [{ status: 'failed', error: 'not known to be sent: its job was lost' }] });
+      expect(logs.find('on-call page lost while being sent: paging the next person')).toMatchObject({ callSid, step: 0, person: 'alice' });
+      await pager.due(queue.take(`${callSid}:1:now`));
+      expect(sms.sent.map((s) => s.to)).toEqual([bob.mobile]);
+    });
+
+    it('gives up an emergency still paging a day after it was raised', async () => {
+      const callSid = await emergency();
+      clock.advance(MAX_PAGING_AGE_MS + 1);
+      await pager.sweep();
+      expect(await store.get(callSid)).toMatchObject({ status: 'unacknowledged', pages: [] });
+      expect(logs.find('emergency not taken: still paging a day after it was raised; given up', { callSid })).toMatchObject({ level: 50 });
+      expect(sms.sent).toEqual([]);
+    });
+  });
+
+  describe('delivery reports', () => {
+    it('asks Twilio for them, and pages the next person at once when a page is not delivered', async () => {
+      const callSid = await emergency();
+      await pager.due(queue.take(`${callSid}:0:now`));
+      expect(sms.statusCallbacks).toEqual(['https://calls.example.com/twilio/sms/status']);
+      const { messageSid } = (await store.get(callSid))!.pages[0];
+      await pager.delivery(messageSid!, 'undelivered', 30003);
+      expect(logs.find('on-call page not delivered: paging the next person')).toMatchObject({ callSid, step: 0, delivery: 'undelivered', errorCode: 30003 });
+      await pager.due(queue.take(`${callSid}:1:now`));
+      expect(sms.sent.map((s) => s.to)).toEqual([alice.mobile, bob.mobile]);
+
+      const bobs = (await store.get(callSid))!.pages[1].messageSid!;
+      await pager.delivery(bobs, 'delivered', null);
+      expect(logs.find('on-call page delivery reported')).toMatchObject({ callSid, step: 1, delivery: 'delivered' });
+      expect(queue.sent.filter((j) => j.key === `${callSid}:2:now`)).toEqual([]);
+      // Reports of other messages (callers' texts) are not pages: nothing happens.
+      await pager.delivery('SM' + 'a'.repeat(32), 'failed', 30008);
+      expect(await store.get(callSid)).toMatchObject({ status: 'paging', pages: [{ status: 'failed' }, { status: 'sent', delivery: 'delivered' }] });
+    });
   });
 });

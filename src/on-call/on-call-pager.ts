@@ -10,7 +10,7 @@ import { AppLogger } from '../logging/app-logger';
 import { OnCallSms, SmsError } from './on-call-sms';
 import { pageMessage } from './page-message';
 import { decide, type EscalationState } from './paging-policy';
-import { PagingStore, type Escalation } from './paging-store';
+import { PagingStore, type Escalation, type PageDelivery } from './paging-store';
 
 /** The queue of "what next for this emergency" jobs. */
 export const PAGE_QUEUE = 'on-call-page';
@@ -27,6 +27,17 @@ export interface PageJob {
  */
 export const SEND_ATTEMPTS = 3;
 const WORK_RETRY_MS = 30_000;
+/**
+ * How often the emergencies still paging are checked for a next step that is due but has no job
+ * to do it (its job failed past the queue's retries, say through a long database outage).
+ */
+export const SWEEP_MS = 60_000;
+/** A page claimed this long ago and still not known to be sent lost its job: it counts as failed. */
+export const STUCK_SENDING_MS = 5 * 60_000;
+/** An emergency still paging this long after it was raised (every job lost meanwhile) is given up, not paged out of the blue. */
+export const MAX_PAGING_AGE_MS = 24 * 60 * 60_000;
+/** Where Twilio reports the delivery of a page (with PUBLIC_BASE_URL). */
+export const PAGE_STATUS_PATH = '/twilio/sms/status';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -54,6 +65,7 @@ export class OnCallPager implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly linkBase: string | undefined;
   private readonly company: string;
   private retry: ScheduledTask | null = null;
+  private sweeper: ScheduledTask | null = null;
   private stopped = false;
 
   constructor(
@@ -80,11 +92,57 @@ export class OnCallPager implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     this.work();
+    this.sweeper = this.scheduler.every(SWEEP_MS, () => {
+      this.sweep().catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'emergencies not swept: the database cannot be reached'));
+    });
   }
 
   onModuleDestroy(): void {
     this.stopped = true;
     this.retry?.cancel();
+    this.sweeper?.cancel();
+  }
+
+  /**
+   * Queues the step due now of every emergency still paging that has one (a job that does it is
+   * queued once per step; a second finds it done), and gives up a page whose sending job was lost.
+   */
+  async sweep(): Promise<void> {
+    const now = this.clock.epochMs();
+    for (const escalation of await this.store.paging(100)) {
+      if (this.stopped) return;
+      const { callSid } = escalation;
+      if (Date.parse(escalation.startedAt) < now - MAX_PAGING_AGE_MS) {
+        if (await this.store.giveUp(callSid, iso(now))) this.log.error({ callSid }, 'emergency not taken: still paging a day after it was raised; given up');
+        continue;
+      }
+      const action = decide(escalationState(escalation), now, this.ackTimeoutMs);
+      if (action.kind === 'page') await this.schedule(callSid, action.step, null);
+      else if (action.kind === 'give-up') await this.schedule(callSid, escalation.people.length, null);
+      else if (action.kind === 'sending') {
+        const page = escalation.pages.find((p) => p.step === action.step);
+        if (!page || Date.parse(page.claimedAt) > now - STUCK_SENDING_MS) continue;
+        await this.store.failed(callSid, action.step, 'not known to be sent: its job was lost');
+        this.log.warn({ callSid, step: action.step, person: page.personId }, 'on-call page lost while being sent: paging the next person');
+        await this.schedule(callSid, action.step + 1, null);
+      }
+    }
+  }
+
+  /**
+   * Twilio's final delivery report of a message: a page that did not reach its person (phone off,
+   * number unreachable) moves on to the next person at once, not when the ack timeout runs out.
+   */
+  async delivery(messageSid: string, delivery: PageDelivery, errorCode: number | null): Promise<void> {
+    const page = await this.store.delivered(messageSid, delivery, errorCode, iso(this.clock.epochMs()));
+    if (!page) return;
+    const facts = { callSid: page.callSid, step: page.step, messageSid, delivery, errorCode };
+    if (!page.failed) {
+      this.log.info(facts, 'on-call page delivery reported');
+      return;
+    }
+    this.log.warn(facts, 'on-call page not delivered: paging the next person');
+    await this.schedule(page.callSid, page.step + 1, null);
   }
 
   /** Starts paging for an emergency already recorded: its first step, due now. Rejects when the queue cannot take it. */
@@ -140,7 +198,7 @@ export class OnCallPager implements OnApplicationBootstrap, OnModuleDestroy {
     const body = pageMessage(escalation.facts.business ?? this.company, escalation.facts, link, await this.summaryOf(callSid, log));
     let messageSid: string;
     try {
-      messageSid = await this.sms.send(person.mobile, body);
+      messageSid = await this.sms.send(person.mobile, body, this.linkBase ? `${this.linkBase}${PAGE_STATUS_PATH}` : undefined);
     } catch (err) {
       if (!(err instanceof SmsError)) throw err;
       if (err.reason === 'unreachable' && job.retryCount < SEND_ATTEMPTS - 1) {

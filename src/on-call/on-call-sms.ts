@@ -36,11 +36,14 @@ export class OnCallSms {
     return missing.length ? `texts need ${missing.join(' and ')}` : null;
   }
 
-  /** The message's SID (SM…) once Twilio has taken it; rejects with SmsError. */
-  async send(to: string, body: string): Promise<string> {
+  /**
+   * The message's SID (SM…) once Twilio has taken it; rejects with SmsError. `statusCallback`: where
+   * Twilio reports its delivery.
+   */
+  async send(to: string, body: string, statusCallback?: string): Promise<string> {
     if (!this.client || !this.from) throw new SmsError(`Cannot send an SMS: ${this.unavailableReason}`, 'rejected');
     try {
-      const message = await this.client.messages.create({ to, from: this.from, body });
+      const message = await this.client.messages.create({ to, from: this.from, body, ...(statusCallback ? { statusCallback } : {}) });
       return message.sid;
     } catch (error) {
       // Only the derived fields: the raw error (an axios error) carries the Authorization header.

@@ -31,7 +31,7 @@ import { RotaStore, SqlRotaStore } from './rota-store';
     { provide: RotaStore, useClass: SqlRotaStore },
     { provide: PagingStore, useClass: SqlPagingStore },
   ],
-  exports: [EmergencyAlerts, OnCallReplies, OnCallRotas, PagingStore, OnCallSms],
+  exports: [EmergencyAlerts, OnCallReplies, OnCallRotas, PagingStore, OnCallSms, OnCallPager],
 })
 export class OnCallModule implements OnModuleInit {
   constructor(

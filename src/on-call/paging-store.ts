@@ -25,6 +25,22 @@ export interface Page {
   readonly answeredAt: string | null;
   /** The SM… of the reply. */
   readonly answerSid: string | null;
+  /** What Twilio last reported of its delivery (the message's status callback), when it did. */
+  readonly delivery: PageDelivery | null;
+  /** Twilio's error code with an undelivered or failed delivery. */
+  readonly deliveryError: number | null;
+  readonly deliveryAt: string | null;
+}
+
+/** The final states of a message Twilio reports through its status callback. */
+export type PageDelivery = 'delivered' | 'undelivered' | 'failed';
+
+/** A delivery report matched to the page it is about. */
+export interface DeliveredPage {
+  readonly callSid: string;
+  readonly step: number;
+  /** The page was waiting for an answer and did not reach its person: it now counts as failed. */
+  readonly failed: boolean;
 }
 
 /** An emergency's paging: whom it pages, what the pages say, each page and answer, and how it ended. */
@@ -86,6 +102,13 @@ export abstract class PagingStore {
   abstract acknowledge(callSid: string, via: string, at: string, personId: string | null): Promise<boolean>;
   /** Whether any page ever went to this number. */
   abstract wasPaged(number: string): Promise<boolean>;
+  /**
+   * Twilio's final delivery report for the page sent as `messageSid` (the first one counts); a page
+   * not delivered and not answered becomes `failed`. Null when no page was sent as that message.
+   */
+  abstract delivered(messageSid: string, delivery: PageDelivery, errorCode: number | null, at: string): Promise<DeliveredPage | null>;
+  /** The emergencies still paging, oldest first. */
+  abstract paging(limit: number): Promise<Escalation[]>;
 }
 
 interface EscalationRow {
@@ -115,11 +138,15 @@ interface PageRow {
   answer: PageAnswer | null;
   answered_at: Date | null;
   answer_sid: string | null;
+  delivery: PageDelivery | null;
+  delivery_error: number | null;
+  delivery_at: Date | null;
 }
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 const ESCALATION_COLUMNS = 'call_sid, started_at, people, facts, status, acked_at, acked_by, acked_via, gave_up_at';
-const PAGE_COLUMNS = 'call_sid, step, person_id, person_name, to_number, status, claimed_by, claimed_at, sent_at, message_sid, error, answer, answered_at, answer_sid';
+const PAGE_COLUMNS =
+  'call_sid, step, person_id, person_name, to_number, status, claimed_by, claimed_at, sent_at, message_sid, error, answer, answered_at, answer_sid, delivery, delivery_error, delivery_at';
 
 function toPage(r: PageRow): Page {
   return {
@@ -136,6 +163,9 @@ function toPage(r: PageRow): Page {
     answer: r.answer,
     answeredAt: iso(r.answered_at),
     answerSid: r.answer_sid,
+    delivery: r.delivery,
+    deliveryError: r.delivery_error === null ? null : Number(r.delivery_error),
+    deliveryAt: iso(r.delivery_at),
   };
 }
 
@@ -263,6 +293,28 @@ export class SqlPagingStore extends PagingStore {
   async wasPaged(number: string): Promise<boolean> {
     await this.migrations.ensureMigrated();
     return (await this.sql.query('SELECT 1 FROM on_call_pages WHERE to_number = $1 LIMIT 1', [number])).length > 0;
+  }
+
+  async delivered(messageSid: string, delivery: PageDelivery, errorCode: number | null, at: string): Promise<DeliveredPage | null> {
+    await this.migrations.ensureMigrated();
+    const error = `not delivered: ${delivery}${errorCode === null ? '' : ` (Twilio error ${errorCode})`}`;
+    const [row] = await this.sql.query<{ call_sid: string; step: number; failed: boolean }>(
+      `UPDATE on_call_pages
+          SET delivery = $2, delivery_error = $3, delivery_at = $4::timestamptz,
+              status = CASE WHEN $2 <> 'delivered' AND status = 'sent' AND answer IS NULL THEN 'failed' ELSE status END,
+              error = CASE WHEN $2 <> 'delivered' AND status = 'sent' AND answer IS NULL THEN $5 ELSE error END
+        WHERE message_sid = $1 AND delivery IS NULL
+        RETURNING call_sid, step, (status = 'failed' AND error = $5) AS failed`,
+      [messageSid, delivery, errorCode, at, error],
+    );
+    return row ? { callSid: row.call_sid, step: Number(row.step), failed: row.failed } : null;
+  }
+
+  async paging(limit: number): Promise<Escalation[]> {
+    await this.migrations.ensureMigrated();
+    const rows = await this.sql.query<{ call_sid: string }>(`SELECT call_sid FROM on_call_escalations WHERE status = 'paging' ORDER BY started_at, call_sid LIMIT $1`, [limit]);
+    const found = await this.forCalls(rows.map((r) => r.call_sid));
+    return rows.map((r) => found.get(r.call_sid)).filter((e): e is Escalation => e !== undefined);
   }
 }
 

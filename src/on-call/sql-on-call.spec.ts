@@ -133,8 +133,8 @@ describe.each(sqlTestBackends())('on-call storage on $name', (backend) => {
       await paging.failed(callSid, 1, 'HTTP 400 (code 21211): invalid To');
       const e = (await paging.get(callSid))!;
       expect(e.pages).toEqual([
-        { step: 0, personId: 'alice', personName: 'Alice Jones', to: alice.mobile, status: 'sent', claimedBy: 'job-1', claimedAt: '2026-12-02T07:00:01.000Z', sentAt: '2026-12-02T07:00:01.500Z', messageSid: 'SM' + '0'.repeat(32), error: null, answer: null, answeredAt: null, answerSid: null },
-        { step: 1, personId: 'bob', personName: 'Bob Smith', to: bob.mobile, status: 'failed', claimedBy: 'job-1', claimedAt: '2026-12-02T07:05:02.000Z', sentAt: null, messageSid: null, error: 'HTTP 400 (code 21211): invalid To', answer: null, answeredAt: null, answerSid: null },
+        { step: 0, personId: 'alice', personName: 'Alice Jones', to: alice.mobile, status: 'sent', claimedBy: 'job-1', claimedAt: '2026-12-02T07:00:01.000Z', sentAt: '2026-12-02T07:00:01.500Z', messageSid: 'SM' + '0'.repeat(32), error: null, answer: null, answeredAt: null, answerSid: null, delivery: null, deliveryError: null, deliveryAt: null },
+        { step: 1, personId: 'bob', personName: 'Bob Smith', to: bob.mobile, status: 'failed', claimedBy: 'job-1', claimedAt: '2026-12-02T07:05:02.000Z', sentAt: null, messageSid: null, error: 'HTTP 400 (code 21211): invalid To', answer: null, answeredAt: null, answerSid: null, delivery: null, deliveryError: null, deliveryAt: null },
       ]);
       expect(await paging.wasPaged(alice.mobile)).toBe(true);
       expect(await paging.wasPaged('+15559999999')).toBe(false);
@@ -173,6 +173,40 @@ describe.each(sqlTestBackends())('on-call storage on $name', (backend) => {
       await paging.sent(callSid, 0, 'SMno', '2026-12-02T09:00:00.000Z');
       expect(await paging.answer(bob.mobile, 'declined', '2026-12-02T09:01:00.000Z', 'SMnoreply')).toMatchObject({ callSid, step: 0, wasPaging: true });
       expect(await paging.get(callSid)).toMatchObject({ status: 'paging', pages: [{ answer: 'declined' }] });
+    });
+
+    it("keeps Twilio's first final delivery report; a page not delivered and not answered fails", async () => {
+      const callSid = await begun();
+      const [sm0, sm1, sm2] = [0, 1, 2].map((n) => `SM${String(n).repeat(32)}${callSid.slice(-4)}`);
+      for (const [step, person, sm] of [[0, alice, sm0], [1, bob, sm1], [2, owner, sm2]] as const) {
+        await paging.claim(callSid, step, person, 'job-1', '2026-12-02T07:00:01.000Z');
+        await paging.sent(callSid, step, sm, '2026-12-02T07:00:02.000Z');
+      }
+      expect(await paging.delivered(sm0, 'delivered', null, '2026-12-02T07:00:05.000Z')).toEqual({ callSid, step: 0, failed: false });
+      // A later report of the same message changes nothing.
+      expect(await paging.delivered(sm0, 'undelivered', 30003, '2026-12-02T07:00:06.000Z')).toBeNull();
+      expect(await paging.delivered(sm1, 'undelivered', 30003, '2026-12-02T07:00:07.000Z')).toEqual({ callSid, step: 1, failed: true });
+      // Answered before the report came: the answer stands.
+      await paging.answer(owner.mobile, 'declined', '2026-12-02T07:00:08.000Z', 'SMdecl');
+      expect(await paging.delivered(sm2, 'failed', 30008, '2026-12-02T07:00:09.000Z')).toEqual({ callSid, step: 2, failed: false });
+      expect(await paging.delivered('SM' + 'f'.repeat(32), 'delivered', null, '2026-12-02T07:00:09.000Z')).toBeNull();
+      expect((await paging.get(callSid))!.pages).toMatchObject([
+        { step: 0, status: 'sent', delivery: 'delivered', deliveryError: null, deliveryAt: '2026-12-02T07:00:05.000Z', error: null },
+        { step: 1, status: 'failed', delivery: 'undelivered', deliveryError: 30003, error: 'not delivered: undelivered (Twilio error 30003)' },
+        { step: 2, status: 'sent', delivery: 'failed', deliveryError: 30008, answer: 'declined' },
+      ]);
+    });
+
+    it('lists the emergencies still paging, oldest first', async () => {
+      const later = newCallSid();
+      await paging.begin({ callSid: later, startedAt: '2026-12-02T07:30:00.000Z', people: [alice], facts: FACTS });
+      const earlier = await begun();
+      const taken = await begun();
+      await paging.acknowledge(taken, 'transfer', '2026-12-02T07:01:00.000Z', 'alice');
+      // The tables hold the other tests' emergencies too.
+      const mine = (await paging.paging(10_000)).filter((e) => [later, earlier, taken].includes(e.callSid));
+      expect(mine.map((e) => e.callSid)).toEqual([earlier, later]);
+      expect(mine[0]).toMatchObject({ status: 'paging', people: [alice, bob, owner] });
     });
 
     it('is taken through another feature once, and reads several calls at once', async () => {
