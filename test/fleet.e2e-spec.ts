@@ -19,6 +19,9 @@ const AUTH_TOKEN = 'twilio-auth-token-fleet-012345';
 const API_TOKEN = 'test-api-token-0123456789';
 const auth = { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' };
 const sid = () => `CA${randomBytes(16).toString('hex')}`;
+const alice = { id: 'alice', name: 'Alice Jones', mobile: '+15551230001' };
+const EVERY_DAY = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+const ROTA = { timezone: 'America/New_York', people: [alice], windows: [{ days: EVERY_DAY, start: '00:00', end: '00:00', people: ['alice'] }] };
 
 /** Instances share Redis and one PostgreSQL: the fleet on this machine (.ci/run sets both URLs). */
 (redisUrl && databaseUrl ? describe : describe.skip)('several instances sharing Redis and PostgreSQL', () => {
@@ -48,6 +51,7 @@ const sid = () => `CA${randomBytes(16).toString('hex')}`;
     INSTANCE_ID: instanceId,
     INSTANCE_LEASE_SECONDS: '1',
     RECORDING_ENABLED: 'false',
+    ON_CALL_ROTA: JSON.stringify(ROTA),
     ...over,
   });
 
@@ -161,6 +165,44 @@ const sid = () => `CA${randomBytes(16).toString('hex')}`;
 
     // Ended: no instance knows the call any more.
     expect((await command(a, callSid, 'hangup')).status).toBe(404);
+  });
+
+  it("carries a warm transfer's leg webhooks that reach A to the call B holds, and B's TwiML back", async () => {
+    const callSid = sid();
+    const { caller, rt } = await stream(b, callSid, await webhook(a, callSid));
+    rt.responseCreated('resp_connect');
+    const args = JSON.stringify({ summary: 'Burst pipe at 12 Elm Street.' });
+    rt.send({ type: 'response.function_call_arguments.done', response_id: 'resp_connect', item_id: 'item_connect', output_index: 0, call_id: 'connect', name: 'connect_to_on_call', arguments: args });
+    rt.responseDone('resp_connect');
+    const output = await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === 'connect');
+    expect(JSON.parse(output.item.output as string)).toMatchObject({ connecting: true, onCall: 'Alice Jones' });
+    const leg = await rest.waitForRequest((r) => r.form.To === alice.mobile && typeof r.form.Url === 'string' && r.form.Url.includes(callSid), 5000);
+
+    // Twilio reaches A with every webhook of the on-call leg (unsigned here: the test defaults trust it).
+    const post = async (url: string, params: Record<string, string>) => {
+      const target = new URL(url);
+      const res = await fetch(`${a.httpUrl}${target.pathname}${target.search}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ AccountSid: ACCOUNT_SID, CallSid: leg.callSid!, ...params }),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const whisper = await post(leg.form.Url, { CallStatus: 'in-progress' });
+    expect(whisper.text).toContain('a caller is waiting to be connected to you. Burst pipe at 12 Elm Street. Press 1');
+    const action = /<Gather[^>]* action="([^"]+)"/.exec(whisper.text)![1].replace(/&amp;/g, '&');
+    const answer = await post(action, { Digits: '1' });
+    expect(answer.text).toContain('<Conference endConferenceOnExit="true" beep="false">transfer-');
+    // B, holding the call, moved the caller into the same conference.
+    const moved = await rest.waitForRequest((r) => r.callSid === callSid && r.form.Twiml !== undefined, 5000);
+    expect(moved.form.Twiml).toBe(answer.text);
+    await b.logs.waitFor('warm transfer', { callSid, to: 'bridged' });
+    expect(a.logs.lines.some((l) => l.msg === 'warm transfer' && l.callSid === callSid)).toBe(false);
+
+    // The transfer is over: a late webhook, on either instance, lets the leg go.
+    expect((await post(leg.form.Url, { CallStatus: 'in-progress' })).text).toContain('This caller is no longer waiting. Goodbye.');
+    expect((await post(leg.form.StatusCallback, { CallStatus: 'completed' })).status).toBe(204);
+    await hangUp(b, caller, rt);
   });
 
   it('records the calls of an instance killed mid-call as ended, and its sessions go', async () => {

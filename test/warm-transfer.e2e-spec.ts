@@ -120,8 +120,8 @@ describe('warm transfer to the on-call person', () => {
     expect(create.form).toMatchObject({
       To: alice.mobile,
       From: BUSINESS,
-      Url: `${PUBLIC_BASE_URL}/twilio/warm-transfer/whisper?transfer=${id}`,
-      StatusCallback: `${PUBLIC_BASE_URL}/twilio/warm-transfer/status?transfer=${id}`,
+      Url: `${PUBLIC_BASE_URL}/twilio/warm-transfer/whisper?call=${caller.callSid}&transfer=${id}`,
+      StatusCallback: `${PUBLIC_BASE_URL}/twilio/warm-transfer/status?call=${caller.callSid}&transfer=${id}`,
       Timeout: String(TIMEOUT_SECONDS),
     });
     const legSid = create.callSid!;
@@ -130,20 +130,20 @@ describe('warm transfer to the on-call person', () => {
     expect(whisper.status).toBe(200);
     expect(whisper.text).toBe(
       '<?xml version="1.0" encoding="UTF-8"?><Response>' +
-        `<Gather numDigits="1" action="${PUBLIC_BASE_URL}/twilio/warm-transfer/answer?transfer=${id}" method="POST" timeout="8">` +
+        `<Gather numDigits="1" action="${PUBLIC_BASE_URL}/twilio/warm-transfer/answer?call=${caller.callSid}&amp;transfer=${id}" method="POST" timeout="8">` +
         `<Say>Call Operator Pro Plumbing: a caller is waiting to be connected to you. ${SUMMARY} Press 1 to take the call, 2 to decline.</Say></Gather>` +
         '<Say>No answer received. Goodbye.</Say><Hangup/></Response>',
     );
 
     // Unsigned, the key is refused.
-    const forged = await fetch(`${t.httpUrl}/twilio/warm-transfer/answer?transfer=${id}`, {
+    const forged = await fetch(`${t.httpUrl}/twilio/warm-transfer/answer?call=${caller.callSid}&transfer=${id}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ Digits: '1' }),
     });
     expect(forged.status).toBe(403);
 
-    const answer = await webhook(`${PUBLIC_BASE_URL}/twilio/warm-transfer/answer?transfer=${id}`, { AccountSid: ACCOUNT_SID, CallSid: legSid, Digits: '1' });
+    const answer = await webhook(`${PUBLIC_BASE_URL}/twilio/warm-transfer/answer?call=${caller.callSid}&transfer=${id}`, { AccountSid: ACCOUNT_SID, CallSid: legSid, Digits: '1' });
     expect(answer.text).toBe(CONFERENCE(id));
     const update = await rest.waitForRequest((r) => r.callSid === caller.callSid && r.form.Twiml !== undefined, 5000);
     expect(update.form.Twiml).toBe(CONFERENCE(id));
@@ -216,7 +216,7 @@ describe('warm transfer to the on-call person', () => {
     const legSid = create.callSid!;
     expect((await webhook(create.form.Url, { AccountSid: ACCOUNT_SID, CallSid: legSid, CallStatus: 'in-progress' })).status).toBe(200);
 
-    const declined = await webhook(`${PUBLIC_BASE_URL}/twilio/warm-transfer/answer?transfer=${id}`, { AccountSid: ACCOUNT_SID, CallSid: legSid, Digits: '2' });
+    const declined = await webhook(`${PUBLIC_BASE_URL}/twilio/warm-transfer/answer?call=${caller.callSid}&transfer=${id}`, { AccountSid: ACCOUNT_SID, CallSid: legSid, Digits: '2' });
     expect(declined.status).toBe(200);
     expect(declined.text).not.toContain('<Conference');
     expect(declined.text).toContain('<Hangup/>');

@@ -7,7 +7,21 @@ export type CallCommand =
   /** `to`: E.164; without it, the profile's transfer number. */
   | { readonly action: 'transfer'; readonly to?: string }
   /** `sentence`: the agent says `text` as written; `instruction`: the agent is told what to do. */
-  | { readonly action: 'say'; readonly text: string; readonly mode: 'sentence' | 'instruction' };
+  | { readonly action: 'say'; readonly text: string; readonly mode: 'sentence' | 'instruction' }
+  | WarmTransferLegEvent;
+
+/**
+ * A webhook of a warm transfer's on-call leg (src/warm-transfer), taken by whichever instance
+ * Twilio reached and carried to the one holding the call, where the transfer lives. Its answer's
+ * body carries the TwiML for the leg (`twiml`), when the webhook wants one.
+ */
+export interface WarmTransferLegEvent {
+  readonly action: 'warm-transfer';
+  readonly transfer: string;
+  /** whisper: the leg answered; digits: the key pressed (`value`); status: the leg's CallStatus (`value`). */
+  readonly event: 'whisper' | 'digits' | 'status';
+  readonly value: string;
+}
 
 export type CallCommandAction = CallCommand['action'];
 
@@ -26,7 +40,8 @@ export interface CallCommandResult {
 export const commandDone = (body: Record<string, unknown>): CallCommandResult => ({ status: 200, body });
 export const commandRefused = (status: Exclude<CallCommandStatus, 200>, message: string): CallCommandResult => ({ status, body: { message } });
 
-const ACTIONS: ReadonlySet<string> = new Set<CallCommandAction>(['hangup', 'transfer', 'say']);
+const ACTIONS: ReadonlySet<string> = new Set<CallCommandAction>(['hangup', 'transfer', 'say', 'warm-transfer']);
+const LEG_EVENTS: ReadonlySet<string> = new Set<WarmTransferLegEvent['event']>(['whisper', 'digits', 'status']);
 
 /** A command as read off the wire (another instance's message), or null when it is not one. */
 export function readCallCommand(value: unknown): CallCommand | null {
@@ -37,6 +52,10 @@ export function readCallCommand(value: unknown): CallCommand | null {
   if (v.action === 'transfer') {
     if (v.to !== undefined && typeof v.to !== 'string') return null;
     return v.to === undefined ? { action: 'transfer' } : { action: 'transfer', to: v.to };
+  }
+  if (v.action === 'warm-transfer') {
+    if (typeof v.transfer !== 'string' || typeof v.event !== 'string' || !LEG_EVENTS.has(v.event) || typeof v.value !== 'string') return null;
+    return { action: 'warm-transfer', transfer: v.transfer, event: v.event as WarmTransferLegEvent['event'], value: v.value };
   }
   if (typeof v.text !== 'string' || (v.mode !== 'sentence' && v.mode !== 'instruction')) return null;
   return { action: 'say', text: v.text, mode: v.mode };

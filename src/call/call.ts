@@ -458,6 +458,8 @@ export class Call implements LiveConnection, MediaStreamListener, RealtimeLinkLi
   /** Carries out an operator's command; the answer says what was done, or why not. */
   async command(command: CallCommand): Promise<CallCommandResult> {
     if (this.ended) return commandRefused(404, 'The call has ended.');
+    // A transfer's leg event is the warm transfer's (CallControlService routes it there), not the call's.
+    if (command.action === 'warm-transfer') return commandRefused(404, 'No such warm transfer.');
     if (this.departing || this.outcome !== null) return commandRefused(409, 'The call is already being hung up or transferred.');
     this.parts.records.operatorCommand({ action: command.action, at: this.parts.clock.epochMs() });
     if (command.action === 'say') {

@@ -76,8 +76,8 @@ describe('WarmTransfers', () => {
     expect(leg).toEqual({
       to: alice.mobile,
       from: s.ctx.to,
-      url: `${BASE}/twilio/warm-transfer/whisper?transfer=${id}`,
-      statusCallback: `${BASE}/twilio/warm-transfer/status?transfer=${id}`,
+      url: `${BASE}/twilio/warm-transfer/whisper?call=${s.ctx.callSid}&transfer=${id}`,
+      statusCallback: `${BASE}/twilio/warm-transfer/status?call=${s.ctx.callSid}&transfer=${id}`,
       timeoutSeconds: 30,
     });
     expect(s.details.warmTransfer).toMatchObject({ to: 'Alice Jones', personId: 'alice', status: 'dialing', startedAt: '2026-01-15T07:00:00.000Z' });
@@ -91,8 +91,8 @@ describe('WarmTransfers', () => {
     await s.transfers.start(s.ctx, 'Burst pipe.');
     const id = idOf(s.legs.dials[0]);
     s.clock.advance(5_000);
-    expect(s.transfers.whisperAnswered(id)).toContain('a caller is waiting to be connected to you. Burst pipe. Press 1');
-    expect(s.transfers.keyPressed(id, '1')).toContain(`<Conference endConferenceOnExit="true" beep="false">transfer-${id}</Conference>`);
+    expect(s.transfers.legEvent(id, 'whisper', '')).toContain('a caller is waiting to be connected to you. Burst pipe. Press 1');
+    expect(s.transfers.legEvent(id, 'digits', '1')).toContain(`<Conference endConferenceOnExit="true" beep="false">transfer-${id}</Conference>`);
     expect(s.outcomes).toEqual(['transferred']);
     await flush();
     expect(s.legs.redirects).toEqual([{ sid: s.ctx.callSid, twiml: expect.stringContaining(`transfer-${id}`) }]);
@@ -103,15 +103,16 @@ describe('WarmTransfers', () => {
     // A later timeout or key changes nothing.
     s.scheduler.advance(TIMEOUT_MS * 2);
     expect(s.said).toEqual([]);
-    expect(s.transfers.keyPressed(id, '1')).toContain('no longer waiting');
+    // Over: not held here any more (the phone line tells the leg goodbye).
+    expect(s.transfers.legEvent(id, 'digits', '1')).toBeNull();
   });
 
   it('on 2 hands the caller back to the agent for a callback time', async () => {
     const s = setup();
     await s.transfers.start(s.ctx, 'Burst pipe.');
     const id = idOf(s.legs.dials[0]);
-    s.transfers.whisperAnswered(id);
-    expect(s.transfers.keyPressed(id, '2')).toContain('<Say>Okay. The caller will be offered a call back. Goodbye.</Say><Hangup/>');
+    s.transfers.legEvent(id, 'whisper', '');
+    expect(s.transfers.legEvent(id, 'digits', '2')).toContain('<Say>Okay. The caller will be offered a call back. Goodbye.</Say><Hangup/>');
     expect(s.said).toEqual([expect.stringContaining('ask when would be a good time for Alice Jones to call them back')]);
     expect(s.holds).toEqual([true, false]);
     expect(s.details.warmTransfer).toMatchObject({ status: 'declined' });
@@ -135,7 +136,7 @@ describe('WarmTransfers', () => {
     const s = setup();
     await s.transfers.start(s.ctx, 'Burst pipe.');
     s.scheduler.advance(25_000);
-    s.transfers.whisperAnswered(idOf(s.legs.dials[0]));
+    s.transfers.legEvent(idOf(s.legs.dials[0]), 'whisper', '');
     s.scheduler.advance(29_000);
     expect(s.said).toEqual([]);
     s.scheduler.advance(1_000);
@@ -146,20 +147,20 @@ describe('WarmTransfers', () => {
   it('busy from the status callback is no answer', async () => {
     const s = setup();
     await s.transfers.start(s.ctx, 'Burst pipe.');
-    s.transfers.legStatus(idOf(s.legs.dials[0]), 'busy');
+    s.transfers.legEvent(idOf(s.legs.dials[0]), 'status', 'busy');
     expect(s.details.warmTransfer).toMatchObject({ status: 'no-answer' });
     expect(s.said).toHaveLength(1);
     expect(s.legs.ended).toEqual([]);
   });
 
-  it('a caller who hangs up cancels the leg; a late whisper request is told goodbye', async () => {
+  it('a caller who hangs up cancels the leg; a late whisper request finds no transfer', async () => {
     const s = setup();
     await s.transfers.start(s.ctx, 'Burst pipe.');
     s.endCall();
     await flush();
     expect(s.legs.ended).toEqual([{ sid: 'CA' + 'c'.repeat(32), answered: false }]);
     expect(s.said).toEqual([]);
-    expect(s.transfers.whisperAnswered(idOf(s.legs.dials[0]))).toContain('no longer waiting');
+    expect(s.transfers.legEvent(idOf(s.legs.dials[0]), 'whisper', '')).toBeNull();
   });
 
   it('a failed bridge takes the outcome back, ends the leg and hands the caller back to the agent', async () => {
@@ -167,8 +168,8 @@ describe('WarmTransfers', () => {
     s.legs.failRedirect = true;
     await s.transfers.start(s.ctx, 'Burst pipe.');
     const id = idOf(s.legs.dials[0]);
-    s.transfers.whisperAnswered(id);
-    s.transfers.keyPressed(id, '1');
+    s.transfers.legEvent(id, 'whisper', '');
+    s.transfers.legEvent(id, 'digits', '1');
     await flush();
     expect(s.outcomes).toEqual(['transferred', null]);
     expect(s.legs.ended).toHaveLength(1);

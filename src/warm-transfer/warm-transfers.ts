@@ -11,7 +11,7 @@ import { PagingStore, type Escalation } from '../on-call/paging-store';
 import type { LiveCallControl, ToolCallContext } from '../tools/tool';
 import { WarmTransferLegs } from './warm-transfer-legs';
 import { WarmTransferState, type WarmTransferEvent, type WarmTransferStatus } from './warm-transfer-state';
-import { conferenceTwiml, goodbyeTwiml, transferUrl, WARM_TRANSFER_PATHS, whisperTwiml } from './warm-transfer-twiml';
+import { conferenceTwiml, goodbyeTwiml, NOT_WAITING, transferUrl, WARM_TRANSFER_PATHS, whisperTwiml } from './warm-transfer-twiml';
 
 /** How long the rota may take to read before the copy read last is used: a caller is waiting. */
 const ROTA_READ_MS = 1_500;
@@ -51,7 +51,8 @@ export type WarmTransferStart =
   | { readonly connecting: false; readonly instruction: string };
 
 /**
- * Warm transfers in progress on this instance: the on-call person is dialled and hears a whisper
+ * Warm transfers in progress on this instance (the one holding the call: the leg's webhooks are
+ * carried here from whichever instance Twilio reached): the on-call person is dialled and hears a whisper
  * while the caller stays with the agent; pressing 1 bridges both into a conference (and
  * acknowledges the call's emergency page); anything else, or WARM_TRANSFER_TIMEOUT_SECONDS without
  * an answer, hands the caller back to the agent to take a callback time. The decisions are
@@ -123,8 +124,8 @@ export class WarmTransfers {
       transfer.legSid = await this.legs.dial({
         to: person.mobile,
         from: ctx.to,
-        url: transferUrl(publicBaseUrl, WARM_TRANSFER_PATHS.whisper, id),
-        statusCallback: transferUrl(publicBaseUrl, WARM_TRANSFER_PATHS.status, id),
+        url: transferUrl(publicBaseUrl, WARM_TRANSFER_PATHS.whisper, ctx.callSid, id),
+        statusCallback: transferUrl(publicBaseUrl, WARM_TRANSFER_PATHS.status, ctx.callSid, id),
         timeoutSeconds: Math.round(timeoutMs / 1000),
       });
     } catch (err) {
@@ -168,26 +169,24 @@ export class WarmTransfers {
     return page ? { id: page.personId, name: page.personName, mobile: page.to } : now.people[0];
   }
 
-  /** The on-call person answered: the whisper TwiML, or a goodbye when the transfer is over. */
-  whisperAnswered(id: string): string {
+  /**
+   * A webhook of a transfer's on-call leg, when the transfer is on this instance (else null: it is
+   * held with its call elsewhere, or over). `whisper`: the leg answered, `digits`: the key pressed
+   * (empty: none), `status`: the leg's CallStatus. The TwiML to answer the leg with ('' for a status).
+   */
+  legEvent(id: string, event: 'whisper' | 'digits' | 'status', value: string): string | null {
     const transfer = this.transfers.get(id);
-    if (!transfer || !this.handle(transfer, { type: 'whisper_requested' })) return goodbyeTwiml('This caller is no longer waiting. Goodbye.');
-    return whisperTwiml(this.config.calls.publicBaseUrl ?? '', id, transfer.whisper);
-  }
-
-  /** The key pressed after the whisper (empty: none): the conference TwiML, or a goodbye. */
-  keyPressed(id: string, digits: string): string {
-    const transfer = this.transfers.get(id);
-    if (!transfer) return goodbyeTwiml('This caller is no longer waiting. Goodbye.');
-    const status = this.handle(transfer, { type: 'digits', digits });
-    if (status === 'bridged') return conferenceTwiml(id);
+    if (!transfer) return null;
+    if (event === 'status') {
+      this.handle(transfer, { type: 'leg_status', status: value });
+      return '';
+    }
+    if (event === 'whisper') {
+      if (!this.handle(transfer, { type: 'whisper_requested' })) return goodbyeTwiml(NOT_WAITING);
+      return whisperTwiml(this.config.calls.publicBaseUrl ?? '', transfer.callSid, id, transfer.whisper);
+    }
+    if (this.handle(transfer, { type: 'digits', digits: value }) === 'bridged') return conferenceTwiml(id);
     return goodbyeTwiml('Okay. The caller will be offered a call back. Goodbye.');
-  }
-
-  /** The on-call leg's StatusCallback. */
-  legStatus(id: string, status: string): void {
-    const transfer = this.transfers.get(id);
-    if (transfer) this.handle(transfer, { type: 'leg_status', status });
   }
 
   /** Applies an event; the new status, or null when it changed nothing. */
