@@ -205,4 +205,27 @@ describe('WarmTransfers', () => {
     const allDeclined = setup([alice], { pages: [page(0, 'bob', 'declined')] });
     expect(await allDeclined.transfers.start(allDeclined.ctx, 'x')).toMatchObject({ onCall: 'Alice Jones' });
   });
+
+  it('tries the next person on a second transfer of the call, down the escalation list then the rota, until everyone was tried', async () => {
+    const bob: OnCallPerson = { id: 'bob', name: 'Bob Smith', mobile: '+15551230002' };
+    const carol: OnCallPerson = { id: 'carol', name: 'Carol Diaz', mobile: '+15551230003' };
+    const page = { step: 0, personId: 'bob', personName: 'Bob Smith', to: bob.mobile, status: 'sent', answer: null };
+    const s = setup([alice, carol], { people: [bob, alice], pages: [page] });
+    const tryOnce = async (): Promise<unknown> => {
+      const result = await s.transfers.start(s.ctx, 'Burst pipe.');
+      const leg = s.legs.dials.at(-1);
+      if (leg) s.transfers.legEvent(idOf(leg), 'status', 'no-answer');
+      return result;
+    };
+    expect(await tryOnce()).toMatchObject({ connecting: true, onCall: 'Bob Smith' });
+    expect(await tryOnce()).toMatchObject({ connecting: true, onCall: 'Alice Jones' });
+    expect(await tryOnce()).toMatchObject({ connecting: true, onCall: 'Carol Diaz' });
+    expect(s.legs.dials.map((d) => d.to)).toEqual([bob.mobile, alice.mobile, carol.mobile]);
+    expect(await s.transfers.start(s.ctx, 'Burst pipe.')).toMatchObject({ connecting: false, instruction: expect.stringContaining('Everyone on call has been tried') });
+    expect(s.legs.dials).toHaveLength(3);
+    // Once the call is over, what it tried is forgotten.
+    s.endCall();
+    await flush();
+    expect(await s.transfers.start(s.ctx, 'Burst pipe.')).toMatchObject({ connecting: true, onCall: 'Bob Smith' });
+  });
 });

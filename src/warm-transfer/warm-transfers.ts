@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { OnCallRotas } from '../on-call/on-call-rotas';
 import { PagingStore, type Escalation } from '../on-call/paging-store';
+import type { OnCallPerson } from '../on-call/rota';
 import type { LiveCallControl, ToolCallContext } from '../tools/tool';
 import { WarmTransferLegs } from './warm-transfer-legs';
 import { WarmTransferState, type WarmTransferEvent, type WarmTransferStatus } from './warm-transfer-state';
@@ -61,6 +62,8 @@ export type WarmTransferStart =
 @Injectable()
 export class WarmTransfers {
   private readonly transfers = new Map<string, Transfer>();
+  /** By call: the people a transfer has dialled already (a second try goes to someone else), until the call ends. */
+  private readonly tried = new Map<string, Set<string>>();
   private readonly log: Logger;
 
   constructor(
@@ -93,10 +96,17 @@ export class WarmTransfers {
     if ([...this.transfers.values()].some((t) => t.callSid === ctx.callSid)) {
       return { connecting: false, instruction: 'The caller is already being connected; wait.' };
     }
-    const person = await this.whoToDial(ctx.callSid);
+    const tried = this.tried.get(ctx.callSid);
+    const person = await this.whoToDial(ctx.callSid, tried ?? new Set());
     if (person === undefined) {
-      return { connecting: false, instruction: 'Nobody is on call right now. Tell the caller so, and take a callback time instead.' };
+      return tried
+        ? { connecting: false, instruction: 'Everyone on call has been tried already. Tell the caller so, and take a callback time instead.' }
+        : { connecting: false, instruction: 'Nobody is on call right now. Tell the caller so, and take a callback time instead.' };
     }
+    if (!tried) {
+      this.tried.set(ctx.callSid, new Set([person.id]));
+      void ctx.call.whenEnded().then(() => this.tried.delete(ctx.callSid));
+    } else tried.add(person.id);
     const id = randomBytes(12).toString('hex');
     const record: WarmTransferRecord = { to: person.name, personId: person.id, startedAt: this.nowIso(), status: 'dialing' };
     const save = () => ctx.setDetail('warmTransfer', { ...record });
@@ -152,10 +162,12 @@ export class WarmTransfers {
   }
 
   /**
-   * The person already paged for this call's emergency (the latest page sent and not declined), else
-   * the first person on call now. The paging record is read within ROTA_READ_MS, or left aside.
+   * Who is dialled, leaving out those a transfer of this call dialled already: the person paged for
+   * the call's emergency (the latest page sent and not declined), then the rest of its escalation
+   * list in order, then the people on call now. The paging record is read within ROTA_READ_MS, or
+   * left aside.
    */
-  private async whoToDial(callSid: string): Promise<{ readonly id: string; readonly name: string; readonly mobile: string } | undefined> {
+  private async whoToDial(callSid: string, tried: ReadonlySet<string>): Promise<OnCallPerson | undefined> {
     const escalation = raceTimeout(
       this.paging.get(callSid).catch((err: unknown) => {
         this.log.warn({ callSid, err: err instanceof Error ? err.message : String(err) }, 'warm transfer: paging record not read; using the rota');
@@ -165,8 +177,14 @@ export class WarmTransfers {
       this.scheduler,
     );
     const [paged, now] = await Promise.all([escalation, this.rotas.onCallNow(ROTA_READ_MS)]);
-    const page = paged === TIMED_OUT || paged === null ? undefined : latestPage(paged);
-    return page ? { id: page.personId, name: page.personName, mobile: page.to } : now.people[0];
+    const record = paged === TIMED_OUT || paged === null ? null : paged;
+    const page = record ? latestPage(record) : undefined;
+    const candidates: OnCallPerson[] = [
+      ...(page ? [{ id: page.personId, name: page.personName, mobile: page.to }] : []),
+      ...(record?.people ?? []),
+      ...now.people,
+    ];
+    return candidates.find((p) => !tried.has(p.id));
   }
 
   /**
