@@ -8,7 +8,6 @@
  * Every step is on the call's record.
  */
 import { randomBytes } from 'node:crypto';
-import twilio from 'twilio';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
 import { summaryWhat } from '../src/call-log/call-summary';
 import { OnCallPager, PAGE_QUEUE } from '../src/on-call/on-call-pager';
@@ -17,8 +16,8 @@ import { callEndedEventId } from '../src/webhooks/call-ended-event';
 import { FakeOpenAiApi } from './support/fake-openai-api';
 import { FakeTwilioRest } from './support/fake-twilio-rest';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
+import { callToolAndReply, SignedTwilio } from './support/signed-twilio';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
-import { TwilioCaller } from './support/twilio-caller';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 jest.setTimeout(60_000);
@@ -87,46 +86,16 @@ describe('a whole emergency call', () => {
     await rest?.close();
   });
 
-  let ids = 0;
+  const twilioSide = () => new SignedTwilio(t, AUTH_TOKEN, PUBLIC_BASE_URL);
   /** The model calls a tool, then speaks about its result; the tool's output. */
-  async function callTool(rt: MockRealtimeConnection, name: string, args: Record<string, string>): Promise<Record<string, any>> {
-    const id = `call_${++ids}`;
-    rt.responseCreated(`resp_${id}`);
-    rt.send({ type: 'response.function_call_arguments.done', response_id: `resp_${id}`, item_id: `item_${id}`, output_index: 0, call_id: id, name, arguments: JSON.stringify(args) });
-    rt.responseDone(`resp_${id}`);
-    const created = await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === id);
-    await rt.waitFor('response.create');
-    rt.responseCreated(`resp_${id}_said`);
-    rt.responseDone(`resp_${id}_said`);
-    await t.logs.waitFor('response done', { responseId: `resp_${id}_said` });
-    return JSON.parse(created.item.output as string);
-  }
-
-  /** A Twilio webhook, signed over the public URL (with its query) and `params`. */
-  async function twilioPost(publicUrl: string, params: Record<string, string>): Promise<{ status: number; text: string }> {
-    const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, publicUrl, params);
-    const res = await fetch(`${t.httpUrl}${publicUrl.slice(PUBLIC_BASE_URL.length)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-      body: new URLSearchParams(params),
-    });
-    return { status: res.status, text: await res.text() };
-  }
+  const callTool = (rt: MockRealtimeConnection, name: string, args: Record<string, string>) => callToolAndReply(t, rt, name, args);
 
   const record = async (callSid: string) => (await (await fetch(`${t.httpUrl}/api/calls/${callSid}`, { headers: auth })).json()) as Record<string, any>;
 
   it('pages, tries the transfer, texts the caller, tells the owner, escalates with the summary, and keeps it all on the record', async () => {
     // 1. The call comes in, signed, and the caller says what is wrong.
-    const streamSignature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_BASE_URL.replace(/^https/, 'wss')}/twilio/stream`, {});
-    const caller = await TwilioCaller.connect(t.streamUrl, {
-      customParameters: { from: CALLER_ID, to: BUSINESS, direction: 'inbound' },
-      headers: { 'x-twilio-signature': streamSignature },
-    });
+    const { caller, rt } = await twilioSide().startCall(mock, { customParameters: { from: CALLER_ID, to: BUSINESS, direction: 'inbound' } });
     const { callSid } = caller;
-    caller.sendConnected();
-    caller.sendStart();
-    const rt = await mock.nextConnection();
-    await rt.waitFor('response.create');
     caller.sendMedia(Buffer.alloc(160, 0x7f));
     await rt.waitFor('input_audio_buffer.append');
     rt.speechStarted(20, 'item_u1');
@@ -146,7 +115,7 @@ describe('a whole emergency call', () => {
     expect(connecting).toMatchObject({ connecting: true, onCall: 'Alice Jones' });
     const leg = await rest.waitForRequest((r) => r.definitionProblems !== null && r.form.To === alice.mobile && rest.requests.indexOf(r) >= since, 5000);
     expect(leg.definitionProblems).toEqual([]);
-    const legStatus = await twilioPost(leg.form.StatusCallback, { AccountSid: ACCOUNT_SID, CallSid: leg.callSid!, CallStatus: 'no-answer' });
+    const legStatus = await twilioSide().post(leg.form.StatusCallback, { AccountSid: ACCOUNT_SID, CallSid: leg.callSid!, CallStatus: 'no-answer' });
     expect(legStatus.status).toBe(204);
     // Back with the agent, who takes a callback time instead; the caller never left it.
     await rt.waitFor('response.create', (e) => typeof e.response?.instructions === 'string' && e.response.instructions.includes('nobody could answer right now'));
@@ -187,7 +156,7 @@ describe('a whole emergency call', () => {
     const secondPage = await rest.waitForMessage((m) => m.to === bob.mobile && m.body.includes(callSid));
     expect(secondPage.body).toContain(`12 Elm Street, Springfield. ${summaryWhat(SUMMARY)!.replace(/\.$/, '')}. Reply YES`);
     const yes = { AccountSid: ACCOUNT_SID, MessageSid: 'SM' + randomBytes(16).toString('hex'), From: bob.mobile, To: BUSINESS, Body: 'YES', NumMedia: '0' };
-    expect((await twilioPost(`${PUBLIC_BASE_URL}/twilio/sms`, yes)).text).toContain('Thanks Bob Smith, it is yours');
+    expect((await twilioSide().post(`${PUBLIC_BASE_URL}/twilio/sms`, yes)).text).toContain('Thanks Bob Smith, it is yours');
 
     // 7. The record tells the whole story.
     await t.app.get(SmsConfirmations).idle();

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import twilio from 'twilio';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
 import { EmergencyAlerts } from '../src/on-call/emergency-alerts';
 import { OnCallPager, PAGE_QUEUE } from '../src/on-call/on-call-pager';
 import { FakeTwilioRest, type RecordedTwilioMessage } from './support/fake-twilio-rest';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
+import { callTool, SignedTwilio } from './support/signed-twilio';
+import type { TwilioCaller } from './support/twilio-caller';
 import { TcpProxy } from './support/tcp-proxy';
 import { freshDataDir, startApp, TEST_API_KEY, type TestApp } from './support/test-app';
-import { TwilioCaller } from './support/twilio-caller';
 
 const ACCOUNT_SID = 'AC' + 'e'.repeat(32);
 const AUTH_TOKEN = 'twilio-auth-token-on-call-0123';
@@ -42,26 +42,11 @@ function env(over: Record<string, string> = {}): Record<string, string> {
 }
 
 /** A call Twilio starts, signed, up to the greeting request. */
-async function startCall(t: TestApp, mock: MockRealtimeServer, from = '+14155550000'): Promise<{ caller: TwilioCaller; rt: MockRealtimeConnection }> {
-  const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_BASE_URL.replace(/^https/, 'wss')}/twilio/stream`, {});
-  const caller = await TwilioCaller.connect(t.streamUrl, { customParameters: { from, to: SMS_FROM, direction: 'inbound' }, headers: { 'x-twilio-signature': signature } });
-  caller.sendConnected();
-  caller.sendStart();
-  const rt = await mock.nextConnection();
-  await rt.waitFor('response.create');
-  return { caller, rt };
-}
+const startCall = (t: TestApp, mock: MockRealtimeServer, from = '+14155550000') =>
+  new SignedTwilio(t, AUTH_TOKEN, PUBLIC_BASE_URL).startCall(mock, { customParameters: { from, to: SMS_FROM, direction: 'inbound' } });
 
-let callIds = 0;
 /** The model saves the job request; its output. */
-async function saveJob(rt: MockRealtimeConnection, args: Record<string, string>): Promise<Record<string, any>> {
-  const id = `call_${++callIds}`;
-  rt.responseCreated(`resp_${id}`);
-  rt.send({ type: 'response.function_call_arguments.done', response_id: `resp_${id}`, item_id: `item_${id}`, output_index: 0, call_id: id, name: 'save_job_request', arguments: JSON.stringify(args) });
-  rt.responseDone(`resp_${id}`);
-  const created = await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === id);
-  return JSON.parse(created.item.output as string);
-}
+const saveJob = (rt: MockRealtimeConnection, args: Record<string, string>) => callTool(rt, 'save_job_request', args);
 
 const EMERGENCY = { caller_name: 'Dana Smith', callback_number: '(415) 555-2671', service_address: '12 Elm Street, Springfield', problem: 'Burst pipe in the basement', urgency: 'emergency' };
 
@@ -86,16 +71,8 @@ describe('on call: emergency paging', () => {
   const pageTo = (callSid: string, person: { mobile: string }) => rest.waitForMessage((m) => m.to === person.mobile && m.body.includes(callSid));
 
   /** Twilio's inbound message webhook, signed over the public URL. */
-  async function reply(from: string, body: string, signed = true): Promise<{ status: number; text: string }> {
-    const params = { AccountSid: ACCOUNT_SID, MessageSid: sid('SM'), From: from, To: SMS_FROM, Body: body, NumMedia: '0' };
-    const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_BASE_URL}/twilio/sms`, params);
-    const res = await fetch(`${t.httpUrl}/twilio/sms`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signed ? { 'x-twilio-signature': signature } : {}) },
-      body: new URLSearchParams(params),
-    });
-    return { status: res.status, text: await res.text() };
-  }
+  const reply = (from: string, body: string, signed = true) =>
+    new SignedTwilio(t, AUTH_TOKEN, PUBLIC_BASE_URL).post('/twilio/sms', { AccountSid: ACCOUNT_SID, MessageSid: sid('SM'), From: from, To: SMS_FROM, Body: body, NumMedia: '0' }, signed);
 
   /** The page job for `step`, run as the queue runs it when it comes due. */
   const runStep = (callSid: string, step: number) =>
@@ -221,13 +198,7 @@ describe('on call: emergency paging', () => {
     expect(page.statusCallback).toBe(`${PUBLIC_BASE_URL}/twilio/sms/status`);
     const status = async (messageSid: string, MessageStatus: string, extra: Record<string, string> = {}, signed = true) => {
       const params = { AccountSid: ACCOUNT_SID, MessageSid: messageSid, SmsSid: messageSid, MessageStatus, SmsStatus: MessageStatus, From: SMS_FROM, To: alice.mobile, ...extra };
-      const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, page.statusCallback!, params);
-      const res = await fetch(`${t.httpUrl}/twilio/sms/status`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signed ? { 'x-twilio-signature': signature } : {}) },
-        body: new URLSearchParams(params),
-      });
-      return res.status;
+      return (await new SignedTwilio(t, AUTH_TOKEN, PUBLIC_BASE_URL).post(page.statusCallback!, params, signed)).status;
     };
     expect(await status(page.sid, 'undelivered', { ErrorCode: '30003' }, false)).toBe(403);
     expect(await status(page.sid, 'sent')).toBe(204);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import twilio from 'twilio';
 import { MAX_ATTEMPTS_PER_DAY } from '../src/outbound/dial-gate';
 import { DIAL_QUEUE } from '../src/outbound/outbound-dialer';
 import { OutboundAttempts } from '../src/outbound/outbound-attempts';
 import type { OutboundRequest } from '../src/outbound/outbound-request';
 import { FakeTwilioRest, type RecordedTwilioRequest } from './support/fake-twilio-rest';
 import { FleetLogs } from './support/log-capture';
+import { SignedTwilio } from './support/signed-twilio';
 import { startApp, type TestApp } from './support/test-app';
 import { deferred } from './support/wait';
 
@@ -120,14 +120,8 @@ function requestOf(r: RecordedTwilioRequest): string | null {
 
   /** Twilio reports the call's end to `t`, at the StatusCallback it was given, signed as Twilio signs it. */
   async function callEnded(t: TestApp, create: RecordedTwilioRequest, status: 'no-answer' | 'busy'): Promise<void> {
-    const url = create.form.StatusCallback;
     const params = { AccountSid: ACCOUNT_SID, CallSid: create.callSid!, CallStatus: status, SequenceNumber: '2', CallDuration: '0', Direction: 'outbound-api' };
-    const res = await fetch(`${t.httpUrl}${url.slice(PUBLIC_BASE_URL.length)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, params) },
-      body: new URLSearchParams(params),
-    });
-    expect(res.status).toBe(204);
+    expect((await new SignedTwilio(t, AUTH_TOKEN, PUBLIC_BASE_URL).post(create.form.StatusCallback, params)).status).toBe(204);
   }
 
   /** Time passes on every instance: the instances share one clock, moved forward together. */

@@ -3,6 +3,7 @@ import { AttemptOutcomes, OutboundAttempts, type AttemptOutcome } from '../src/o
 import { OutboundRequests } from '../src/outbound/outbound-request';
 import { TwilioDialer } from '../src/twilio/twilio-dialer';
 import { FakeTwilioRest } from './support/fake-twilio-rest';
+import { SignedTwilio } from './support/signed-twilio';
 import { startApp, type TestApp } from './support/test-app';
 
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
@@ -65,16 +66,8 @@ describe('outbound call status and AMD callbacks', () => {
   }
 
   /** POSTs a callback as Twilio does to `url` (a public URL it was given), signed over that URL and the form unless `signed` is false. */
-  async function callback(url: string, params: Record<string, string>, signed = true): Promise<number> {
-    const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, params);
-    const res = await fetch(`${t.httpUrl}${url.slice(PUBLIC_BASE_URL.length)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signed ? { 'x-twilio-signature': signature } : {}) },
-      body: new URLSearchParams(params),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  }
+  const callback = async (url: string, params: Record<string, string>, signed = true): Promise<number> =>
+    (await new SignedTwilio(t, AUTH_TOKEN, PUBLIC_BASE_URL).post(url, params, signed)).status;
 
   const progress = (callSid: string, status: string, sequence: number, extra: Record<string, string> = {}) => ({
     AccountSid: ACCOUNT_SID,

@@ -1,9 +1,8 @@
-import twilio from 'twilio';
 import { CallLogWriter } from '../src/call-log/call-log-writer';
 import { FakeTwilioRest, type RecordedTwilioRequest } from './support/fake-twilio-rest';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
+import { callToolAndReply, SignedTwilio } from './support/signed-twilio';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
-import { TwilioCaller } from './support/twilio-caller';
 
 const ACCOUNT_SID = 'AC' + 'f'.repeat(32);
 const AUTH_TOKEN = 'twilio-auth-token-warm-0123456';
@@ -51,45 +50,14 @@ describe('warm transfer to the on-call person', () => {
     await rest?.close();
   });
 
-  async function startCall(): Promise<{ caller: TwilioCaller; rt: MockRealtimeConnection }> {
-    const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_BASE_URL.replace(/^https/, 'wss')}/twilio/stream`, {});
-    const caller = await TwilioCaller.connect(t.streamUrl, {
-      customParameters: { from: '+14155550000', to: BUSINESS, direction: 'inbound' },
-      headers: { 'x-twilio-signature': signature },
-    });
-    caller.sendConnected();
-    caller.sendStart();
-    const rt = await mock.nextConnection();
-    await rt.waitFor('response.create');
-    return { caller, rt };
-  }
+  const twilioSide = () => new SignedTwilio(t, AUTH_TOKEN, PUBLIC_BASE_URL);
+  const startCall = () => twilioSide().startCall(mock, { customParameters: { from: '+14155550000', to: BUSINESS, direction: 'inbound' } });
 
-  let ids = 0;
-  /** The model calls a tool; its output. */
-  async function callTool(rt: MockRealtimeConnection, name: string, args: Record<string, string>): Promise<Record<string, any>> {
-    const id = `call_${++ids}`;
-    rt.responseCreated(`resp_${id}`);
-    rt.send({ type: 'response.function_call_arguments.done', response_id: `resp_${id}`, item_id: `item_${id}`, output_index: 0, call_id: id, name, arguments: JSON.stringify(args) });
-    rt.responseDone(`resp_${id}`);
-    const created = await rt.waitFor('conversation.item.create', (e) => e.item?.call_id === id);
-    // The agent speaks about the result: that response comes and goes.
-    await rt.waitFor('response.create');
-    rt.responseCreated(`resp_${id}_said`);
-    rt.responseDone(`resp_${id}_said`);
-    await t.logs.waitFor('response done', { responseId: `resp_${id}_said` });
-    return JSON.parse(created.item.output as string);
-  }
+  /** The model calls a tool, then speaks about its result; the tool's output. */
+  const callTool = (rt: MockRealtimeConnection, name: string, args: Record<string, string>) => callToolAndReply(t, rt, name, args);
 
   /** A webhook of the on-call leg, signed by Twilio over the public URL with its query. */
-  async function webhook(url: string, params: Record<string, string>): Promise<{ status: number; text: string }> {
-    const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, params);
-    const res = await fetch(`${t.httpUrl}${url.slice(PUBLIC_BASE_URL.length)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-      body: new URLSearchParams(params),
-    });
-    return { status: res.status, text: await res.text() };
-  }
+  const webhook = (url: string, params: Record<string, string>) => twilioSide().post(url, params);
 
   const record = async (callSid: string) => (await (await fetch(`${t.httpUrl}/api/calls/${callSid}`, { headers: auth })).json()) as Record<string, any>;
 
