@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { CoalescingRunner } from '../common/coalescing-runner';
 import type { Clock } from '../common/clock';
 import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
-import type { ScheduledTask, Scheduler } from '../common/scheduler';
+import type { Scheduler } from '../common/scheduler';
+import { WakeTimer } from '../common/wake-timer';
 import type { SqlClient } from '../database/sql-client';
 import { JobQueue, type JobHandler, type SendOptions, type WorkOptions } from './job-queue';
 import { SqlClientDb } from './sql-client-db';
@@ -105,8 +106,7 @@ export class PgBossJobQueue extends JobQueue {
   private starting?: Promise<void>;
   private started = false;
   private stopping?: Promise<void>;
-  private timer?: ScheduledTask;
-  private timerAt = Infinity;
+  private readonly timer: WakeTimer;
   private readonly rounds = new CoalescingRunner(
     () => this.round(),
     () => this.stopping !== undefined,
@@ -126,6 +126,7 @@ export class PgBossJobQueue extends JobQueue {
     if (!(options.pollMs > 0)) throw new RangeError(`pollMs must be above 0, not ${options.pollMs}`);
     this.scheduler = deps.scheduler;
     this.clock = deps.clock;
+    this.timer = new WakeTimer(deps.clock, deps.scheduler, () => void this.tick());
     this.logger = deps.logger;
     this.retryLimit = options.retryLimit ?? 5;
     this.retryDelaySeconds = options.retryDelaySeconds ?? 10;
@@ -160,7 +161,7 @@ export class PgBossJobQueue extends JobQueue {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.clearTimer();
+      this.timer.clear();
       await this.starting?.catch(() => undefined);
       await this.rounds.current;
       const running = [...this.runners.values()].flatMap((r) => [...r.inFlight.values()]);
@@ -248,7 +249,7 @@ export class PgBossJobQueue extends JobQueue {
 
   /** Releases expired leases when due, fills free slots, and sets the timer for the next round. */
   private async round(): Promise<void> {
-    this.clearTimer();
+    this.timer.clear();
     if (this.stopping) return;
     let next = this.clock.epochMs() + this.options.pollMs;
     try {
@@ -340,24 +341,6 @@ export class PgBossJobQueue extends JobQueue {
 
   private armTimer(at: number): void {
     if (this.stopping || this.runners.size === 0) return;
-    if (this.timer && this.timerAt <= at) {
-      // A timer the clock has passed without it firing is no guide (the clock jumped forward, as a
-      // test's may): the round is due now.
-      if (this.timerAt > this.clock.epochMs()) return;
-      at = this.clock.epochMs();
-    }
-    this.timer?.cancel();
-    this.timerAt = at;
-    this.timer = this.scheduler.after(Math.max(0, at - this.clock.epochMs()), () => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      void this.tick();
-    });
-  }
-
-  private clearTimer(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerAt = Infinity;
+    this.timer.arm(at);
   }
 }

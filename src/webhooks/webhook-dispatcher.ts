@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { CoalescingRunner } from '../common/coalescing-runner';
 import { Clock } from '../common/clock';
 import { raceTimeout, TIMED_OUT } from '../common/race-timeout';
-import { Scheduler, type ScheduledTask } from '../common/scheduler';
+import { Scheduler } from '../common/scheduler';
+import { WakeTimer } from '../common/wake-timer';
 import { AppConfig } from '../config/app-config';
 import { SqlClient } from '../database/sql-client';
 import { PGLITE_POLL_MS, POSTGRES_POLL_MS } from '../jobs/jobs.module';
@@ -60,8 +61,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Aborts the requests in flight when shutdown stops waiting for them. */
   private readonly cancel = new AbortController();
-  private timer: ScheduledTask | undefined;
-  private timerAt = Infinity;
+  private readonly timer: WakeTimer;
   private readonly rounds = new CoalescingRunner(
     () => this.round(),
     () => this.stopped,
@@ -89,6 +89,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     this.timeoutMs = w.timeoutMs;
     this.leaseMs = w.timeoutMs + this.options.leaseMarginMs;
     this.log = logger.child({ component: 'webhooks' });
+    this.timer = new WakeTimer(clock, scheduler, () => void this.tick());
   }
 
   /** Whether webhooks are configured here. */
@@ -115,7 +116,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.clearTimer();
+    this.timer.clear();
     await this.rounds.current;
     if (this.inFlight.size === 0) return;
     const outcome = await raceTimeout(Promise.allSettled(this.inFlight.values()), Math.min(this.timeoutMs, this.options.shutdownWaitMs), this.scheduler);
@@ -140,7 +141,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   private async round(): Promise<void> {
     if (this.stopped || !this.signer) return;
-    this.clearTimer();
+    this.timer.clear();
     const now = this.clock.epochMs();
     let next = now + this.pollMs;
     try {
@@ -204,20 +205,6 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private arm(at: number): void {
-    if (this.stopped) return;
-    if (this.timer && this.timerAt <= at) return;
-    this.timer?.cancel();
-    this.timerAt = at;
-    this.timer = this.scheduler.after(Math.max(0, at - this.clock.epochMs()), () => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      void this.tick();
-    });
-  }
-
-  private clearTimer(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerAt = Infinity;
+    if (!this.stopped) this.timer.arm(at);
   }
 }
