@@ -1,9 +1,9 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { raceTimeout } from '../common/race-timeout';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
+import { SpoolDir } from '../common/spool-dir';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { CallMetrics } from '../metrics/call-metrics';
@@ -32,8 +32,6 @@ interface Pending {
   writing: boolean;
 }
 
-const SPOOL_SUFFIX = '.json';
-
 /**
  * Writes call records off the audio path. Each call has at most one pending snapshot: a newer
  * one replaces it, so a slow or failing database costs memory per call, not per event (and a
@@ -47,7 +45,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
   private readonly idle = new Set<() => void>();
   private readonly log: Logger;
   private readonly options: CallLogWriterOptions;
-  private readonly spoolDir: string;
+  private readonly spoolDir: SpoolDir<CallRecord>;
   /** Files in the spool directory, as far as this process knows (counted at replay, then kept). */
   private spooled = 0;
   private spoolDropped = 0;
@@ -62,7 +60,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
   ) {
     this.log = logger.child({ component: 'call-log' });
     this.options = { ...DEFAULTS, ...options };
-    this.spoolDir = join(config.dataDir, 'spool');
+    this.spoolDir = new SpoolDir(join(config.dataDir, 'spool'));
   }
 
   /** Queues the latest snapshot of a call. Never throws, never waits. */
@@ -122,23 +120,16 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Writes spooled records left by an earlier run; files that still fail stay for the next boot. */
   async replaySpool(): Promise<number> {
-    let files: string[];
-    try {
-      files = (await readdir(this.spoolDir)).filter((f) => f.endsWith(SPOOL_SUFFIX));
-    } catch {
-      return 0;
-    }
+    const files = await this.spoolDir.files();
     let replayed = 0;
-    for (const file of files) {
-      const path = join(this.spoolDir, file);
+    for (const spooled of files) {
       try {
-        const record = JSON.parse(await readFile(path, 'utf8')) as CallRecord;
-        await this.repository.save(record);
-        await unlink(path);
+        await this.repository.save(await spooled.read());
+        await spooled.remove();
         replayed++;
       } catch (err) {
         this.metrics.databaseFailure('spool_replay');
-        this.log.error({ file, err: (err as Error).message }, 'spooled call record not replayed; kept for the next boot');
+        this.log.error({ file: spooled.file, err: (err as Error).message }, 'spooled call record not replayed; kept for the next boot');
       }
     }
     this.spooled = files.length - replayed;
@@ -188,11 +179,7 @@ export class CallLogWriter implements OnApplicationBootstrap, BeforeApplicationS
     }
     this.spooled++; // reserved before the first await: spools run concurrently
     try {
-      await mkdir(this.spoolDir, { recursive: true });
-      const path = join(this.spoolDir, `${callSid}${SPOOL_SUFFIX}`);
-      // Written whole, then renamed: a crash mid-write never leaves half a record to replay.
-      await writeFile(`${path}.tmp`, JSON.stringify(record));
-      await rename(`${path}.tmp`, path);
+      await this.spoolDir.put(callSid, record);
       this.metrics.databaseFailure('call_log_spooled');
       this.log.warn({ callSid }, 'call record spooled to disk; it will be written at the next boot');
     } catch (err) {

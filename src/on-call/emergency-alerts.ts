@@ -1,10 +1,10 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Clock } from '../common/clock';
 import { raceTimeout } from '../common/race-timeout';
 import { Scheduler, type ScheduledTask } from '../common/scheduler';
+import { SpoolDir } from '../common/spool-dir';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from '../logging/app-logger';
 import { OnCallPager } from './on-call-pager';
@@ -54,8 +54,6 @@ interface Spooled {
   readonly start: boolean;
 }
 
-const SPOOL_SUFFIX = '.json';
-
 /**
  * Where the job request tool raises an emergency. It answers at once with who is on call (the
  * rota, read within a bound; when the database is slow or down, the copy read last) so that the
@@ -70,7 +68,7 @@ export class EmergencyAlerts implements OnApplicationBootstrap, BeforeApplicatio
   private readonly idle = new Set<() => void>();
   private readonly log: Logger;
   private readonly options: EmergencyAlertsOptions;
-  private readonly spoolDir: string;
+  private readonly spoolDir: SpoolDir<Spooled>;
   private readonly callbackMinutes: number;
   private shuttingDown = false;
 
@@ -87,7 +85,7 @@ export class EmergencyAlerts implements OnApplicationBootstrap, BeforeApplicatio
   ) {
     this.log = logger.child({ component: 'on-call' });
     this.options = { ...DEFAULTS, ...options };
-    this.spoolDir = join(config.dataDir, 'spool', 'on-call');
+    this.spoolDir = new SpoolDir(join(config.dataDir, 'spool', 'on-call'));
     this.callbackMinutes = config.onCall.callbackMinutes;
   }
 
@@ -129,22 +127,15 @@ export class EmergencyAlerts implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    let files: string[];
-    try {
-      files = (await readdir(this.spoolDir)).filter((f) => f.endsWith(SPOOL_SUFFIX));
-    } catch {
-      return;
-    }
-    for (const file of files) {
-      const path = join(this.spoolDir, file);
+    for (const file of await this.spoolDir.files()) {
       try {
-        const spooled = JSON.parse(await readFile(path, 'utf8')) as Spooled;
-        await unlink(path);
+        const spooled = await file.read();
+        await file.remove();
         // Back in memory: written (and retried) as if just raised; spooled again if this run stops first.
         this.submit(spooled.callSid, { begin: spooled.begin, facts: spooled.facts, start: spooled.start });
         this.log.info({ callSid: spooled.callSid }, 'spooled emergency taken up again');
       } catch (err) {
-        this.log.error({ file, err: (err as Error).message }, 'spooled emergency not read; left for the next boot');
+        this.log.error({ file: file.file, err: (err as Error).message }, 'spooled emergency not read; left for the next boot');
       }
     }
   }
@@ -225,12 +216,7 @@ export class EmergencyAlerts implements OnApplicationBootstrap, BeforeApplicatio
 
   private async spool(callSid: string, entry: Pending): Promise<void> {
     try {
-      await mkdir(this.spoolDir, { recursive: true });
-      const path = join(this.spoolDir, `${callSid}${SPOOL_SUFFIX}`);
-      const spooled: Spooled = { callSid, begin: entry.begin, facts: entry.facts, start: entry.start };
-      // Written whole, then renamed: a crash mid-write never leaves half an emergency to replay.
-      await writeFile(`${path}.tmp`, JSON.stringify(spooled));
-      await rename(`${path}.tmp`, path);
+      await this.spoolDir.put(callSid, { callSid, begin: entry.begin, facts: entry.facts, start: entry.start });
       this.log.warn({ callSid }, 'emergency spooled to disk: its paging starts at the next boot');
     } catch (err) {
       this.log.error({ callSid, err: (err as Error).message }, 'emergency could not be spooled: its paging is lost');
