@@ -247,11 +247,19 @@ class MockModelConnection {
     this.send({ type: 'response.output_item.added', response_id: response.id, output_index: 0, item: { id: response.itemId, object: 'realtime.item', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
     this.send({ type: 'conversation.item.added', previous_item_id: null, item: { id: response.itemId, object: 'realtime.item', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
     let offset = 0;
+    const words = text.match(/\S+\s*/g) ?? [];
+    let wordsSent = 0;
     const sendChunk = (): void => {
       if (this.active !== response) return;
       if (offset < audio.length) {
         this.send({ type: 'response.output_audio.delta', ...ids, delta: audio.subarray(offset, offset + DELTA_BYTES).toString('base64') });
         offset += DELTA_BYTES;
+        // The words go along with their audio, as the API streams them: a cut reply keeps what was heard.
+        const wordsSpoken = Math.min(words.length, Math.ceil((offset / audio.length) * words.length));
+        if (wordsSpoken > wordsSent) {
+          this.send({ type: 'response.output_audio_transcript.delta', ...ids, delta: words.slice(wordsSent, wordsSpoken).join('') });
+          wordsSent = wordsSpoken;
+        }
         return;
       }
       response.sender?.cancel();

@@ -63,6 +63,10 @@ export function checkScenario(expect: ScenarioExpect, record: ApiCallRecord, rep
     const polite = last !== undefined && GOODBYE.test(last.text) && NORMAL_ENDS.has(record.endReason ?? '');
     results.push({ name: 'ended politely', ok: expect.endedPolitely === polite, detail: `last agent words ${last ? show(last.text.slice(-60)) : 'none'}, endReason ${show(record.endReason)}` });
   }
+  if (expect.interrupted !== undefined) {
+    const cut = agentTurns.filter((t) => t.interrupted).length;
+    results.push({ name: 'interrupted', ok: expect.interrupted === cut > 0, detail: `${cut} agent turn(s) cut off, ${report.clears} clear(s)` });
+  }
   for (const phrase of expect.agentSaid ?? []) {
     const said = agentTurns.some((t) => t.text.toLowerCase().includes(phrase.toLowerCase()));
     results.push({ name: `agent said ${show(phrase)}`, ok: said, detail: said ? 'said' : `not in ${agentTurns.length} agent turn(s)` });

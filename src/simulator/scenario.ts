@@ -34,6 +34,8 @@ export interface ScenarioExpect {
   readonly endReason?: string | string[];
   /** The agent's last words were a goodbye and the call ended normally. */
   readonly endedPolitely?: boolean;
+  /** Whether the caller cut the agent off (an agent turn recorded as interrupted). */
+  readonly interrupted?: boolean;
   /** Phrases the agent must have said (case-insensitive, anywhere in its turns). */
   readonly agentSaid?: string[];
   /** Bound on the time from the stream's start to the agent's first audio ("3s"). */
@@ -47,6 +49,8 @@ export interface Scenario {
   readonly description?: string;
   /** The caller's number (caller ID). */
   readonly from?: string;
+  /** The espeak-ng voice the caller speaks with ("es" for Spanish); default en-us. */
+  readonly language?: string;
   readonly caller: readonly ScenarioTurn[];
   /** Who ends the call: the caller once the agent is quiet after the last turn (default), or the agent. */
   readonly hangUp?: 'caller' | 'agent';
@@ -90,6 +94,7 @@ const schema: JSONSchemaType<Scenario> = {
     name: { type: 'string', minLength: 1 },
     description: { type: 'string', nullable: true },
     from: { type: 'string', pattern: '^\\+[1-9]\\d{6,14}$', nullable: true },
+    language: { type: 'string', pattern: '^[a-z]{2,3}(-[a-z0-9]{2,8})*$', nullable: true },
     caller: {
       type: 'array',
       items: {
@@ -122,6 +127,7 @@ const schema: JSONSchemaType<Scenario> = {
         transferred: { type: 'boolean', nullable: true },
         endReason: { type: ['string', 'array'], items: { type: 'string' }, nullable: true },
         endedPolitely: { type: 'boolean', nullable: true },
+        interrupted: { type: 'boolean', nullable: true },
         agentSaid: { type: 'array', items: { type: 'string', minLength: 1 }, nullable: true },
         maxFirstAudio: { ...duration, nullable: true },
         maxResponseLatency: { ...duration, nullable: true },
