@@ -146,11 +146,13 @@ describe('call simulator', () => {
     await expect(SimulatedCall.place({ url: 'http://127.0.0.1:9', clock, scheduler })).rejects.toThrow(/could not reach the service/);
     // No OPENAI_API_KEY: the webhook answers with the fallback. A data directory of its own, as
     // the first app still has the shared one.
-    const noKey = await startApp({ DATA_DIR: await freshDataDir() });
+    const dataDir = await freshDataDir();
+    const noKey = await startApp({ DATA_DIR: dataDir });
     try {
       await expect(SimulatedCall.place({ url: noKey.httpUrl, clock, scheduler })).rejects.toThrow(/did not connect a stream: its TwiML does Say, Hangup/);
     } finally {
       await noKey.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

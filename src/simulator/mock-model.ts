@@ -43,6 +43,8 @@ const DELTA_EVERY_MS = 40;
 /** When the service asks to "say exactly this: "..."", the quoted text. */
 const QUOTED = /"([^"]+)"\s*$/;
 let sessions = 0;
+/** Brisk: a reply takes about as long as said at 500 words a minute, to keep scenario runs short. */
+const TONE_MS_PER_WORD = 120;
 
 export class MockModel {
   /** The script the next connection follows (the scenario runner sets it before each call). */
@@ -242,7 +244,7 @@ class MockModelConnection {
       return;
     }
     const text = reply.say;
-    const audio = toneSpeech(text, 220);
+    const audio = toneSpeech(text, 220, TONE_MS_PER_WORD);
     const ids = { response_id: response.id, item_id: response.itemId, output_index: 0, content_index: 0 };
     this.send({ type: 'response.output_item.added', response_id: response.id, output_index: 0, item: { id: response.itemId, object: 'realtime.item', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
     this.send({ type: 'conversation.item.added', previous_item_id: null, item: { id: response.itemId, object: 'realtime.item', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });

@@ -124,7 +124,7 @@ async function startLocal(opts: RunOptions): Promise<Target> {
 async function callerAudio(scenario: LoadedScenario, turn: ScenarioTurn, voice: 'espeak' | 'tones'): Promise<Buffer> {
   const wav = turnWavPath(scenario, turn);
   if (wav) return loadAudioFile(wav);
-  return voice === 'espeak' ? speak(turn.say, { voice: scenario.language }) : toneSpeech(turn.say, 440);
+  return voice === 'espeak' ? speak(turn.say, { voice: scenario.language }) : toneSpeech(turn.say, 440, 120);
 }
 
 async function runOne(scenario: LoadedScenario, target: Target, voice: 'espeak' | 'tones', opts: RunOptions): Promise<ScenarioResult> {
