@@ -73,7 +73,7 @@ async function startLocal(opts: RunOptions): Promise<Target> {
   const accountSid = newSid('AC');
   const authToken = randomBytes(16).toString('hex');
   const apiToken = randomBytes(24).toString('hex');
-  const standIn = await TwilioRestStandIn.start(accountSid, authToken);
+  const standIn = await TwilioRestStandIn.start(accountSid, authToken, opts.clock);
   const apiKey = opts.env.OPENAI_API_KEY;
   const mock = apiKey ? null : await MockModel.start(opts.scheduler);
   const dataDir = mkdtempSync(join(tmpdir(), 'call-operator-scenarios-'));

@@ -73,7 +73,7 @@ export class SimulatedCall {
   private framesSent = 0;
   private mediaClock: ScheduledTask | undefined;
   /** Caller audio waiting to be sent; silence is sent while it is empty. */
-  private outgoing: Array<{ frame: Buffer; onSent?: () => void }> = [];
+  private outgoing: Array<{ frame: Buffer; onSent?: () => void; onDropped?: () => void }> = [];
   private lastAudioAt: number | null = null;
   /** When the caller's last turn was all sent. */
   private callerDoneAt = Number.NEGATIVE_INFINITY;
@@ -118,7 +118,8 @@ export class SimulatedCall {
           this.mediaClock?.cancel();
           this.closedBy = this.ending ?? 'service';
           this.closeCode = code;
-          for (const item of this.outgoing) item.onSent?.();
+          // A turn cut short by the end of the call is no turn to be answered.
+          for (const item of this.outgoing) item.onDropped?.();
           this.outgoing = [];
           this.onEvent({ type: 'closed', atMs: this.streamMs(), code, by: this.closedBy });
           this.notify();
@@ -201,6 +202,7 @@ export class SimulatedCall {
                   }
                 }
               : undefined,
+          onDropped: last ? resolve : undefined,
         });
       });
       if (frames.length === 0) resolve();

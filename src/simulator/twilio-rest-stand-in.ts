@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Clock } from '../common/clock';
 
 export interface SentMessage {
   readonly sid: string;
@@ -26,8 +27,8 @@ export interface CallUpdate {
 const CALL_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Calls\/(CA[0-9a-fA-F]{32})\.json$/;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\/Messages\.json$/;
 
-function rfc2822(): string {
-  return new Date().toUTCString().replace('GMT', '+0000');
+function rfc2822(epochMs: number): string {
+  return new Date(epochMs).toUTCString().replace('GMT', '+0000');
 }
 
 export class TwilioRestStandIn {
@@ -40,13 +41,14 @@ export class TwilioRestStandIn {
     private readonly server: Server,
     private readonly accountSid: string,
     private readonly authToken: string,
+    private readonly clock: Clock,
   ) {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
   }
 
-  static async start(accountSid: string, authToken: string): Promise<TwilioRestStandIn> {
+  static async start(accountSid: string, authToken: string, clock: Clock): Promise<TwilioRestStandIn> {
     const server = createServer();
-    const standIn = new TwilioRestStandIn(server, accountSid, authToken);
+    const standIn = new TwilioRestStandIn(server, accountSid, authToken, clock);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -83,7 +85,7 @@ export class TwilioRestStandIn {
       if (message) {
         const sent: SentMessage = { sid: `SM${randomBytes(16).toString('hex')}`, to: form.To ?? '', from: form.From ?? '', body: form.Body ?? '' };
         this.messages.push(sent);
-        send(201, { ...sent, account_sid: this.accountSid, status: 'queued', direction: 'outbound-api', num_segments: '1', num_media: '0', api_version: '2010-04-01', date_created: rfc2822(), date_updated: rfc2822(), uri: `${path.slice(0, -5)}/${sent.sid}.json` });
+        send(201, { ...sent, account_sid: this.accountSid, status: 'queued', direction: 'outbound-api', num_segments: '1', num_media: '0', api_version: '2010-04-01', date_created: rfc2822(this.clock.epochMs()), date_updated: rfc2822(this.clock.epochMs()), uri: `${path.slice(0, -5)}/${sent.sid}.json` });
         return;
       }
       const call = req.method === 'POST' ? CALL_PATH.exec(path) : null;
@@ -96,8 +98,8 @@ export class TwilioRestStandIn {
           status: update.status ?? 'in-progress',
           direction: 'inbound',
           api_version: '2010-04-01',
-          date_created: rfc2822(),
-          date_updated: rfc2822(),
+          date_created: rfc2822(this.clock.epochMs()),
+          date_updated: rfc2822(this.clock.epochMs()),
           uri: path,
         });
         this.onCallUpdate(update);
