@@ -60,6 +60,7 @@ function options(argv: string[]): Options | null {
   });
   if (values.help) return null;
   if (values.wav && values.say) throw new Error('give --wav or --say, not both');
+  if (values['barge-in-after'] !== undefined && !values.wav && !values.say) throw new Error('--barge-in-after needs something to say: --wav or --say');
   return {
     url: values.url,
     wav: values.wav,
