@@ -90,7 +90,7 @@ export class SimulatedCall {
 
   private constructor(
     ws: ReturnType<typeof openStreamSocket>['ws'],
-    private readonly answer: VoiceAnswer,
+    parameters: Readonly<Record<string, string>>,
     private readonly webhookMs: number,
     identity: { callSid: string; accountSid: string },
     opts: SimulatedCallOptions,
@@ -103,7 +103,7 @@ export class SimulatedCall {
     this.ended = new Promise((resolve) => (resolveEnded = resolve));
     this.peer = new TwilioStreamPeer(
       ws,
-      { callSid: identity.callSid, streamSid: newSid('MZ'), accountSid: identity.accountSid, customParameters: answer.stream!.parameters },
+      { callSid: identity.callSid, streamSid: newSid('MZ'), accountSid: identity.accountSid, customParameters: parameters },
       opts.clock,
       opts.scheduler,
       {
@@ -149,7 +149,7 @@ export class SimulatedCall {
     }
     const streamUrl = reachableStreamUrl(answer.stream.url, opts.url);
     const { ws, opened } = openStreamSocket(streamUrl, { headers: streamUpgradeHeaders(answer.stream.url, opts.authToken) });
-    const call = new SimulatedCall(ws, answer, webhookMs, identity, opts);
+    const call = new SimulatedCall(ws, answer.stream.parameters, webhookMs, identity, opts);
     try {
       await opened;
     } catch (err) {
@@ -274,10 +274,6 @@ export class SimulatedCall {
       closeCode: this.closeCode,
       agentAudioMs: Math.round(this.peer.playedMs()),
     };
-  }
-
-  get twiml(): VoiceAnswer {
-    return this.answer;
   }
 
   // ---- internals --------------------------------------------------------------------------------
