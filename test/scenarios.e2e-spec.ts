@@ -4,11 +4,12 @@
  * checks the outcome through the call API. A few of the shipped scenarios (each streams real-time
  * audio), and one whose expectations are wrong: a failed check must fail the run, readably.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureBuilt } from './support/service-process';
 
 const ROOT = join(__dirname, '..');
+const running = new Set<ChildProcess>();
 
 function runScenarios(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   ensureBuilt();
@@ -18,12 +19,23 @@ function runScenarios(args: string[]): Promise<{ code: number | null; stdout: st
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
+
+// A run a failed test left going stops, and takes its service with it.
+afterAll(() => {
+  for (const child of running) child.kill('SIGTERM');
+});
 
 describe('npm run scenarios', () => {
   it('passes shipped scenarios against the mock model: an emergency paged, a barge-in, a transfer', async () => {

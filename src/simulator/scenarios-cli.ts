@@ -70,6 +70,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Exiting runs the exit hooks, which stop the service the runner started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    fail(`scenarios: stopped by ${signal}`);
+    process.exit(130);
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

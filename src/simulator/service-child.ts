@@ -43,6 +43,10 @@ export class ServiceChild {
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // A runner that exits (an error, Ctrl-C, SIGTERM) leaves no service behind.
+    const killOnExit = (): void => void child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     const service = new ServiceChild(child, `http://127.0.0.1:${port}`);
     await new Promise<void>((resolve, reject) => {
       const timer = scheduler.after(60_000, () => reject(new SimulatorError(`the service did not start within 60 s:\n${service.logTail()}`)));
