@@ -77,6 +77,8 @@ async function startLocal(opts: RunOptions): Promise<Target> {
   const apiKey = opts.env.OPENAI_API_KEY;
   const mock = apiKey ? null : await MockModel.start(opts.scheduler);
   const dataDir = mkdtempSync(join(tmpdir(), 'call-operator-scenarios-'));
+  const removeDataDir = (): void => rmSync(dataDir, { recursive: true, force: true });
+  process.once('exit', removeDataDir);
   const port = await freePort();
   const passThrough = Object.fromEntries(Object.entries(opts.env).filter((e): e is [string, string] => e[0].startsWith('OPENAI_') && e[1] !== undefined));
   let service: ServiceChild;
@@ -104,7 +106,8 @@ async function startLocal(opts: RunOptions): Promise<Target> {
     );
   } catch (err) {
     await Promise.all([standIn.close(), mock?.close()]);
-    rmSync(dataDir, { recursive: true, force: true });
+    removeDataDir();
+    process.off('exit', removeDataDir);
     throw err;
   }
   return {
@@ -116,7 +119,8 @@ async function startLocal(opts: RunOptions): Promise<Target> {
     stop: async () => {
       await service.stop(opts.scheduler);
       await Promise.all([standIn.close(), mock?.close()]);
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir();
+      process.off('exit', removeDataDir);
     },
   };
 }
