@@ -46,6 +46,9 @@ export class CallsController {
       since: q.from,
       until: q.to,
       status: q.status,
+      outcome: q.outcome,
+      urgency: q.urgency,
+      order: q.order,
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });
