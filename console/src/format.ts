@@ -1,5 +1,5 @@
 export const dateTime = (iso: string | null | undefined): string =>
-  iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '—';
+  iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }) : '—';
 
 export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';

@@ -64,7 +64,8 @@ export interface CallDetails {
   readonly paging?: Paging;
   readonly warmTransfer?: { to: string; personId: string; status: string; startedAt: string; endedAt: string | null; error: string | null };
   readonly smsConfirmation?: { reference: string; status: string; reason: string | null; messageSid: string | null; at: string };
-  readonly operatorCommands?: ReadonlyArray<Record<string, unknown>>;
+  /** Hang-ups, transfers and messages operators sent; `at` in epoch ms. */
+  readonly operatorCommands?: ReadonlyArray<{ readonly action: string; readonly at: number }>;
   readonly onCall?: unknown;
   readonly outboundRequest?: string;
   readonly [key: string]: unknown;

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
+
+/** Where the service serves the console. */
+export const CONSOLE_PATH = '/console';
 
 /**
  * Where the built console is: dist/console, made by `npm run build` (vite). Looked for above this
@@ -31,7 +34,7 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export function setConsoleHeaders(res: Pick<Response, 'setHeader'>, path: string): void {
+export function setConsoleHeaders(res: Pick<ServerResponse, 'setHeader'>, path: string): void {
   res.setHeader('Content-Security-Policy', CONSOLE_CSP);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');

@@ -190,7 +190,7 @@ export function CallView({ callSid }: { callSid: string }) {
           />
           {c.direction === 'inbound' && !live && (
             <p>
-              <a class="button" href={`#/outbound?to=${encodeURIComponent(job?.callbackNumber && !job.callbackNumberUnverified ? job.callbackNumber : c.from)}&callbackOf=${c.callSid}`}>
+              <a class="button" href={`#/outbound?to=${encodeURIComponent(c.from)}&callbackOf=${c.callSid}`}>
                 Place a callback
               </a>
             </p>

@@ -8,23 +8,7 @@ import type { CallRecord, LiveCall, Page } from '../types';
 
 const PAGE_SIZE = 20;
 
-function LiveCalls({ onChange }: { onChange: () => void }) {
-  const [calls, setCalls] = useState<LiveCall[] | null>(null);
-  const [state, setState] = useState<LiveState>('connecting');
-  const known = useRef<string>('');
-  useEffect(
-    () =>
-      watchLiveCalls((items) => {
-        setCalls(items);
-        // A call that started or ended changes the history too.
-        const sids = items.map((c) => c.callSid).join();
-        if (known.current !== sids) {
-          known.current = sids;
-          onChange();
-        }
-      }, setState),
-    [onChange],
-  );
+function LiveCalls({ calls, state }: { calls: LiveCall[] | null; state: LiveState }) {
   return (
     <section aria-labelledby="live-title">
       <h2 id="live-title">
@@ -73,7 +57,10 @@ const dayStart = (day: string, plusDays = 0): string | undefined => {
   return d.toISOString();
 };
 
-function History({ generation }: { generation: number }) {
+/** Records still in progress whose call is no longer live are being written: looked at again this soon. */
+const CATCH_UP_MS = 2_000;
+
+function History({ live }: { live: LiveCall[] | null }) {
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
   const [page, setPage] = useState(1);
@@ -88,9 +75,20 @@ function History({ generation }: { generation: number }) {
   })}`;
   const calls = useApi<Page<CallRecord>>(path);
   const { reload } = calls;
+  // A call that starts or ends changes the history.
+  const liveSids = live?.map((c) => c.callSid).join() ?? null;
+  const seen = useRef(liveSids);
   useEffect(() => {
-    if (generation > 0) reload();
-  }, [generation, reload]);
+    if (seen.current === liveSids) return;
+    seen.current = liveSids;
+    reload();
+  }, [liveSids, reload]);
+  const catchingUp = live !== null && calls.data?.items.some((c) => c.status === 'in-progress' && !live.some((l) => l.callSid === c.callSid));
+  useEffect(() => {
+    if (!catchingUp) return;
+    const timer = setTimeout(reload, CATCH_UP_MS);
+    return () => clearTimeout(timer);
+  }, [catchingUp, calls.data, reload]);
   const field = (key: keyof Filters) => ({
     value: draft[key],
     onInput: (e: Event) => setDraft({ ...draft, [key]: (e.currentTarget as HTMLInputElement).value }),
@@ -213,13 +211,14 @@ function History({ generation }: { generation: number }) {
 }
 
 export function CallsView() {
-  const [generation, setGeneration] = useState(0);
-  const [bump] = useState(() => () => setGeneration((g) => g + 1));
+  const [calls, setCalls] = useState<LiveCall[] | null>(null);
+  const [state, setState] = useState<LiveState>('connecting');
+  useEffect(() => watchLiveCalls(setCalls, setState), []);
   return (
     <>
       <h1>Calls</h1>
-      <LiveCalls onChange={bump} />
-      <History generation={generation} />
+      <LiveCalls calls={calls} state={state} />
+      <History live={calls} />
     </>
   );
 }

@@ -97,7 +97,9 @@ export function FollowUp({ call }: { call: CallRecord }) {
           <h3>Operators' commands</h3>
           <ul class="plain">
             {operatorCommands.map((c, i) => (
-              <li key={i}>{Object.entries(c).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}</li>
+              <li key={i}>
+                {label(c.action)} <span class="muted">{dateTime(new Date(c.at).toISOString())}</span>
+              </li>
             ))}
           </ul>
         </>
