@@ -1,5 +1,3 @@
-import type { CallRecord } from './call-record';
-
 /**
  * What the call came to, for a reader that only routes or filters on it:
  * - `job_request`: the agent saved a job request (whatever ended the call);
@@ -19,7 +17,8 @@ const hasJobRequest = (details: Readonly<Record<string, unknown>>): boolean => {
   return typeof job === 'object' && job !== null && !Array.isArray(job);
 };
 
-export function callOutcome(record: Pick<CallRecord, 'status' | 'endReason' | 'details'>): CallOutcome {
+/** What a call record (CallRecord) came to; the record's fields are named here so the record's module can name the outcome. */
+export function callOutcome(record: { readonly status: string; readonly endReason: string | null; readonly details: Readonly<Record<string, unknown>> }): CallOutcome {
   if (record.status === 'fallback') return 'fallback';
   if (hasJobRequest(record.details)) return 'job_request';
   if (record.endReason === 'transferred') return 'transferred';
