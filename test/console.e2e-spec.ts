@@ -117,6 +117,7 @@ if (!CHROMIUM) {
     expect({ view, serious: violations.filter((v) => v.impact === 'serious' || v.impact === 'critical') }).toEqual({ view, serious: [] });
     // A phone screen: nothing wider than the screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, `console-phone-${view.replace(/\W+/g, '-')}.png`), fullPage: true });
   }
 
   const api = async (path: string) => (await fetch(`${t.httpUrl}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json();
@@ -303,6 +304,7 @@ if (!CHROMIUM) {
       const lead = page.locator('[data-testid=leads] li').first();
       await lead.getByText('Burst pipe in the basement').waitFor();
       await lead.locator('.badge.emergency').waitFor();
+      await lead.getByText('Not paged: nobody on call').waitFor();
       await expectAccessible('leads');
     }));
 

@@ -66,7 +66,8 @@ export interface CallDetails {
   readonly smsConfirmation?: { reference: string; status: string; reason: string | null; messageSid: string | null; at: string };
   /** Hang-ups, transfers and messages operators sent; `at` in epoch ms. */
   readonly operatorCommands?: ReadonlyArray<{ readonly action: string; readonly at: number }>;
-  readonly onCall?: unknown;
+  /** What the caller was told when the emergency was raised. */
+  readonly onCall?: { readonly alerted: true; readonly person: { readonly name: string } } | { readonly alerted: false; readonly reason: 'nobody_on_call' | 'paging_unavailable' };
   readonly outboundRequest?: string;
   readonly [key: string]: unknown;
 }

@@ -6,7 +6,8 @@ type Tone = 'good' | 'pending' | 'bad' | 'plain';
 /** What has been done about a call since: pages, a warm transfer, the CRM, the confirmation text, a callback. */
 export function followUpOf(call: CallRecord, callbacks: readonly OutboundRequest[] = []): Array<{ text: string; tone: Tone }> {
   const out: Array<{ text: string; tone: Tone }> = [];
-  const { paging, warmTransfer, smsConfirmation } = call.details;
+  const { paging, warmTransfer, smsConfirmation, onCall } = call.details;
+  if (onCall && !onCall.alerted) out.push({ text: onCall.reason === 'nobody_on_call' ? 'Not paged: nobody on call' : 'Not paged: paging is not set up', tone: 'bad' });
   if (paging) {
     const taker = paging.pages.find((p) => p.answer === 'accepted')?.personName ?? paging.ackedBy;
     if (paging.status === 'acknowledged') out.push({ text: `Taken by ${taker ?? 'on call'}${paging.ackedVia ? ` (${paging.ackedVia})` : ''}`, tone: 'good' });

@@ -31,7 +31,7 @@ function Attempts({ request }: { request: OutboundRequest }) {
 function NewCallback({ params, onPlaced }: { params: URLSearchParams; onPlaced: () => void }) {
   const [to, setTo] = useState(params.get('to') ?? '');
   const [callbackOf, setCallbackOf] = useState(params.get('callbackOf') ?? '');
-  const [purpose, setPurpose] = useState(params.get('callbackOf') ? 'returning your call about your plumbing job' : '');
+  const [purpose, setPurpose] = useState(params.get('callbackOf') ? 'returning your call' : '');
   const [consent, setConsent] = useState('');
   const action = useAction();
   const submit = (e: Event) => {
