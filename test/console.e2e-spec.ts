@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CallLogWriter } from '../src/call-log/call-log-writer';
+import { CallLogRepository } from '../src/call-log/call-record';
 import { findConsoleDir } from '../src/console/console-files';
+import { FakeTwilioRest } from './support/fake-twilio-rest';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
 import { startApp, TEST_API_KEY, type TestApp } from './support/test-app';
 import type { TwilioCaller } from './support/twilio-caller';
@@ -25,6 +28,8 @@ const ARTIFACTS = join(__dirname, '..', 'tmp', 'artifacts');
 const API_TOKEN = 'console-e2e-token-0123456789';
 const CALLER = { from: '+12025550143', to: '+15557650000', direction: 'inbound' };
 const PHONE = { width: 390, height: 844 };
+const ACCOUNT_SID = 'AC' + 'e'.repeat(32);
+const AUTH_TOKEN = 'twilio-auth-token-console-0123';
 
 /** G.711 mu-law of a 16-bit sample. */
 function linearToMuLaw(sample: number): number {
@@ -62,6 +67,7 @@ if (!CHROMIUM) {
 (CHROMIUM ? describe : describe.skip)('the console in Chromium', () => {
   jest.setTimeout(60_000);
   let mock: MockRealtimeServer;
+  let rest: FakeTwilioRest;
   let t: TestApp;
   let browser: Browser;
   let page: Page;
@@ -73,7 +79,16 @@ if (!CHROMIUM) {
     if (!findConsoleDir()) throw new Error('the console is not built: run `npm run build:console` (npm test does it first)');
     mkdirSync(ARTIFACTS, { recursive: true });
     mock = await MockRealtimeServer.start();
-    t = await startApp({ OPENAI_API_KEY: TEST_API_KEY, OPENAI_REALTIME_URL: mock.url, API_TOKEN, RATE_LIMIT_API_PER_MINUTE: '10000' });
+    rest = await FakeTwilioRest.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    t = await startApp({
+      OPENAI_API_KEY: TEST_API_KEY,
+      OPENAI_REALTIME_URL: mock.url,
+      API_TOKEN,
+      RATE_LIMIT_API_PER_MINUTE: '10000',
+      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      TWILIO_API_BASE_URL: rest.baseUrl,
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, chromiumSandbox: false, args: ['--autoplay-policy=no-user-gesture-required'] });
     page = await browser.newPage({ viewport: PHONE });
     page.setDefaultTimeout(10_000);
@@ -87,6 +102,7 @@ if (!CHROMIUM) {
   afterAll(async () => {
     await browser?.close();
     await t?.close();
+    await rest?.close();
     await mock?.close();
   });
 
@@ -350,5 +366,35 @@ if (!CHROMIUM) {
       await page.getByTestId('on-call-now').getByText('Alice Jones').waitFor();
       expect(((await api('/api/on-call')) as { source: string }).source).toBe('database');
       await expectAccessible('on call');
+    }));
+
+  it('transfers one live call and hangs up another from their pages', () =>
+    step('live-actions', async () => {
+      const open = async () => {
+        const call = await startCall(t, mock, CALLER);
+        await page.goto(`${t.httpUrl}/console/#/calls/${call.caller.callSid}`);
+        await page.getByText(call.caller.callSid).waitFor();
+        await page.getByRole('heading', { name: 'Live actions' }).waitFor();
+        return call;
+      };
+      const first = await open();
+      await page.getByLabel('Transfer to').fill('+12025550177');
+      await page.getByRole('button', { name: 'Transfer' }).click();
+      await page.getByText('Transferred to +12025550177.').waitFor();
+      const moved = await rest.waitForRequest((r) => r.callSid === first.caller.callSid);
+      expect(moved.form.Twiml).toContain('<Dial>+12025550177</Dial>');
+      first.caller.sendStop();
+      await first.rt.waitForClose();
+
+      const second = await open();
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Hang up' }).click();
+      await page.getByText('Hung up.').waitFor();
+      await rest.waitForRequest((r) => r.callSid === second.caller.callSid && r.form.Status === 'completed');
+      second.caller.sendStop();
+      await second.rt.waitForClose();
+      await t.logs.waitFor('call ended', { callSid: second.caller.callSid });
+      await t.app.get(CallLogWriter).drained();
+      expect(await t.app.get(CallLogRepository).get(second.caller.callSid)).toMatchObject({ status: 'completed', endReason: 'hangup' });
     }));
 });

@@ -29,7 +29,8 @@ const NAV = [
 function View({ route }: { route: string }) {
   const [path, search = ''] = route.split('?');
   const call = /^\/calls\/(CA[0-9a-f]{32})$/i.exec(path);
-  if (call) return <CallView callSid={call[1]} />;
+  // Keyed: another call is a new page, with none of the last one's state.
+  if (call) return <CallView key={call[1]} callSid={call[1]} />;
   if (path === '/leads') return <LeadsView />;
   if (path === '/outbound') return <OutboundView params={new URLSearchParams(search)} />;
   if (path === '/on-call') return <OnCallView />;
