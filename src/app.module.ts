@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CallControlModule } from './call-control/call-control.module';
 import { CallLogModule } from './call-log/call-log.module';
 import { CallModule } from './call/call.module';
+import { ConsoleModule } from './console/console.module';
 import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './config/config.module';
 import { CrmModule } from './crm/crm.module';
@@ -42,6 +43,7 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     OnCallModule,
     SmsModule,
     WarmTransferModule,
+    ConsoleModule.register(),
     PhoneLineModule,
     HealthModule,
   ],

@@ -53,14 +53,20 @@ function sourceFiles(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
-    else if (/\.(ts|js|mjs)$/.test(name)) out.push(path);
+    else if (/\.(tsx?|js|mjs)$/.test(name)) out.push(path);
   }
   return out;
 }
 
 /** Package names the project's own code imports, requires or resolves. */
 function importedPackages(): Set<string> {
-  const files = [...sourceFiles(join(ROOT, 'src')), ...sourceFiles(join(ROOT, 'test')), ...sourceFiles(join(ROOT, 'bench')), join(ROOT, 'eslint.config.mjs')];
+  const files = [
+    ...sourceFiles(join(ROOT, 'src')),
+    ...sourceFiles(join(ROOT, 'test')),
+    ...sourceFiles(join(ROOT, 'bench')),
+    ...sourceFiles(join(ROOT, 'console')),
+    join(ROOT, 'eslint.config.mjs'),
+  ];
   const names = new Set<string>();
   // jest's config names its transformer as a plain string.
   for (const match of readFileSync(join(ROOT, 'jest.config.js'), 'utf8').matchAll(/'(@?[a-z0-9][\w./-]*)'/g)) names.add(match[1]);

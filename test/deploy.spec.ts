@@ -20,6 +20,8 @@ import { GOODBYE_MAX_MS, HANGUP_MAX_MS } from '../src/call/call';
 import { CallsController } from '../src/call-log/calls.controller';
 import { RecordingLinksController } from '../src/call-log/recording-links.controller';
 import { EnvironmentVariables, validateEnvironment } from '../src/config/env.schema';
+import { CONSOLE_PATH } from '../src/console/console-files';
+import { LiveCallsEventsController } from '../src/console/live-calls-events.controller';
 import { HealthController } from '../src/health/health.controller';
 import { CallMetrics } from '../src/metrics/call-metrics';
 import { MetricsController } from '../src/metrics/metrics.controller';
@@ -144,8 +146,15 @@ function routesOf(controller: Controller): string[] {
 const LIVENESS = routeOf(HealthController, 'live');
 const READINESS = routeOf(HealthController, 'ready');
 const METRICS = routeOf(MetricsController, 'scrape');
-/** What Twilio, the CRM's recording links and API clients call from outside. */
-const PUBLIC_ROUTES = [...routesOf(VoiceController), STREAM_PATH, ...routesOf(CallsController), ...routesOf(RecordingLinksController)];
+/** What Twilio, the CRM's recording links, API clients and the console's users call from outside. */
+const PUBLIC_ROUTES = [
+  ...routesOf(VoiceController),
+  STREAM_PATH,
+  ...routesOf(CallsController),
+  ...routesOf(LiveCallsEventsController),
+  ...routesOf(RecordingLinksController),
+  CONSOLE_PATH,
+];
 
 const ENV_NAMES = new Set(getMetadataStorage().getTargetValidationMetadatas(EnvironmentVariables, '', true, false).map((m) => m.propertyName));
 const DEFAULTS = validateEnvironment({});

@@ -5,6 +5,7 @@ import { CallLogRepository } from '../src/call-log/call-record';
 import { STREAM_TOKEN_PARAMETER } from '../src/security/stream-tokens';
 import { CALL_PARAMS } from './support/calls';
 import { FakeTwilioRest } from './support/fake-twilio-rest';
+import { LiveEvents, type LiveEvent } from './support/live-events';
 import { MockRealtimeServer, type MockRealtimeConnection } from './support/mock-realtime-server';
 import { ServiceProcess } from './support/service-process';
 import { TcpProxy } from './support/tcp-proxy';
@@ -132,6 +133,26 @@ const ROTA = { timezone: 'America/New_York', people: [alice], windows: [{ days: 
 
     await hangUp(b, caller, rt);
     expect((await live(a)).map((s) => s.callSid)).not.toContain(callSid);
+  });
+
+  it("streams B's call to a console watching A, as it starts, changes and ends", async () => {
+    const events = await LiveEvents.open(a.httpUrl, API_TOKEN);
+    try {
+      const callSid = sid();
+      const { caller, rt } = await stream(b, callSid, await webhook(a, callSid));
+      const holds = (e: LiveEvent) => e.event === 'calls' && e.data.items.some((c: { callSid: string }) => c.callSid === callSid);
+      const started = await events.waitFor('the call held by B', holds);
+      expect(started.data.items).toContainEqual(expect.objectContaining({ callSid, instanceId: 'pod-b', from: CALL_PARAMS.from, state: 'listening' }));
+      rt.responseCreated('resp_live');
+      // Two seconds of the agent's audio: longer than a tick of the feed.
+      rt.sendAudio('resp_live', 'item_live', Buffer.alloc(16_000, 0x35), 800);
+      await events.waitFor('the agent speaking', (e) => holds(e) && e.data.items.some((c: { callSid: string; state: string }) => c.callSid === callSid && c.state === 'speaking'));
+      const before = events.events.length;
+      await hangUp(b, caller, rt);
+      await events.waitFor('the call gone', (e) => events.events.indexOf(e) >= before && e.event === 'calls' && !holds(e));
+    } finally {
+      events.close();
+    }
   });
 
   it('carries say, transfer and hangup sent to A out on the call B holds, and brings B\'s answers back', async () => {

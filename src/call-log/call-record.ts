@@ -1,5 +1,7 @@
 /** The durable record of one call, as stored and as served by the API. */
 
+import type { CallOutcome, Urgency } from './call-outcome';
+
 export type CallStatus = 'in-progress' | 'completed' | 'failed' | 'fallback';
 export const CALL_STATUSES: readonly CallStatus[] = ['in-progress', 'completed', 'failed', 'fallback'];
 
@@ -65,6 +67,10 @@ export interface CallRecord {
   readonly crm?: Readonly<Record<string, unknown>>;
 }
 
+/** How a page of the call log is ordered: newest first, or emergencies first and then newest (leads). */
+export type CallListOrder = 'newest' | 'emergency_first';
+export const CALL_LIST_ORDERS: readonly CallListOrder[] = ['newest', 'emergency_first'];
+
 export interface CallListQuery {
   /** Matches from or to exactly. */
   readonly number?: string;
@@ -73,6 +79,12 @@ export interface CallListQuery {
   /** started_at < until, ISO 8601. */
   readonly until?: string;
   readonly status?: CallStatus;
+  /** What the call came to (callOutcome). */
+  readonly outcome?: CallOutcome;
+  /** The urgency of the call's job request. */
+  readonly urgency?: Urgency;
+  /** Default: newest. */
+  readonly order?: CallListOrder;
   readonly limit: number;
   readonly offset: number;
 }

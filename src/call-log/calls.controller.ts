@@ -7,10 +7,8 @@ import { ApiTokenGuard } from './api-token.guard';
 import { CallDetailSources } from './call-detail-sources';
 import { CallLogRepository, type CallRecord } from './call-record';
 import { ListCallsQuery } from './list-calls.query';
+import { liveCallsOf, type LiveCalls } from './live-calls';
 import { sendRecording } from './send-recording';
-
-/** A live call as GET /api/calls/live lists it. */
-type LiveCall = Omit<CallSession, 'startedAt' | 'lastSeenAt'> & { startedAt: string; lastSeenAt: string };
 
 /** Read access to the call log: who called, what was said, what it cost, and the recording; and the calls live now. */
 @Controller('api/calls')
@@ -26,17 +24,14 @@ export class CallsController {
 
   /** The calls live now across the fleet, newest first, each with the instance that holds it. Before :callSid. */
   @Get('live')
-  async live(): Promise<{ items: LiveCall[]; total: number }> {
+  async live(): Promise<LiveCalls> {
     let sessions: CallSession[];
     try {
       sessions = await this.sessions.list();
     } catch {
       throw new ServiceUnavailableException('The live calls cannot be listed while Redis is unreachable.');
     }
-    const items = sessions
-      .sort((a, b) => b.startedAt - a.startedAt || a.callSid.localeCompare(b.callSid))
-      .map((s) => ({ ...s, startedAt: new Date(s.startedAt).toISOString(), lastSeenAt: new Date(s.lastSeenAt).toISOString() }));
-    return { items, total: items.length };
+    return liveCallsOf(sessions);
   }
 
   @Get()
@@ -46,6 +41,9 @@ export class CallsController {
       since: q.from,
       until: q.to,
       status: q.status,
+      outcome: q.outcome,
+      urgency: q.urgency,
+      order: q.order,
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });

@@ -1,6 +1,7 @@
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, Matches, Max, Min } from 'class-validator';
-import { CALL_STATUSES, type CallStatus } from './call-record';
+import { CALL_OUTCOMES, URGENCIES, type CallOutcome, type Urgency } from './call-outcome';
+import { CALL_LIST_ORDERS, CALL_STATUSES, type CallListOrder, type CallStatus } from './call-record';
 
 /** Query of GET /api/calls. */
 export class ListCallsQuery {
@@ -26,4 +27,16 @@ export class ListCallsQuery {
 
   @IsOptional() @IsIn(CALL_STATUSES)
   status?: CallStatus;
+
+  /** What the call came to: job_request, transferred, no_job_request, failed, fallback. */
+  @IsOptional() @IsIn(CALL_OUTCOMES)
+  outcome?: CallOutcome;
+
+  /** The urgency of the call's job request. */
+  @IsOptional() @IsIn(URGENCIES)
+  urgency?: Urgency;
+
+  /** newest (the default), or emergency_first: emergencies first, then newest. */
+  @IsOptional() @IsIn(CALL_LIST_ORDERS)
+  order?: CallListOrder;
 }

@@ -3,6 +3,7 @@ import { MigrationRunner, runMigrations } from '../database/migration-runner';
 import { MIGRATIONS } from '../database/migrations';
 import { silentAppLogger, sqlTestBackends, type SqlTestDatabase } from '../database/sql-test-backends';
 import { callRecord } from '../../test/support/call-records';
+import { CALL_OUTCOMES, callOutcome } from './call-outcome';
 import type { CallRecord } from './call-record';
 import { SqlCallLogRepository } from './sql-call-log.repository';
 
@@ -269,6 +270,51 @@ describe.each(sqlTestBackends())('SqlCallLogRepository on $name', (backend) => {
       expect((await repo.get("CA'; DROP TABLE calls; --"))?.details).toEqual({ note: "'); DELETE FROM calls; --" });
       await expect(repo.list({ since: "2026-01-01' OR '1'='1", limit: 1, offset: 0 })).rejects.toThrow();
       expect((await repo.list({ limit: 100, offset: 0 })).total).toBe(11);
+    });
+  });
+
+  describe('what calls came to', () => {
+    // Every branch of callOutcome, and the records that sit on its edges.
+    const cases: Array<Partial<CallRecord>> = [
+      { status: 'fallback', endReason: 'at_capacity', details: {} },
+      { status: 'fallback', endReason: 'transferred', details: { jobRequest: { problem: 'leak' } } },
+      { status: 'completed', endReason: 'twilio_stop', details: { jobRequest: { problem: 'leak', urgency: 'emergency' } } },
+      { status: 'completed', endReason: 'transferred', details: { jobRequest: { problem: 'leak', urgency: 'routine' } } },
+      { status: 'failed', endReason: 'realtime_closed', details: { jobRequest: { problem: 'leak', urgency: 'urgent' } } },
+      { status: 'completed', endReason: 'transferred', details: {} },
+      { status: 'failed', endReason: 'transferred', details: {} },
+      { status: 'completed', endReason: 'caller_silent', details: {} },
+      { status: 'completed', endReason: 'hangup', details: { jobRequest: 'not an object' } },
+      { status: 'completed', endReason: 'hangup', details: { jobRequest: ['an', 'array'] } },
+      { status: 'completed', endReason: 'hangup', details: { jobRequest: null } },
+      { status: 'in-progress', endReason: null, endedAt: null, durationMs: null, details: {} },
+      { status: 'in-progress', endReason: null, endedAt: null, durationMs: null, details: { jobRequest: { urgency: 'emergency' } } },
+      { status: 'failed', endReason: 'instance_lost', details: {} },
+      { status: 'failed', endReason: null, details: {} },
+    ];
+    const records = cases.map((c, i) =>
+      record({ callSid: `CAo${String(i).padStart(3, '0')}`, startedAt: new Date(Date.UTC(2026, 4, 1, 9, i)).toISOString(), ...c }),
+    );
+
+    beforeEach(async () => {
+      for (const r of records) await repo.save(r);
+    });
+
+    it.each(CALL_OUTCOMES)('filters on outcome %s exactly as callOutcome decides it', async (outcome) => {
+      const page = await repo.list({ outcome, limit: 100, offset: 0 });
+      const expected = records.filter((r) => callOutcome(r) === outcome).map((r) => r.callSid).reverse();
+      expect(page.items.map((r) => r.callSid)).toEqual(expected);
+      expect(page.total).toBe(expected.length);
+    });
+
+    it("filters on the job request's urgency", async () => {
+      expect((await repo.list({ urgency: 'emergency', limit: 100, offset: 0 })).items.map((r) => r.callSid)).toEqual(['CAo012', 'CAo002']);
+      expect((await repo.list({ urgency: 'urgent', outcome: 'job_request', limit: 100, offset: 0 })).items.map((r) => r.callSid)).toEqual(['CAo004']);
+    });
+
+    it('orders emergencies first, then newest', async () => {
+      const page = await repo.list({ outcome: 'job_request', order: 'emergency_first', limit: 100, offset: 0 });
+      expect(page.items.map((r) => r.callSid)).toEqual(['CAo012', 'CAo002', 'CAo004', 'CAo003']);
     });
   });
 });

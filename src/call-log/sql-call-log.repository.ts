@@ -11,6 +11,7 @@ import {
   type CallUsage,
   type TranscriptTurn,
 } from './call-record';
+import { outcomeCondition } from './call-outcome';
 import { EndedCallHooks } from './ended-call-hooks';
 
 /** A row as both SqlClients return it: timestamptz as Date, numeric as number, jsonb parsed. */
@@ -205,12 +206,14 @@ export class SqlCallLogRepository extends CallLogRepository {
     if (query.since !== undefined) where((p) => `started_at >= ${p}::timestamptz`, query.since);
     if (query.until !== undefined) where((p) => `started_at < ${p}::timestamptz`, query.until);
     if (query.status !== undefined) where((p) => `status = ${p}`, query.status);
+    if (query.outcome !== undefined) conditions.push(outcomeCondition(query.outcome));
+    if (query.urgency !== undefined) where((p) => `details->'jobRequest'->>'urgency' = ${p}`, query.urgency);
     const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
 
     const [rows, [count]] = await Promise.all([
       this.sql.query<CallRow>(
         `SELECT ${SELECT_COLUMNS} FROM calls ${filter}
-         ORDER BY started_at DESC, call_sid
+         ORDER BY ${query.order === 'emergency_first' ? `(details->'jobRequest'->>'urgency' IS NOT DISTINCT FROM 'emergency') DESC, ` : ''}started_at DESC, call_sid
          LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
         [...params, query.limit, query.offset],
       ),

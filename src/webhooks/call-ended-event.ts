@@ -1,20 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { CallRecord } from '../call-log/call-record';
+import { callOutcome, type CallOutcome } from '../call-log/call-outcome';
 import { callSummaryText } from '../call-log/call-summary';
 import type { JobRequest } from '../crm/crm.port';
 
 /** The one event type so far: a call has ended (or never reached the agent: the fallback). */
 export const CALL_ENDED = 'call.ended';
-
-/**
- * What the call came to, for a receiver that only routes on it:
- * - `job_request`: the agent saved a job request (whatever ended the call);
- * - `transferred`: no job request, the call was handed to a person;
- * - `no_job_request`: the call ended normally without one (the caller hung up, went silent…);
- * - `failed`: the call failed (the agent's connection, the line, the instance) before one was saved;
- * - `fallback`: the call never reached the agent (no OpenAI key, at capacity, draining).
- */
-export type CallOutcome = 'job_request' | 'transferred' | 'no_job_request' | 'failed' | 'fallback';
 
 /** The event's `data`: the call record's summary. No transcript, audio, tool arguments or credentials. */
 export interface CallEndedData {
@@ -76,13 +67,6 @@ export interface NewWebhookEvent {
  */
 export function callEndedEventId(callSid: string): string {
   return `evt_${createHash('sha256').update(`${CALL_ENDED}:${callSid}`).digest('hex').slice(0, 32)}`;
-}
-
-export function callOutcome(record: Pick<CallRecord, 'status' | 'endReason' | 'details'>): CallOutcome {
-  if (record.status === 'fallback') return 'fallback';
-  if (jobRequestOf(record.details) !== null) return 'job_request';
-  if (record.endReason === 'transferred') return 'transferred';
-  return record.status === 'failed' ? 'failed' : 'no_job_request';
 }
 
 /** The event for an ended record; `recordingUrl` is the signed link to its recording, if one can be made. */
