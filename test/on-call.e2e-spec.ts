@@ -101,7 +101,7 @@ describe('on call: emergency paging', () => {
     expect(page.from).toBe(SMS_FROM);
     expect(page.body).toBe(
       `EMERGENCY Call Operator Pro Plumbing: Dana Smith, call back +14155552671. 12 Elm Street, Springfield. Burst pipe in the basement. ` +
-        `Reply YES to take it, NO to pass it on. ${PUBLIC_BASE_URL}/api/calls/${caller.callSid}`,
+        `Reply YES to take it, NO to pass it on. ${PUBLIC_BASE_URL}/console/#/calls/${caller.callSid}`,
     );
     const sent = await t.logs.waitFor('on-call page sent', { callSid: caller.callSid, step: 0 });
     expect(sent).toMatchObject({ person: 'alice', messageSid: page.sid });

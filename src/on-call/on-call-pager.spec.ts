@@ -120,7 +120,7 @@ describe.each(sqlTestBackends())('OnCallPager on $name', (backend) => {
     expect(sms.sent).toEqual([
       {
         to: alice.mobile,
-        body: `EMERGENCY Acme Plumbing: Dana Smith, call back +14155552671. 12 Elm Street. Burst pipe. Reply YES to take it, NO to pass it on. https://calls.example.com/api/calls/${callSid}`,
+        body: `EMERGENCY Acme Plumbing: Dana Smith, call back +14155552671. 12 Elm Street. Burst pipe. Reply YES to take it, NO to pass it on. https://calls.example.com/console/#/calls/${callSid}`,
       },
     ]);
     expect(await store.get(callSid)).toMatchObject({ status: 'paging', pages: [{ step: 0, personId: 'alice', status: 'sent', sentAt: new Date(clock.epochMs()).toISOString(), claimedBy: 'job-1' }] });
@@ -162,7 +162,7 @@ describe.each(sqlTestBackends())('OnCallPager on $name', (backend) => {
     await pager.due(queue.take(`${callSid}:1`));
     expect(sms.sent[1]).toEqual({
       to: bob.mobile,
-      body: `EMERGENCY Acme Plumbing: Dana Smith, call back +14155552671. 12 Elm Street. A burst pipe under the sink is flooding the kitchen, an emergency. Reply YES to take it, NO to pass it on. https://calls.example.com/api/calls/${callSid}`,
+      body: `EMERGENCY Acme Plumbing: Dana Smith, call back +14155552671. 12 Elm Street. A burst pipe under the sink is flooding the kitchen, an emergency. Reply YES to take it, NO to pass it on. https://calls.example.com/console/#/calls/${callSid}`,
     });
     // A record that cannot be read does not hold the page up: it goes with the facts.
     records = new Error('database unreachable');

@@ -194,7 +194,8 @@ export class OnCallPager implements OnApplicationBootstrap, OnModuleDestroy {
     const person = escalation.people[step];
     // A run that lost its lease must not text someone another worker may text too.
     if (job.signal.aborted) throw new Error('the job lease ran out before the page was sent');
-    const link = this.linkBase ? `${this.linkBase}/api/calls/${callSid}` : undefined;
+    // The call's page in the console, readable on the phone the page reaches.
+    const link = this.linkBase ? `${this.linkBase}/console/#/calls/${callSid}` : undefined;
     const body = pageMessage(escalation.facts.business ?? this.company, escalation.facts, link, await this.summaryOf(callSid, log));
     let messageSid: string;
     try {

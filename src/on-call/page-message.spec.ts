@@ -1,6 +1,6 @@
 import { PAGE_MAX_CHARS, pageMessage } from './page-message';
 
-const LINK = 'https://calls.example.com/api/calls/CA0123456789abcdef0123456789abcdef';
+const LINK = 'https://calls.example.com/console/#/calls/CA0123456789abcdef0123456789abcdef';
 
 describe('pageMessage', () => {
   it('says whose emergency, where to call back, the address, the problem, how to answer, and links the call', () => {
