@@ -17,6 +17,9 @@ const swc = [
 
 module.exports = {
   testEnvironment: 'node',
+  // Jest's default (one worker fewer than the cores) leaves a two-core machine running one file at
+  // a time, while most e2e time is spent waiting on sockets and child processes.
+  maxWorkers: Math.max(2, require('node:os').availableParallelism() - 1),
   // e2e tests boot the whole service; a hung wait still fails, with the awaited event named.
   testTimeout: 20_000,
   // In CI a test that fails mid-way must not leave the run waiting on its open sockets forever.
