@@ -1,8 +1,9 @@
 /**
  * `npm run scenarios` end to end, as CI runs it: the built command starts its own service with the
  * mock model and a stand-in for Twilio's REST API, places each call through the simulator, and
- * checks the outcome through the call API. A few of the shipped scenarios (each streams real-time
- * audio), and one whose expectations are wrong: a failed check must fail the run, readably.
+ * checks the outcome through the call API. One of the shipped scenarios (each streams real-time
+ * audio; .ci/run runs them all), and one whose expectations are wrong: a failed check must fail
+ * the run, readably.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -38,18 +39,12 @@ afterAll(() => {
 });
 
 describe('npm run scenarios', () => {
-  it('passes shipped scenarios against the mock model: an emergency paged, a barge-in, a transfer', async () => {
-    const { code, stdout, stderr } = await runScenarios([
-      'scenarios/01-burst-pipe-at-night.yaml',
-      'scenarios/05-interrupting-caller.yaml',
-      'scenarios/09-asks-for-a-person.yaml',
-    ]);
+  it('passes a shipped scenario against the mock model: an emergency paged', async () => {
+    const { code, stdout, stderr } = await runScenarios(['scenarios/01-burst-pipe-at-night.yaml']);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toContain('with the mock model (no OPENAI_API_KEY)');
     expect(stdout).toMatch(/\| Burst pipe at night +\| PASS +\| 10\/10 +\|/);
-    expect(stdout).toMatch(/\| Interrupting caller +\| PASS +\| 5\/5 +\|/);
-    expect(stdout).toMatch(/\| Asks for a person +\| PASS +\| 4\/4 +\|/);
-    expect(stdout).toContain('3 of 3 scenarios passed');
+    expect(stdout).toContain('1 of 1 scenarios passed');
   }, 120_000);
 
   it('exits non-zero on a failed check, with a table and each failed check saying what was found', async () => {
