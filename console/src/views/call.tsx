@@ -1,3 +1,4 @@
+import { ActionStatus } from './action-status';
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';

@@ -1,3 +1,4 @@
+import { ActionStatus } from './action-status';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { dateTime } from '../format';
@@ -51,14 +52,7 @@ function AddOverride({ rota, onSaved }: { rota: Rota; onSaved: () => void }) {
       <button type="submit" disabled={action.busy || people.length === 0}>
         Save override
       </button>
-      <div aria-live="polite">
-        {action.message && <p class="ok">{action.message}</p>}
-        {action.error && (
-          <p class="error" role="alert">
-            {action.error}
-          </p>
-        )}
-      </div>
+      <ActionStatus action={action} />
     </form>
   );
 }
@@ -91,14 +85,7 @@ function EditRota({ rota, onSaved }: { rota: Rota; onSaved: () => void }) {
       <button type="submit" disabled={action.busy}>
         Save rota
       </button>
-      <div aria-live="polite">
-        {action.message && <p class="ok">{action.message}</p>}
-        {action.error && (
-          <p class="error" role="alert">
-            {action.error}
-          </p>
-        )}
-      </div>
+      <ActionStatus action={action} />
     </form>
   );
 }

@@ -1,3 +1,4 @@
+import { ActionStatus } from './action-status';
 import { useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { dateTime, label } from '../format';
@@ -69,14 +70,7 @@ function NewCallback({ params, onPlaced }: { params: URLSearchParams; onPlaced: 
       <button type="submit" disabled={action.busy}>
         Place callback
       </button>
-      <div aria-live="polite">
-        {action.message && <p class="ok">{action.message}</p>}
-        {action.error && (
-          <p class="error" role="alert">
-            {action.error}
-          </p>
-        )}
-      </div>
+      <ActionStatus action={action} />
     </form>
   );
 }
@@ -118,14 +112,7 @@ function DoNotCall() {
           Add
         </button>
       </form>
-      <div aria-live="polite">
-        {action.message && <p class="ok">{action.message}</p>}
-        {action.error && (
-          <p class="error" role="alert">
-            {action.error}
-          </p>
-        )}
-      </div>
+      <ActionStatus action={action} />
       {list.data && list.data.items.length === 0 && <p class="muted">The list is empty.</p>}
       <ul class="plain" data-testid="dnc">
         {list.data?.items.map((e) => (
