@@ -87,14 +87,7 @@ function LiveActions({ callSid, onDone }: { callSid: string; onDone: () => void 
           Say
         </button>
       </form>
-      <div aria-live="polite">
-        {action.message && <p class="ok">{action.message}</p>}
-        {action.error && (
-          <p class="error" role="alert">
-            {action.error}
-          </p>
-        )}
-      </div>
+      <ActionStatus action={action} />
     </section>
   );
 }
@@ -151,9 +144,15 @@ export function CallView({ callSid }: { callSid: string }) {
     setPosition(ms);
     setPlaying(audio.current ? !audio.current.paused : false);
   }, []);
-  const seek = useCallback((ms: number) => {
-    if (audio.current) audio.current.currentTime = ms / 1000;
-  }, []);
+  const seek = useCallback(
+    (ms: number) => {
+      if (!audio.current) return;
+      audio.current.currentTime = ms / 1000;
+      // The turn is marked at once, not only once the element reports 'seeked'.
+      onPosition(ms);
+    },
+    [onPosition],
+  );
   const job = useMemo(() => (call.data ? jobRequestOf(call.data) : null), [call.data]);
 
   if (call.error && !call.data)
